@@ -1,0 +1,608 @@
+//! Turns a vendored botocore `service-2.json` into Rust: one type per structure and enum shape,
+//! decoding with the model's validation (required, length, range, enum, pattern), encoding for the
+//! three wire protocols, the operation table with its HTTP bindings, the error shapes, and one trait
+//! method per operation. The output is checked in under `src/model/` and a test fails when it is stale.
+
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+/// The services localplane generates code for: (module name, model path relative to the repo root).
+pub const SERVICES: &[(&str, &str)] = &[
+    ("servicediscovery", "models/servicediscovery/service-2.json"),
+    ("kafkaconnect", "models/kafkaconnect/service-2.json"),
+];
+
+/// Path of the generated module for a service, relative to the repo root.
+pub fn output_path(module: &str) -> String {
+    format!("src/model/{module}.rs")
+}
+
+/// Generates the Rust module for one service model.
+pub fn generate(module: &str, model_json: &str) -> Result<String, String> {
+    let model: Value = serde_json::from_str(model_json).map_err(|e| e.to_string())?;
+    Generator::new(module, &model)?.run()
+}
+
+struct Generator<'a> {
+    module: &'a str,
+    shapes: &'a Map<String, Value>,
+    operations: &'a Map<String, Value>,
+    metadata: &'a Map<String, Value>,
+    patterns: BTreeMap<String, usize>,
+    out: String,
+}
+
+fn obj<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, String> {
+    v.as_object()
+        .ok_or_else(|| format!("{what} is not an object"))
+}
+
+/// `CreateHttpNamespaceRequest` → `create_http_namespace_request`; `__mapOf__string` → `map_of_string`.
+pub fn snake(name: &str) -> String {
+    let chars: Vec<char> = name.trim_start_matches('_').chars().collect();
+    let mut s = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if c == '_' {
+            if !s.ends_with('_') && !s.is_empty() {
+                s.push('_');
+            }
+            continue;
+        }
+        if c.is_ascii_uppercase() {
+            let prev = if i > 0 { chars[i - 1] } else { '_' };
+            let next = chars.get(i + 1).copied().unwrap_or('_');
+            let boundary = i > 0
+                && prev != '_'
+                && (prev.is_ascii_lowercase()
+                    || prev.is_ascii_digit()
+                    || (prev.is_ascii_uppercase() && next.is_ascii_lowercase()));
+            if boundary && !s.ends_with('_') {
+                s.push('_');
+            }
+            s.push(c.to_ascii_lowercase());
+        } else {
+            s.push(c);
+        }
+    }
+    match s.as_str() {
+        "type" | "match" | "ref" | "self" | "mod" | "use" | "fn" | "struct" | "enum" | "loop"
+        | "move" => {
+            format!("{s}_")
+        }
+        _ => s,
+    }
+}
+
+/// Shape or enum value → a Rust type or variant name: `__mapOf__string` → `MapOfString`, `DNS_PRIVATE` → `DnsPrivate`.
+pub fn pascal(name: &str) -> String {
+    let mut s = String::new();
+    let mut upper = true;
+    let all_caps = !name.chars().any(|c| c.is_ascii_lowercase());
+    for c in name.chars() {
+        if !c.is_ascii_alphanumeric() {
+            upper = true;
+            continue;
+        }
+        if upper {
+            s.push(c.to_ascii_uppercase());
+            upper = false;
+        } else if all_caps {
+            s.push(c.to_ascii_lowercase());
+        } else {
+            s.push(c);
+        }
+    }
+    if s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert(0, 'V');
+    }
+    s
+}
+
+fn lit(s: &str) -> String {
+    format!("{s:?}")
+}
+
+impl<'a> Generator<'a> {
+    fn new(module: &'a str, model: &'a Value) -> Result<Self, String> {
+        let model = obj(model, "model")?;
+        Ok(Generator {
+            module,
+            shapes: obj(&model["shapes"], "shapes")?,
+            operations: obj(&model["operations"], "operations")?,
+            metadata: obj(&model["metadata"], "metadata")?,
+            patterns: BTreeMap::new(),
+            out: String::new(),
+        })
+    }
+
+    fn shape(&self, name: &str) -> Result<&'a Map<String, Value>, String> {
+        obj(
+            self.shapes
+                .get(name)
+                .ok_or_else(|| format!("unknown shape {name}"))?,
+            name,
+        )
+    }
+
+    fn kind(&self, name: &str) -> Result<&'a str, String> {
+        self.shape(name)?["type"]
+            .as_str()
+            .ok_or_else(|| format!("shape {name} has no type"))
+    }
+
+    fn is_enum(&self, name: &str) -> Result<bool, String> {
+        Ok(self.kind(name)? == "string" && self.shape(name)?.contains_key("enum"))
+    }
+
+    /// The Rust type used for a member targeting `shape`.
+    fn rust_type(&self, shape: &str) -> Result<String, String> {
+        let s = self.shape(shape)?;
+        Ok(match self.kind(shape)? {
+            "string" if s.contains_key("enum") => pascal(shape),
+            "string" => "String".into(),
+            "integer" => "i32".into(),
+            "long" => "i64".into(),
+            "boolean" => "bool".into(),
+            "timestamp" => "Timestamp".into(),
+            "structure" => pascal(shape),
+            "list" => format!("Vec<{}>", self.rust_type(member_shape(&s["member"])?)?),
+            "map" => format!(
+                "BTreeMap<String, {}>",
+                self.rust_type(member_shape(&s["value"])?)?
+            ),
+            k => return Err(format!("unsupported shape type {k} ({shape})")),
+        })
+    }
+
+    fn pattern_index(&mut self, p: &str) -> usize {
+        let n = self.patterns.len();
+        *self.patterns.entry(p.to_string()).or_insert(n)
+    }
+
+    /// An expression that decodes `v` (a `&Json`) as a value of `shape`, inside a closure over `cx`.
+    fn decode_expr(&mut self, shape: &str, v: &str) -> Result<String, String> {
+        let s = self.shape(shape)?;
+        let num = |k: &str| s.get(k).and_then(Value::as_f64).map(|f| f as i64);
+        let len_rule = |min: Option<i64>, max: Option<i64>| {
+            format!(
+                "Len {{ min: {:?}, max: {:?} }}",
+                min.map(|m| m as u64),
+                max.map(|m| m as u64)
+            )
+        };
+        Ok(match self.kind(shape)? {
+            "string" if s.contains_key("enum") => {
+                format!(
+                    "cx.enumeration({v}, {}::from_wire, {}::VALUES)",
+                    pascal(shape),
+                    pascal(shape)
+                )
+            }
+            "string" => {
+                let pat = match s.get("pattern").and_then(Value::as_str) {
+                    Some(p) => format!("Some(&PATTERN_{})", self.pattern_index(p)),
+                    None => "None".into(),
+                };
+                format!(
+                    "cx.string({v}, {}, {pat})",
+                    len_rule(num("min"), num("max"))
+                )
+            }
+            "integer" | "long" => {
+                let t = if self.kind(shape)? == "integer" {
+                    "i32"
+                } else {
+                    "i64"
+                };
+                format!("cx.integer::<{t}>({v}, {:?}, {:?})", num("min"), num("max"))
+            }
+            "boolean" => format!("cx.boolean({v})"),
+            "timestamp" => format!("cx.timestamp({v})"),
+            "structure" => format!("{}::decode({v}, cx)", pascal(shape)),
+            "list" => {
+                let item = self.decode_expr(member_shape(&s["member"])?, "item")?;
+                format!(
+                    "cx.list({v}, {}, |cx, item| {item})",
+                    len_rule(num("min"), num("max"))
+                )
+            }
+            "map" => {
+                let key_shape = member_shape(&s["key"])?;
+                let mut key = self.decode_expr(key_shape, "key")?;
+                if self.is_enum(key_shape)? {
+                    // Maps keep string keys; an enum key shape only restricts their values.
+                    key = format!("{key}.map(|k| k.as_str().to_string())");
+                }
+                let value = self.decode_expr(member_shape(&s["value"])?, "value")?;
+                format!(
+                    "cx.map({v}, {}, |cx, key| {key}, |cx, value| {value})",
+                    len_rule(num("min"), num("max"))
+                )
+            }
+            k => return Err(format!("unsupported shape type {k}")),
+        })
+    }
+
+    fn run(mut self) -> Result<String, String> {
+        let mut body = String::new();
+        let names: Vec<&String> = self.shapes.keys().collect();
+        for name in names {
+            let s = self.shape(name)?;
+            match self.kind(name)? {
+                "string" if s.contains_key("enum") => body.push_str(&self.gen_enum(name)?),
+                "structure" if !s.contains_key("exception") => {
+                    body.push_str(&self.gen_struct(name)?)
+                }
+                _ => {}
+            }
+        }
+        body.push_str(&self.gen_errors()?);
+        body.push_str(&self.gen_operations()?);
+
+        let mut out = String::new();
+        let src = SERVICES
+            .iter()
+            .find(|(m, _)| *m == self.module)
+            .map(|(_, p)| *p)
+            .unwrap_or("?");
+        writeln!(
+            out,
+            "//! Wire types, validation, errors and operation table of `{}` (API {}),",
+            self.module,
+            self.metadata
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+        )
+        .ok();
+        writeln!(
+            out,
+            "//! generated by `cargo run -p localplane-codegen` from `{src}`. Do not edit."
+        )
+        .ok();
+        out.push_str("use crate::wire::shape::*;\nuse std::collections::BTreeMap;\n");
+        if !self.patterns.is_empty() {
+            out.push_str("use std::sync::LazyLock;\n");
+        }
+        out.push('\n');
+        for (p, i) in &self.patterns {
+            writeln!(
+                out,
+                "static PATTERN_{i}: LazyLock<Pattern> = LazyLock::new(|| Pattern::new({}));",
+                lit(p)
+            )
+            .ok();
+        }
+        out.push('\n');
+        out.push_str(&body);
+        self.out = out;
+        Ok(self.out)
+    }
+
+    fn gen_enum(&self, name: &str) -> Result<String, String> {
+        let s = self.shape(name)?;
+        let values: Vec<&str> = s["enum"]
+            .as_array()
+            .ok_or("enum")?
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let t = pascal(name);
+        let mut o = String::new();
+        writeln!(o, "/// The `{name}` enum of the model.").ok();
+        writeln!(o, "#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]\npub enum {t} {{").ok();
+        for (i, v) in values.iter().enumerate() {
+            let default = if i == 0 { "    #[default]\n" } else { "" };
+            writeln!(o, "    /// `{v}`\n{default}    {},", pascal(v)).ok();
+        }
+        writeln!(o, "}}\n\nimpl {t} {{").ok();
+        writeln!(o, "    /// Every value, as sent on the wire.").ok();
+        writeln!(
+            o,
+            "    pub const VALUES: &'static [&'static str] = &[{}];",
+            values.iter().map(|v| lit(v)).collect::<Vec<_>>().join(", ")
+        )
+        .ok();
+        writeln!(o, "    /// The wire spelling.\n    pub fn as_str(&self) -> &'static str {{\n        match self {{").ok();
+        for v in &values {
+            writeln!(o, "            Self::{} => {},", pascal(v), lit(v)).ok();
+        }
+        writeln!(o, "        }}\n    }}\n    /// Parses the wire spelling.\n    pub fn from_wire(s: &str) -> Option<Self> {{\n        match s {{").ok();
+        for v in &values {
+            writeln!(o, "            {} => Some(Self::{}),", lit(v), pascal(v)).ok();
+        }
+        writeln!(o, "            _ => None,\n        }}\n    }}\n}}\n").ok();
+        writeln!(o, "impl Encode for {t} {{\n    fn encode<E: Encoder>(&self, e: &mut E) {{\n        e.str(self.as_str());\n    }}\n}}\n").ok();
+        Ok(o)
+    }
+
+    fn members(&self, name: &str) -> Result<Vec<(String, &'a Map<String, Value>, bool)>, String> {
+        let s = self.shape(name)?;
+        let required: BTreeSet<&str> = s
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let mut v = Vec::new();
+        if let Some(m) = s.get("members").and_then(Value::as_object) {
+            for (k, mv) in m {
+                v.push((k.clone(), obj(mv, k)?, required.contains(k.as_str())));
+            }
+        }
+        Ok(v)
+    }
+
+    fn gen_struct(&mut self, name: &str) -> Result<String, String> {
+        let t = pascal(name);
+        let members = self.members(name)?;
+        let mut o = String::new();
+        writeln!(o, "/// The `{name}` structure of the model.").ok();
+        writeln!(
+            o,
+            "#[derive(Debug, Clone, Default, PartialEq)]\npub struct {t} {{"
+        )
+        .ok();
+        for (m, mv, req) in &members {
+            let ty = self.rust_type(member_shape_of(mv)?)?;
+            let ty = if *req { ty } else { format!("Option<{ty}>") };
+            writeln!(
+                o,
+                "    /// `{m}`{}\n    pub {}: {ty},",
+                if *req { " (required)" } else { "" },
+                snake(m)
+            )
+            .ok();
+        }
+        writeln!(o, "}}\n").ok();
+        // Decoding, with the model's validation.
+        writeln!(o, "impl Decode for {t} {{\n    #[allow(unused_variables)]\n    fn decode(v: &Json, cx: &mut DecodeContext) -> Option<Self> {{").ok();
+        writeln!(o, "        let obj = cx.structure(v)?;").ok();
+        for (m, mv, req) in &members {
+            let expr = self.decode_expr(member_shape_of(mv)?, "v")?;
+            writeln!(
+                o,
+                "        let {} = cx.member(obj, {}, {req}, |cx, v| {expr});",
+                snake(m),
+                lit(m)
+            )
+            .ok();
+        }
+        writeln!(o, "        Some(Self {{").ok();
+        for (m, _, req) in &members {
+            if *req {
+                writeln!(o, "            {}: {}?,", snake(m), snake(m)).ok();
+            } else {
+                writeln!(o, "            {},", snake(m)).ok();
+            }
+        }
+        writeln!(o, "        }})\n    }}\n}}\n").ok();
+        // Encoding.
+        writeln!(
+            o,
+            "impl Encode for {t} {{\n    fn encode<E: Encoder>(&self, e: &mut E) {{"
+        )
+        .ok();
+        let mut count = vec!["0usize".to_string()];
+        for (m, _, req) in &members {
+            count.push(if *req {
+                "1".into()
+            } else {
+                format!("self.{}.is_some() as usize", snake(m))
+            });
+        }
+        writeln!(o, "        e.begin_map({});", count.join(" + ")).ok();
+        for (m, _, req) in &members {
+            if *req {
+                writeln!(
+                    o,
+                    "        e.key({});\n        self.{}.encode(e);",
+                    lit(m),
+                    snake(m)
+                )
+                .ok();
+            } else {
+                writeln!(o, "        if let Some(v) = &self.{} {{\n            e.key({});\n            v.encode(e);\n        }}", snake(m), lit(m)).ok();
+            }
+        }
+        writeln!(o, "        e.end_map();\n    }}\n}}\n").ok();
+        Ok(o)
+    }
+
+    fn gen_errors(&self) -> Result<String, String> {
+        let mut o = String::new();
+        writeln!(o, "/// The error shapes of the model: name, HTTP status and whether the server is at fault.").ok();
+        writeln!(
+            o,
+            "pub mod errors {{\n    use crate::wire::shape::ErrorShape;\n"
+        )
+        .ok();
+        for (name, s) in self.shapes {
+            let s = obj(s, name)?;
+            if !s.contains_key("exception") {
+                continue;
+            }
+            let status = s
+                .get("error")
+                .and_then(|e| e.get("httpStatusCode"))
+                .and_then(Value::as_u64)
+                .unwrap_or(400);
+            let server = s.get("fault").and_then(Value::as_bool).unwrap_or(false);
+            let fields: Vec<String> = self.members(name)?.iter().map(|(m, _, _)| lit(m)).collect();
+            writeln!(
+                o,
+                "    /// `{name}` ({status}).\n    pub const {}: ErrorShape = ErrorShape {{ name: {}, status: {status}, server_fault: {server}, members: &[{}] }};",
+                snake(name).to_ascii_uppercase(),
+                lit(name),
+                fields.join(", ")
+            )
+            .ok();
+        }
+        let all: Vec<String> = self
+            .shapes
+            .iter()
+            .filter(|(_, s)| s.get("exception").is_some())
+            .map(|(n, _)| snake(n).to_ascii_uppercase())
+            .collect();
+        writeln!(o, "\n    /// Every error shape of the model.\n    pub static ALL: &[&ErrorShape] = &[{}];", all.iter().map(|n| format!("&{n}")).collect::<Vec<_>>().join(", ")).ok();
+        writeln!(o, "}}\n").ok();
+        Ok(o)
+    }
+
+    /// The modelled error that carries input validation failures (`InvalidInput` or `BadRequestException`),
+    /// and the one for malformed bodies (the framework's `SerializationException` for the RPC protocols).
+    fn validation_errors(&self) -> (String, String) {
+        if self.shapes.contains_key("InvalidInput") {
+            (
+                "errors::INVALID_INPUT".into(),
+                "SERIALIZATION_EXCEPTION".into(),
+            )
+        } else {
+            (
+                "errors::BAD_REQUEST_EXCEPTION".into(),
+                "errors::BAD_REQUEST_EXCEPTION".into(),
+            )
+        }
+    }
+
+    fn gen_operations(&self) -> Result<String, String> {
+        let mut o = String::new();
+        let mut trait_methods = String::new();
+        let mut dispatch = String::new();
+        let mut table = String::new();
+        for (name, op) in self.operations {
+            let op = obj(op, name)?;
+            let http = obj(&op["http"], "http")?;
+            let method = http.get("method").and_then(Value::as_str).unwrap_or("POST");
+            let uri = http
+                .get("requestUri")
+                .and_then(Value::as_str)
+                .unwrap_or("/");
+            let input = op
+                .get("input")
+                .and_then(|i| i.get("shape"))
+                .and_then(Value::as_str);
+            let output = op
+                .get("output")
+                .and_then(|i| i.get("shape"))
+                .and_then(Value::as_str);
+            let host_prefix = op
+                .get("endpoint")
+                .and_then(|e| e.get("hostPrefix"))
+                .and_then(Value::as_str);
+            let mut bindings = Vec::new();
+            if let Some(input) = input {
+                for (m, mv, _) in self.members(input)? {
+                    if let Some(loc) = mv.get("location").and_then(Value::as_str) {
+                        let wire = mv.get("locationName").and_then(Value::as_str).unwrap_or(&m);
+                        let shape = member_shape_of(mv)?;
+                        let kind = match self.kind(shape)? {
+                            "integer" | "long" => "Integer",
+                            "boolean" => "Boolean",
+                            "list" => "StringList",
+                            _ => "String",
+                        };
+                        let location = match loc {
+                            "uri" => "Label",
+                            "querystring" => "Query",
+                            "header" => "Header",
+                            other => return Err(format!("unsupported location {other}")),
+                        };
+                        bindings.push(format!(
+                            "Binding {{ member: {}, location: Location::{location}, wire_name: {}, kind: BindingKind::{kind} }}",
+                            lit(&m),
+                            lit(wire)
+                        ));
+                    }
+                }
+            }
+            writeln!(
+                table,
+                "    OperationInfo {{ name: {}, method: {}, uri: {}, host_prefix: {:?}, bindings: &[{}] }},",
+                lit(name),
+                lit(method),
+                lit(uri),
+                host_prefix,
+                bindings.join(", ")
+            )
+            .ok();
+            let fname = snake(name);
+            let in_ty = input.map(pascal).unwrap_or_else(|| "()".into());
+            let out_ty = output.map(pascal).unwrap_or_else(|| "()".into());
+            writeln!(
+                trait_methods,
+                "    /// `{name}`\n    fn {fname}(&self, cx: &RequestContext, input: {in_ty}) -> impl std::future::Future<Output = Result<{out_ty}, ApiError>> + Send;"
+            )
+            .ok();
+            let (validation, malformed) = self.validation_errors();
+            let decode = if input.is_some() {
+                format!("let input = decode_input::<{in_ty}>(input, &{validation}, &{malformed})?;")
+            } else {
+                "let input = ();".to_string()
+            };
+            let encode = if output.is_some() {
+                "Ok(Some(encode_output(&out, protocol)))"
+            } else {
+                "let () = out; Ok(None)"
+            };
+            writeln!(
+                dispatch,
+                "        {} => {{\n            {decode}\n            let out = api.{fname}(cx, input).await?;\n            {encode}\n        }}",
+                lit(name)
+            )
+            .ok();
+        }
+        writeln!(
+            o,
+            "/// Every operation of the service with its HTTP binding (sorted by name)."
+        )
+        .ok();
+        writeln!(
+            o,
+            "pub static OPERATIONS: &[OperationInfo] = &[\n{table}];\n"
+        )
+        .ok();
+        writeln!(
+            o,
+            "/// One method per operation: what a backend of this service implements."
+        )
+        .ok();
+        writeln!(o, "pub trait Api: Sync {{\n{trait_methods}}}\n").ok();
+        writeln!(o, "/// Decodes the input of operation `name`, calls the backend, and encodes its output.\n/// `Ok(None)` is an operation whose output is Unit (no body).").ok();
+        writeln!(o, "pub async fn dispatch<A: Api>(api: &A, cx: &RequestContext, name: &str, input: &Json, protocol: Protocol) -> Result<Option<Vec<u8>>, ApiError> {{\n    match name {{\n{dispatch}        _ => Err(ApiError::unknown_operation(name)),\n    }}\n}}").ok();
+        Ok(o)
+    }
+}
+
+fn member_shape(v: &Value) -> Result<&str, String> {
+    v.get("shape")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "member without shape".to_string())
+}
+
+fn member_shape_of(m: &Map<String, Value>) -> Result<&str, String> {
+    m.get("shape")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "member without shape".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            snake("CreateHttpNamespaceRequest"),
+            "create_http_namespace_request"
+        );
+        assert_eq!(snake("ResourceARN"), "resource_arn");
+        assert_eq!(snake("Type"), "type_");
+        assert_eq!(snake("connectorArn"), "connector_arn");
+        assert_eq!(snake("SOA"), "soa");
+        assert_eq!(snake("TTL"), "ttl");
+        assert_eq!(pascal("__mapOf__string"), "MapOfString");
+        assert_eq!(pascal("DNS_PRIVATE"), "DnsPrivate");
+        assert_eq!(pascal("DnsRecord"), "DnsRecord");
+    }
+}

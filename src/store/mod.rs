@@ -1,0 +1,173 @@
+//! The store: one ordered key-value space with serializable transactions, behind a trait so that
+//! SQLite (embedded default) and PostgreSQL (shared by replicas) can both serve it. Everything above
+//! speaks keys and JSON documents; secondary indexes are more keys written in the same transaction.
+
+pub mod sqlite;
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A failure of the storage backend itself (not of the request).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend could not run the statement.
+    #[error("store backend error: {0}")]
+    Backend(String),
+    /// A stored document could not be decoded (data written by an incompatible version?).
+    #[error("stored document {key} is unreadable: {detail}")]
+    Corrupt {
+        /// The key of the unreadable document.
+        key: String,
+        /// What the decoder said.
+        detail: String,
+    },
+    /// The backend is temporarily unreachable; the request can be retried.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// One transaction's view of the key space.
+pub trait Tx {
+    /// The value at `key`.
+    fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Writes `value` at `key`.
+    fn put(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// Removes `key`; true when it existed.
+    fn delete(&mut self, key: &str) -> Result<bool, StoreError>;
+    /// Up to `limit` entries whose key starts with `prefix`, in key order, starting strictly after
+    /// `after` when given.
+    fn scan(
+        &mut self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// Removes every key that starts with `prefix`; returns how many.
+    fn delete_prefix(&mut self, prefix: &str) -> Result<usize, StoreError>;
+}
+
+/// A type-erased transaction body (what crosses the trait boundary).
+pub type TxBody = Box<dyn FnOnce(&mut dyn Tx) -> Box<dyn Any + Send> + Send>;
+
+/// A boxed future returned by the object-safe store methods.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A storage backend.
+pub trait Backend: Send + Sync + 'static {
+    /// Runs `body` in a read-only snapshot.
+    fn read_boxed(&self, body: TxBody) -> BoxFuture<Result<Box<dyn Any + Send>, StoreError>>;
+    /// Runs `body` in a serializable read-write transaction that commits durably, unless the body's
+    /// result is an error (see [`Store::write`]), in which case nothing it wrote is kept.
+    fn write_boxed(
+        &self,
+        body: TxBody,
+        keep: fn(&(dyn Any + Send)) -> bool,
+    ) -> BoxFuture<Result<Box<dyn Any + Send>, StoreError>>;
+    /// Size of the stored data in bytes, for metrics.
+    fn size_bytes(&self) -> u64;
+}
+
+/// The store handle the rest of localplane uses.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<dyn Backend>,
+}
+
+impl Store {
+    /// Wraps a backend.
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Store { backend }
+    }
+
+    /// Runs `f` in a read-only snapshot.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        let body: TxBody = Box::new(move |tx| Box::new(f(tx)));
+        let out = self.backend.read_boxed(body).await?;
+        unbox::<T, E>(out)
+    }
+
+    /// Runs `f` in a read-write transaction: committed durably when `f` returns `Ok`, rolled back
+    /// when it returns `Err`.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        let body: TxBody = Box::new(move |tx| Box::new(f(tx)));
+        let out = self.backend.write_boxed(body, keep_ok::<T, E>).await?;
+        unbox::<T, E>(out)
+    }
+
+    /// Size of the stored data in bytes.
+    pub fn size_bytes(&self) -> u64 {
+        self.backend.size_bytes()
+    }
+}
+
+fn keep_ok<T: 'static, E: 'static>(out: &(dyn Any + Send)) -> bool {
+    matches!(out.downcast_ref::<Result<T, E>>(), Some(Ok(_)))
+}
+
+fn unbox<T: 'static, E: From<StoreError> + 'static>(out: Box<dyn Any + Send>) -> Result<T, E> {
+    match out.downcast::<Result<T, E>>() {
+        Ok(r) => *r,
+        Err(_) => Err(E::from(StoreError::Backend(
+            "transaction result has an unexpected type".into(),
+        ))),
+    }
+}
+
+/// The smallest string greater than every key that starts with `prefix`.
+pub fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+/// Reads and decodes the JSON document at `key`.
+pub fn get_json<T: serde::de::DeserializeOwned>(
+    tx: &mut dyn Tx,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
+    match tx.get(key)? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                key: key.to_string(),
+                detail: e.to_string(),
+            }),
+    }
+}
+
+/// Encodes `value` as JSON and writes it at `key`.
+pub fn put_json<T: serde::Serialize>(
+    tx: &mut dyn Tx,
+    key: &str,
+    value: &T,
+) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(value)
+        .map_err(|e| StoreError::Backend(format!("encoding {key}: {e}")))?;
+    tx.put(key, &bytes)
+}
+
+/// Decodes the JSON documents of a scan.
+pub fn decode_all<T: serde::de::DeserializeOwned>(
+    rows: Vec<(String, Vec<u8>)>,
+) -> Result<Vec<(String, T)>, StoreError> {
+    rows.into_iter()
+        .map(|(k, v)| match serde_json::from_slice(&v) {
+            Ok(t) => Ok((k, t)),
+            Err(e) => Err(StoreError::Corrupt {
+                key: k,
+                detail: e.to_string(),
+            }),
+        })
+        .collect()
+}
