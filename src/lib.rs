@@ -1,6 +1,10 @@
 //! localplane: a local, wire-compatible AWS control plane for MSK Connect and Cloud Map.
 
+pub mod admin;
+pub mod cli;
+pub mod cloudmap;
 pub mod engine;
 pub mod model;
+pub mod server;
 pub mod store;
 pub mod wire;

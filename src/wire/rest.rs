@@ -81,54 +81,55 @@ pub fn input_document(
         }
     };
     for b in op.bindings {
-        let value =
-            match b.location {
-                Location::Label => labels
+        let value = match b.location {
+            Location::Label => labels
+                .iter()
+                .find(|(n, _)| *n == b.wire_name)
+                .map(|(_, v)| Json::String(v.clone())),
+            Location::Query => {
+                let values: Vec<&String> = query
                     .iter()
-                    .find(|(n, _)| *n == b.wire_name)
-                    .map(|(_, v)| Json::String(v.clone())),
-                Location::Query => {
-                    let values: Vec<&String> = query
-                        .iter()
-                        .filter(|(k, _)| k == b.wire_name)
-                        .map(|(_, v)| v)
-                        .collect();
-                    if values.is_empty() {
-                        None
-                    } else {
-                        Some(match b.kind {
-                            BindingKind::StringList => Json::Array(
-                                values.iter().map(|v| Json::String((*v).clone())).collect(),
-                            ),
-                            BindingKind::Integer => match values[0].parse::<i64>() {
-                                Ok(n) => Json::from(n),
-                                Err(_) => {
-                                    return Err(ApiError::new(
-                                        bad_request,
-                                        format!(
-                                            "Query parameter {} must be an integer, got '{}'",
-                                            b.wire_name, values[0]
-                                        ),
-                                    ))
-                                }
-                            },
-                            BindingKind::Boolean => match values[0].as_str() {
-                                "true" => Json::Bool(true),
-                                "false" => Json::Bool(false),
-                                other => return Err(ApiError::new(
+                    .filter(|(k, _)| k == b.wire_name)
+                    .map(|(_, v)| v)
+                    .collect();
+                if values.is_empty() {
+                    None
+                } else {
+                    Some(match b.kind {
+                        BindingKind::StringList => {
+                            Json::Array(values.iter().map(|v| Json::String((*v).clone())).collect())
+                        }
+                        BindingKind::Integer => match values[0].parse::<i64>() {
+                            Ok(n) => Json::from(n),
+                            Err(_) => {
+                                return Err(ApiError::new(
+                                    bad_request,
+                                    format!(
+                                        "Query parameter {} must be an integer, got '{}'",
+                                        b.wire_name, values[0]
+                                    ),
+                                ))
+                            }
+                        },
+                        BindingKind::Boolean => match values[0].as_str() {
+                            "true" => Json::Bool(true),
+                            "false" => Json::Bool(false),
+                            other => {
+                                return Err(ApiError::new(
                                     bad_request,
                                     format!(
                                         "Query parameter {} must be true or false, got '{other}'",
                                         b.wire_name
                                     ),
-                                )),
-                            },
-                            BindingKind::String => Json::String(values[0].clone()),
-                        })
-                    }
+                                ))
+                            }
+                        },
+                        BindingKind::String => Json::String(values[0].clone()),
+                    })
                 }
-                Location::Header => None,
-            };
+            }
+            Location::Header => None,
+        };
         match value {
             Some(v) => {
                 doc.insert(b.member.to_string(), v);

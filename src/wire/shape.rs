@@ -546,7 +546,7 @@ impl DecodeContext {
         let mut ok = true;
         for (k, val) in entries {
             let kj = Json::String(k.clone());
-            self.path.push(format!("{k}"));
+            self.path.push(k.clone());
             let kk = key(self, &kj);
             let vv = if val.is_null() {
                 self.violation(None, "Member must not be null".into());

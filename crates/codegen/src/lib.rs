@@ -24,6 +24,9 @@ pub fn generate(module: &str, model_json: &str) -> Result<String, String> {
     Generator::new(module, &model)?.run()
 }
 
+/// A member of a structure: name, its definition, whether it is required.
+type Member<'a> = (String, &'a Map<String, Value>, bool);
+
 struct Generator<'a> {
     module: &'a str,
     shapes: &'a Map<String, Value>,
@@ -317,7 +320,7 @@ impl<'a> Generator<'a> {
         Ok(o)
     }
 
-    fn members(&self, name: &str) -> Result<Vec<(String, &'a Map<String, Value>, bool)>, String> {
+    fn members(&self, name: &str) -> Result<Vec<Member<'a>>, String> {
         let s = self.shape(name)?;
         let required: BTreeSet<&str> = s
             .get("required")

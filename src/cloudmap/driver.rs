@@ -1,0 +1,201 @@
+//! The Cloud Map operation state machine: SUBMITTED → PENDING → SUCCESS | FAIL. The change an
+//! operation carries takes effect in the transaction that marks it SUCCESS, as on AWS.
+
+use super::records::*;
+use crate::engine::{OperationDriver, StepOutcome, Timing};
+use crate::store::{get_json, put_json, StoreError, Tx};
+
+/// Drives Cloud Map operations.
+pub struct CloudMapDriver;
+
+/// Step durations (ms) per operation type: (fast, realistic) for SUBMITTED→PENDING and PENDING→end.
+fn durations(op_type: &str) -> [(i64, i64); 2] {
+    match op_type {
+        "CREATE_NAMESPACE" | "DELETE_NAMESPACE" | "UPDATE_NAMESPACE" => {
+            [(500, 2_000), (1_500, 28_000)]
+        }
+        "UPDATE_SERVICE" => [(500, 1_000), (1_500, 5_000)],
+        _ => [(500, 1_000), (1_500, 2_500)],
+    }
+}
+
+/// The delay before the first step of a new operation of `op_type`.
+pub fn first_step_ms(timing: &Timing, op_type: &str) -> Option<i64> {
+    let [(f, r), _] = durations(op_type);
+    timing.step_ms(op_type, f, r)
+}
+
+impl OperationDriver for CloudMapDriver {
+    fn advance(
+        &self,
+        tx: &mut dyn Tx,
+        op_ref: &str,
+        now: i64,
+        timing: &Timing,
+    ) -> Result<StepOutcome, StoreError> {
+        let Some((keys, op_id)) = Keys::from_op_ref(op_ref) else {
+            return Ok(StepOutcome::Done);
+        };
+        let key = keys.operation(&op_id);
+        let Some(mut op) = get_json::<OperationRec>(tx, &key)? else {
+            return Ok(StepOutcome::Done);
+        };
+        let outcome = match op.status.as_str() {
+            "SUBMITTED" => {
+                op.status = "PENDING".into();
+                op.update_date = now;
+                let [_, (f, r)] = durations(&op.op_type);
+                StepOutcome::Continue(timing.step_ms(&op.op_type, f, r))
+            }
+            "PENDING" => {
+                match apply(tx, &keys, &op)? {
+                    Ok(()) => op.status = "SUCCESS".into(),
+                    Err((code, message)) => {
+                        undo(tx, &keys, &op)?;
+                        op.status = "FAIL".into();
+                        op.error_code = Some(code);
+                        op.error_message = Some(message);
+                    }
+                }
+                op.update_date = now;
+                if let Some(busy) = op.busy_key.take() {
+                    tx.delete(&busy)?;
+                }
+                StepOutcome::Done
+            }
+            _ => return Ok(StepOutcome::Done),
+        };
+        put_json(tx, &key, &op)?;
+        Ok(outcome)
+    }
+}
+
+type Failure = (String, String);
+
+/// Applies the change of a succeeding operation. `Err` is a failure AWS would report in the operation.
+fn apply(
+    tx: &mut dyn Tx,
+    keys: &Keys,
+    op: &OperationRec,
+) -> Result<Result<(), Failure>, StoreError> {
+    match &op.change {
+        Change::CreateNamespace { namespace_id, fail } => {
+            if let Some(f) = fail {
+                return Ok(Err(f.clone()));
+            }
+            let k = keys.namespace(namespace_id);
+            if let Some(mut ns) = get_json::<NamespaceRec>(tx, &k)? {
+                ns.state = NamespaceState::Active;
+                put_json(tx, &k, &ns)?;
+            }
+        }
+        Change::DeleteNamespace { namespace_id } => {
+            let k = keys.namespace(namespace_id);
+            if let Some(ns) = get_json::<NamespaceRec>(tx, &k)? {
+                if ns.service_count > 0 {
+                    return Ok(Err((
+                        "RESOURCE_IN_USE".into(),
+                        format!("Namespace {} still contains services", ns.id),
+                    )));
+                }
+                tx.delete(&k)?;
+                release_names(tx, keys, &ns)?;
+                tx.delete(&keys.tags(&ns.arn))?;
+            }
+        }
+        Change::UpdateNamespace {
+            namespace_id,
+            description,
+            soa_ttl,
+        } => {
+            let k = keys.namespace(namespace_id);
+            if let Some(mut ns) = get_json::<NamespaceRec>(tx, &k)? {
+                if let Some(d) = description {
+                    ns.description = Some(d.clone());
+                }
+                if let Some(t) = soa_ttl {
+                    ns.soa_ttl = Some(*t);
+                }
+                put_json(tx, &k, &ns)?;
+            }
+        }
+        Change::UpdateService {
+            service_id,
+            description,
+            dns_records,
+            health_check,
+        } => {
+            let k = keys.service(service_id);
+            if let Some(mut s) = get_json::<ServiceRec>(tx, &k)? {
+                if let Some(d) = description {
+                    s.description = Some(d.clone());
+                }
+                if let Some(r) = dns_records {
+                    s.dns_records = Some(r.clone());
+                }
+                s.health_check = health_check.clone();
+                put_json(tx, &k, &s)?;
+            }
+        }
+        Change::RegisterInstance { instance } => {
+            let sk = keys.service(&instance.service_id);
+            let Some(mut s) = get_json::<ServiceRec>(tx, &sk)? else {
+                return Ok(Err((
+                    "INTERNAL_FAILURE".into(),
+                    format!("Service {} was deleted", instance.service_id),
+                )));
+            };
+            let ik = keys.instance(&instance.service_id, &instance.id);
+            if tx.get(&ik)?.is_none() {
+                s.instance_count += 1;
+            }
+            s.revision += 1;
+            put_json(tx, &ik, instance)?;
+            put_json(tx, &sk, &s)?;
+        }
+        Change::DeregisterInstance {
+            service_id,
+            instance_id,
+        } => {
+            let sk = keys.service(service_id);
+            let ik = keys.instance(service_id, instance_id);
+            if tx.delete(&ik)? {
+                if let Some(mut s) = get_json::<ServiceRec>(tx, &sk)? {
+                    s.instance_count = (s.instance_count - 1).max(0);
+                    s.revision += 1;
+                    put_json(tx, &sk, &s)?;
+                }
+            }
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Releases what a failed operation reserved when it was accepted.
+fn undo(tx: &mut dyn Tx, keys: &Keys, op: &OperationRec) -> Result<(), StoreError> {
+    if let Change::CreateNamespace { namespace_id, .. } = &op.change {
+        let k = keys.namespace(namespace_id);
+        if let Some(ns) = get_json::<NamespaceRec>(tx, &k)? {
+            if ns.state == NamespaceState::Creating {
+                tx.delete(&k)?;
+                release_names(tx, keys, &ns)?;
+                tx.delete(&keys.tags(&ns.arn))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Frees the name reservations of a namespace that is gone, where they point at it.
+pub fn release_names(tx: &mut dyn Tx, keys: &Keys, ns: &NamespaceRec) -> Result<(), StoreError> {
+    let names = [
+        keys.http_name(&ns.http_name),
+        keys.zone_name(&ns.ns_type, ns.vpc.as_deref(), &ns.name),
+    ];
+    for k in names {
+        if tx.get(&k)?.as_deref() == Some(ns.id.as_bytes()) {
+            tx.delete(&k)?;
+        }
+    }
+    Ok(())
+}
