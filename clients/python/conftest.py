@@ -214,7 +214,7 @@ class AwsCli:
     def error(self, *args: str) -> CliResult:
         """Runs a command that must fail with a service error; returns its result."""
         result = self.run(*args)
-        # awscli v1: 254 = the service returned an error, 255 = other failures.
+        # AWS CLI v1 exits 255 on a service error (v2 would exit 254).
         assert result.returncode != 0, f"aws {' '.join(args)} unexpectedly succeeded: {result.stdout}"
         return result
 
