@@ -2,3 +2,4 @@
 
 mod cloudmap;
 mod common;
+mod models;
