@@ -3,8 +3,12 @@
 pub mod admin;
 pub mod cli;
 pub mod cloudmap;
+pub mod config;
 pub mod engine;
+pub mod metrics;
 pub mod model;
+pub mod mskconnect;
+pub mod ops_view;
 pub mod server;
 pub mod store;
 pub mod wire;

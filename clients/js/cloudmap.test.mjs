@@ -44,11 +44,11 @@ after(async () => {
 
 // ---------------------------------------------------------------------------- helpers
 
-function serviceDiscovery(protocol) {
+function serviceDiscovery(protocol, credentials = CREDENTIALS) {
   return new ServiceDiscovery({
     region: REGION,
     endpoint: server.endpoint,
-    credentials: CREDENTIALS,
+    credentials,
     // DiscoverInstances carries hostPrefix "data-": without this the SDK would
     // connect to data-127.0.0.1, which does not resolve.
     disableHostPrefix: true,
@@ -428,6 +428,12 @@ for (const protocol of ['awsJson1_1', 'rpcv2Cbor']) {
         'ResourceNotFoundException',
         404,
       );
+
+      // At most 50 tags per resource: two are there, 49 more would make 51.
+      const tooMany = Array.from({ length: 49 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
+      const err = await expectError(sd.tagResource({ ResourceARN: srvArn, Tags: tooMany }), 'TooManyTagsException', 400);
+      assert.equal(err.ResourceName, srvArn);
+      assert.deepEqual(await tagsOf(srvArn), { tier: 'web', env: 'staging' });
     });
 
     step('service attributes', async () => {
@@ -444,10 +450,15 @@ for (const protocol of ['awsJson1_1', 'rpcv2Cbor']) {
       // ...and deletes remove only the named keys.
       await sd.deleteServiceAttributes({ ServiceId: srvId, Attributes: ['version'] });
       assert.deepEqual(plain((await sd.getServiceAttributes({ ServiceId: srvId })).ServiceAttributes.Attributes), { color: 'green' });
+
+      // At most 30 attributes per service: one is there, 30 more would make 31.
+      const thirty = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`a${i}`, 'x']));
+      await expectError(sd.updateServiceAttributes({ ServiceId: srvId, Attributes: thirty }), 'ServiceAttributesLimitExceededException', 400);
+      assert.deepEqual(plain((await sd.getServiceAttributes({ ServiceId: srvId })).ServiceAttributes.Attributes), { color: 'green' });
     });
 
     step('not-found errors', async () => {
-      const [srvId, name] = need('srvId', 'nsName');
+      const [srvId, name, nsId] = need('srvId', 'nsName', 'nsId');
       await expectError(sd.getNamespace({ Id: 'ns-aaaaaaaaaaaaaaaa' }), 'NamespaceNotFound', 404);
       await expectError(sd.getService({ Id: 'srv-aaaaaaaaaaaaaaaa' }), 'ServiceNotFound', 404);
       await expectError(sd.getOperation({ OperationId: 'a7kq3zt2xw5m4hbnd6vcy2pfo7elrgu3-mbrzzzzz' }), 'OperationNotFound', 404);
@@ -465,6 +476,17 @@ for (const protocol of ['awsJson1_1', 'rpcv2Cbor']) {
       await expectError(sd.discoverInstances({ NamespaceName: name, ServiceName: 'no-such-service' }), 'ServiceNotFound', 404);
       await expectError(sd.discoverInstances({ NamespaceName: unique('nowhere'), ServiceName: 'checkout' }), 'NamespaceNotFound', 404);
       await expectError(sd.createService({ Name: 'orphan', NamespaceId: 'ns-aaaaaaaaaaaaaaaa' }), 'NamespaceNotFound', 404);
+      await expectError(
+        sd.getInstancesHealthStatus({ ServiceId: srvId, Instances: ['checkout-1', 'checkout-404'] }),
+        'InstanceNotFound',
+        404,
+      );
+
+      // Another account (another 12-digit access key) sees none of it.
+      const other = serviceDiscovery(protocol, { accessKeyId: '210987654321', secretAccessKey: 'x' });
+      await expectError(other.getNamespace({ Id: nsId }), 'NamespaceNotFound', 404);
+      await expectError(other.getService({ Id: srvId }), 'ServiceNotFound', 404);
+      await expectError(other.discoverInstances({ NamespaceName: name, ServiceName: 'checkout' }), 'NamespaceNotFound', 404);
     });
 
     step('resources in use cannot be deleted', async () => {
@@ -499,6 +521,20 @@ for (const protocol of ['awsJson1_1', 'rpcv2Cbor']) {
         400,
       );
       await expectError(sd.updateService({ Id: srvId, Service: { Description: 'new description' } }), 'InvalidInput', 400);
+      // Route 53 and custom health checks exclude each other.
+      await expectError(
+        sd.createService({
+          Name: 'both-checks',
+          NamespaceId: nsId,
+          HealthCheckConfig: { Type: 'HTTP', ResourcePath: '/health' },
+          HealthCheckCustomConfig: { FailureThreshold: 1 },
+        }),
+        'InvalidInput',
+        400,
+      );
+      // At most 30 custom attributes per instance.
+      const attrs = Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`attr${i}`, 'x']));
+      await expectError(sd.registerInstance({ ServiceId: srvId, InstanceId: 'too-many', Attributes: attrs }), 'InvalidInput', 400);
     });
 
     step('deregister every instance', async () => {
@@ -600,6 +636,18 @@ for (const protocol of ['awsJson1_1', 'rpcv2Cbor']) {
       assert.equal(got.DnsConfig.NamespaceId, nsId);
       assert.deepEqual(plain(got.DnsConfig.DnsRecords), [{ Type: 'A', TTL: 30 }]);
       story.srvId = svc.Id;
+
+      // No Route 53 health checks in private namespaces.
+      await expectError(
+        sd.createService({
+          Name: 'checked',
+          NamespaceId: nsId,
+          DnsConfig: { DnsRecords: [{ Type: 'A', TTL: 30 }] },
+          HealthCheckConfig: { Type: 'HTTP', ResourcePath: '/health' },
+        }),
+        'InvalidInput',
+        400,
+      );
     });
 
     step('a Terraform-style service names the namespace only in DnsConfig', async () => {
@@ -630,7 +678,13 @@ for (const protocol of ['awsJson1_1', 'rpcv2Cbor']) {
     });
 
     step('discovery without health checks reports UNKNOWN', async () => {
-      const [name] = need('nsName', 'registered');
+      const [name, srvId] = need('nsName', 'srvId', 'registered');
+      // The service has no custom health check.
+      await expectError(
+        sd.updateInstanceCustomHealthStatus({ ServiceId: srvId, InstanceId: 'api-1', Status: 'UNHEALTHY' }),
+        'CustomHealthNotFound',
+        404,
+      );
       // No health check configured: HealthStatus is ignored and every instance is UNKNOWN.
       const found = await sd.discoverInstances({ NamespaceName: name, ServiceName: 'api', HealthStatus: 'HEALTHY' });
       assert.deepEqual(plain(found.Instances), [

@@ -19,6 +19,9 @@ export const REGION = 'us-east-1';
 export const ACCOUNT = '123456789012';
 export const CREDENTIALS = { accessKeyId: ACCOUNT, secretAccessKey: 'localplane-test-secret' };
 
+// Node 20 is supported by the pinned SDK; its notice about future versions is only noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DEFAULT_BIN = join(REPO_ROOT, 'target', 'debug', 'localplane');
 const STARTUP_TIMEOUT_MS = 30_000;

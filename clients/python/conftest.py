@@ -138,13 +138,13 @@ def account_id() -> str:
     return ACCOUNT_ID
 
 
-def make_client(service: str, endpoint_url: str):
+def make_client(service: str, endpoint_url: str, access_key: str = ACCOUNT_ID):
     """A boto3 client the way a user would point one at localplane."""
     return boto3.session.Session().client(
         service,
         region_name=REGION,
         endpoint_url=endpoint_url,
-        aws_access_key_id=ACCOUNT_ID,
+        aws_access_key_id=access_key,
         aws_secret_access_key=SECRET_KEY,
         config=Config(
             # DiscoverInstances carries hostPrefix "data-": without this the SDK
@@ -162,6 +162,12 @@ def make_client(service: str, endpoint_url: str):
 def servicediscovery(endpoint_url):
     """A boto3 ``servicediscovery`` client bound to localplane."""
     return make_client("servicediscovery", endpoint_url)
+
+
+@pytest.fixture(scope="session")
+def servicediscovery_as(endpoint_url):
+    """``servicediscovery_as("210987654321")``: a client acting as another account."""
+    return lambda account: make_client("servicediscovery", endpoint_url, access_key=account)
 
 
 @dataclass

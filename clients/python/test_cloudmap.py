@@ -436,6 +436,12 @@ class TestHttpNamespaceStory:
                 ResourceARN=f"arn:aws:servicediscovery:{REGION}:{ACCOUNT}:service/srv-aaaaaaaaaaaaaaaa"
             )
 
+        # At most 50 tags per resource: two are there, 49 more would make 51.
+        with expect_error("TooManyTagsException", 400) as err:
+            sd.tag_resource(ResourceARN=srv_arn, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(49)])
+        assert err.value.response["ResourceName"] == srv_arn
+        assert tag_map(sd.list_tags_for_resource(ResourceARN=srv_arn)) == {"tier": "web", "env": "staging"}
+
     def test_12_service_attributes(self, sd, story):
         srv_id, srv_arn = story.need("srv_id", "srv_arn")
         sd.update_service_attributes(ServiceId=srv_id, Attributes={"version": "1", "color": "blue"})
@@ -454,8 +460,13 @@ class TestHttpNamespaceStory:
         sd.delete_service_attributes(ServiceId=srv_id, Attributes=["version"])
         assert sd.get_service_attributes(ServiceId=srv_id)["ServiceAttributes"]["Attributes"] == {"color": "green"}
 
-    def test_13_not_found_errors(self, sd, story):
-        srv_id, name = story.need("srv_id", "ns_name")
+        # At most 30 attributes per service: one is there, 30 more would make 31.
+        with expect_error("ServiceAttributesLimitExceededException", 400):
+            sd.update_service_attributes(ServiceId=srv_id, Attributes={f"a{i}": "x" for i in range(30)})
+        assert sd.get_service_attributes(ServiceId=srv_id)["ServiceAttributes"]["Attributes"] == {"color": "green"}
+
+    def test_13_not_found_errors(self, sd, servicediscovery_as, story):
+        srv_id, name, ns_id = story.need("srv_id", "ns_name", "ns_id")
         with expect_error("NamespaceNotFound", 404):
             sd.get_namespace(Id="ns-aaaaaaaaaaaaaaaa")
         with expect_error("ServiceNotFound", 404):
@@ -474,6 +485,17 @@ class TestHttpNamespaceStory:
             sd.discover_instances(NamespaceName=unique("nowhere"), ServiceName="checkout")
         with expect_error("NamespaceNotFound", 404):
             sd.create_service(Name="orphan", NamespaceId="ns-aaaaaaaaaaaaaaaa")
+        with expect_error("InstanceNotFound", 404):
+            sd.get_instances_health_status(ServiceId=srv_id, Instances=["checkout-1", "checkout-404"])
+
+        # Another account (another 12-digit access key) sees none of it.
+        other = servicediscovery_as("210987654321")
+        with expect_error("NamespaceNotFound", 404):
+            other.get_namespace(Id=ns_id)
+        with expect_error("ServiceNotFound", 404):
+            other.get_service(Id=srv_id)
+        with expect_error("NamespaceNotFound", 404):
+            other.discover_instances(NamespaceName=name, ServiceName="checkout")
 
     def test_14_resources_in_use_cannot_be_deleted(self, sd, story):
         ns_id, srv_id, _ = story.need("ns_id", "srv_id", "register_ops")
@@ -509,6 +531,17 @@ class TestHttpNamespaceStory:
             )
         with expect_error("InvalidInput", 400):  # services in HTTP namespaces cannot be updated
             sd.update_service(Id=srv_id, Service={"Description": "new description"})
+        with expect_error("InvalidInput", 400):  # Route 53 and custom health checks exclude each other
+            sd.create_service(
+                Name="both-checks",
+                NamespaceId=ns_id,
+                HealthCheckConfig={"Type": "HTTP", "ResourcePath": "/health"},
+                HealthCheckCustomConfig={"FailureThreshold": 1},
+            )
+        with expect_error("InvalidInput", 400):  # at most 30 custom attributes per instance
+            sd.register_instance(
+                ServiceId=srv_id, InstanceId="too-many", Attributes={f"attr{i}": "x" for i in range(31)}
+            )
 
     def test_20_deregister_every_instance(self, sd, story):
         srv_id, name, revision, _ = story.need("srv_id", "ns_name", "revision", "register_ops")
@@ -609,6 +642,14 @@ class TestPrivateDnsNamespaceStory:
         assert got["DnsConfig"]["DnsRecords"] == [{"Type": "A", "TTL": 30}]
         story["srv_id"] = svc["Id"]
 
+        with expect_error("InvalidInput", 400):  # no Route 53 health checks in private namespaces
+            sd.create_service(
+                Name="checked",
+                NamespaceId=ns_id,
+                DnsConfig={"DnsRecords": [{"Type": "A", "TTL": 30}]},
+                HealthCheckConfig={"Type": "HTTP", "ResourcePath": "/health"},
+            )
+
     def test_03_terraform_style_service_naming_the_namespace_only_in_dns_config(self, sd, story):
         ns_id = story.need("ns_id")
         svc = sd.create_service(
@@ -634,7 +675,9 @@ class TestPrivateDnsNamespaceStory:
         story["registered"] = True
 
     def test_05_discovery_without_health_checks_reports_unknown(self, sd, story):
-        name, _ = story.need("ns_name", "registered")
+        name, srv_id, _ = story.need("ns_name", "srv_id", "registered")
+        with expect_error("CustomHealthNotFound", 404):  # the service has no custom health check
+            sd.update_instance_custom_health_status(ServiceId=srv_id, InstanceId="api-1", Status="UNHEALTHY")
         # No health check configured: HealthStatus is ignored and every instance is UNKNOWN.
         found = sd.discover_instances(NamespaceName=name, ServiceName="api", HealthStatus="HEALTHY")
         assert found["Instances"] == [
@@ -710,10 +753,12 @@ def test_cli_readme_tour(aws_cli):
 
     svc = sd(
         "create-service", "--name", "web", "--namespace-id", ns_id,
-        "--health-check-custom-config", "FailureThreshold=1",
+        "--health-check-custom-config", "{}",
     )["Service"]
     srv_id = svc["Id"]
     assert SERVICE_ID.match(srv_id)
+    # The obsolete FailureThreshold is always reported as 1.
+    assert svc["HealthCheckCustomConfig"] == {"FailureThreshold": 1}, svc
 
     registrations = [
         sd(

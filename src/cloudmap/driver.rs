@@ -2,7 +2,7 @@
 //! operation carries takes effect in the transaction that marks it SUCCESS, as on AWS.
 
 use super::records::*;
-use crate::engine::{OperationDriver, StepOutcome, Timing};
+use crate::engine::{OperationDriver, OperationView, StepOutcome, StepView, Timing};
 use crate::store::{get_json, put_json, StoreError, Tx};
 
 /// Drives Cloud Map operations.
@@ -11,9 +11,7 @@ pub struct CloudMapDriver;
 /// Step durations (ms) per operation type: (fast, realistic) for SUBMITTED→PENDING and PENDING→end.
 fn durations(op_type: &str) -> [(i64, i64); 2] {
     match op_type {
-        "CREATE_NAMESPACE" | "DELETE_NAMESPACE" | "UPDATE_NAMESPACE" => {
-            [(500, 2_000), (1_500, 28_000)]
-        }
+        "CREATE_NAMESPACE" | "DELETE_NAMESPACE" | "UPDATE_NAMESPACE" => [(500, 2_000), (1_500, 28_000)],
         "UPDATE_SERVICE" => [(500, 1_000), (1_500, 5_000)],
         _ => [(500, 1_000), (1_500, 2_500)],
     }
@@ -25,14 +23,64 @@ pub fn first_step_ms(timing: &Timing, op_type: &str) -> Option<i64> {
     timing.step_ms(op_type, f, r)
 }
 
+/// The resource an operation changes, as the admin API names it.
+fn resource_of(op: &OperationRec) -> String {
+    match &op.change {
+        Change::CreateNamespace { namespace_id, .. }
+        | Change::DeleteNamespace { namespace_id }
+        | Change::UpdateNamespace { namespace_id, .. } => namespace_id.clone(),
+        Change::UpdateService { service_id, .. } => service_id.clone(),
+        Change::RegisterInstance { instance } => format!("{}/{}", instance.service_id, instance.id),
+        Change::DeregisterInstance { service_id, instance_id } => format!("{service_id}/{instance_id}"),
+    }
+}
+
 impl OperationDriver for CloudMapDriver {
-    fn advance(
-        &self,
-        tx: &mut dyn Tx,
-        op_ref: &str,
-        now: i64,
-        timing: &Timing,
-    ) -> Result<StepOutcome, StoreError> {
+    fn describe(&self, tx: &mut dyn Tx, op_ref: &str) -> Result<Option<OperationView>, StoreError> {
+        let Some((keys, op_id)) = Keys::from_op_ref(op_ref) else { return Ok(None) };
+        let Some(op) = get_json::<OperationRec>(tx, &keys.operation(&op_id))? else { return Ok(None) };
+        let order = ["SUBMITTED", "PENDING"];
+        let at = order.iter().position(|s| *s == op.status).unwrap_or(order.len());
+        let mut steps: Vec<StepView> = order
+            .iter()
+            .enumerate()
+            .map(|(i, name)| StepView {
+                name: (*name).to_string(),
+                state: if i < at {
+                    "COMPLETED"
+                } else if i == at {
+                    "IN_PROGRESS"
+                } else {
+                    "PENDING"
+                }
+                .to_string(),
+            })
+            .collect();
+        let outcome = if op.is_terminal() { op.status.clone() } else { "PENDING".to_string() };
+        steps.push(StepView {
+            name: "APPLY".into(),
+            state: match outcome.as_str() {
+                "SUCCESS" => "COMPLETED",
+                "FAIL" => "FAILED",
+                _ => "PENDING",
+            }
+            .to_string(),
+        });
+        Ok(Some(OperationView {
+            service: SERVICE.to_string(),
+            id: op.id.clone(),
+            operation_type: op.op_type.clone(),
+            resource: resource_of(&op),
+            state: op.status.clone(),
+            terminal: op.is_terminal(),
+            steps,
+            created_ms: op.create_date,
+            ended_ms: op.is_terminal().then_some(op.update_date),
+            error_code: op.error_code.clone(),
+        }))
+    }
+
+    fn advance(&self, tx: &mut dyn Tx, op_ref: &str, now: i64, timing: &Timing) -> Result<StepOutcome, StoreError> {
         let Some((keys, op_id)) = Keys::from_op_ref(op_ref) else {
             return Ok(StepOutcome::Done);
         };
@@ -48,7 +96,11 @@ impl OperationDriver for CloudMapDriver {
                 StepOutcome::Continue(timing.step_ms(&op.op_type, f, r))
             }
             "PENDING" => {
-                match apply(tx, &keys, &op)? {
+                let outcome = match &op.fault {
+                    Some(f) => Err(f.clone()),
+                    None => apply(tx, &keys, &op)?,
+                };
+                match outcome {
                     Ok(()) => op.status = "SUCCESS".into(),
                     Err((code, message)) => {
                         undo(tx, &keys, &op)?;
@@ -73,11 +125,7 @@ impl OperationDriver for CloudMapDriver {
 type Failure = (String, String);
 
 /// Applies the change of a succeeding operation. `Err` is a failure AWS would report in the operation.
-fn apply(
-    tx: &mut dyn Tx,
-    keys: &Keys,
-    op: &OperationRec,
-) -> Result<Result<(), Failure>, StoreError> {
+fn apply(tx: &mut dyn Tx, keys: &Keys, op: &OperationRec) -> Result<Result<(), Failure>, StoreError> {
     match &op.change {
         Change::CreateNamespace { namespace_id, fail } => {
             if let Some(f) = fail {
@@ -93,21 +141,14 @@ fn apply(
             let k = keys.namespace(namespace_id);
             if let Some(ns) = get_json::<NamespaceRec>(tx, &k)? {
                 if ns.service_count > 0 {
-                    return Ok(Err((
-                        "RESOURCE_IN_USE".into(),
-                        format!("Namespace {} still contains services", ns.id),
-                    )));
+                    return Ok(Err(("RESOURCE_IN_USE".into(), format!("Namespace {} still contains services", ns.id))));
                 }
                 tx.delete(&k)?;
                 release_names(tx, keys, &ns)?;
                 tx.delete(&keys.tags(&ns.arn))?;
             }
         }
-        Change::UpdateNamespace {
-            namespace_id,
-            description,
-            soa_ttl,
-        } => {
+        Change::UpdateNamespace { namespace_id, description, soa_ttl } => {
             let k = keys.namespace(namespace_id);
             if let Some(mut ns) = get_json::<NamespaceRec>(tx, &k)? {
                 if let Some(d) = description {
@@ -119,12 +160,7 @@ fn apply(
                 put_json(tx, &k, &ns)?;
             }
         }
-        Change::UpdateService {
-            service_id,
-            description,
-            dns_records,
-            health_check,
-        } => {
+        Change::UpdateService { service_id, description, dns_records, health_check } => {
             let k = keys.service(service_id);
             if let Some(mut s) = get_json::<ServiceRec>(tx, &k)? {
                 if let Some(d) = description {
@@ -140,10 +176,7 @@ fn apply(
         Change::RegisterInstance { instance } => {
             let sk = keys.service(&instance.service_id);
             let Some(mut s) = get_json::<ServiceRec>(tx, &sk)? else {
-                return Ok(Err((
-                    "INTERNAL_FAILURE".into(),
-                    format!("Service {} was deleted", instance.service_id),
-                )));
+                return Ok(Err(("INTERNAL_FAILURE".into(), format!("Service {} was deleted", instance.service_id))));
             };
             let ik = keys.instance(&instance.service_id, &instance.id);
             if tx.get(&ik)?.is_none() {
@@ -153,10 +186,7 @@ fn apply(
             put_json(tx, &ik, instance)?;
             put_json(tx, &sk, &s)?;
         }
-        Change::DeregisterInstance {
-            service_id,
-            instance_id,
-        } => {
+        Change::DeregisterInstance { service_id, instance_id } => {
             let sk = keys.service(service_id);
             let ik = keys.instance(service_id, instance_id);
             if tx.delete(&ik)? {
@@ -188,10 +218,7 @@ fn undo(tx: &mut dyn Tx, keys: &Keys, op: &OperationRec) -> Result<(), StoreErro
 
 /// Frees the name reservations of a namespace that is gone, where they point at it.
 pub fn release_names(tx: &mut dyn Tx, keys: &Keys, ns: &NamespaceRec) -> Result<(), StoreError> {
-    let names = [
-        keys.http_name(&ns.http_name),
-        keys.zone_name(&ns.ns_type, ns.vpc.as_deref(), &ns.name),
-    ];
+    let names = [keys.http_name(&ns.http_name), keys.zone_name(&ns.ns_type, ns.vpc.as_deref(), &ns.name)];
     for k in names {
         if tx.get(&k)?.as_deref() == Some(ns.id.as_bytes()) {
             tx.delete(&k)?;

@@ -58,10 +58,7 @@ fn invalid(msg: impl Into<String>) -> ApiError {
 }
 
 fn ns_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        &e::NAMESPACE_NOT_FOUND,
-        format!("Namespace not found: {id}"),
-    )
+    ApiError::new(&e::NAMESPACE_NOT_FOUND, format!("Namespace not found: {id}"))
 }
 
 fn srv_not_found(id: &str) -> ApiError {
@@ -69,10 +66,7 @@ fn srv_not_found(id: &str) -> ApiError {
 }
 
 fn inst_not_found(srv: &str, id: &str) -> ApiError {
-    ApiError::new(
-        &e::INSTANCE_NOT_FOUND,
-        format!("Instance not found: {id} in service {srv}"),
-    )
+    ApiError::new(&e::INSTANCE_NOT_FOUND, format!("Instance not found: {id} in service {srv}"))
 }
 
 /// Accepts an id or an ARN of `kind` (`namespace`/`service`) and returns the id. An ARN of another
@@ -95,10 +89,7 @@ fn resolve_id(cx: &RequestContext, kind: &str, value: &str) -> Result<Option<Str
 }
 
 fn arn(cx: &RequestContext, kind: &str, id: &str) -> String {
-    format!(
-        "arn:aws:servicediscovery:{}:{}:{kind}/{id}",
-        cx.region, cx.account
-    )
+    format!("arn:aws:servicediscovery:{}:{}:{kind}/{id}", cx.region, cx.account)
 }
 
 fn encode_token(last_key: &str) -> String {
@@ -113,9 +104,7 @@ fn decode_token(token: &Option<String>) -> Result<Option<String>, ApiError> {
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .map(Some)
-            .ok_or_else(|| {
-                invalid("The NextToken is not valid; pass the value from the previous response")
-            }),
+            .ok_or_else(|| invalid("The NextToken is not valid; pass the value from the previous response")),
     }
 }
 
@@ -157,10 +146,7 @@ fn page_size(max: Option<i32>, default: usize) -> usize {
 }
 
 fn tags_to_rec(tags: &Option<Vec<m::Tag>>) -> Vec<(String, String)> {
-    tags.iter()
-        .flatten()
-        .map(|t| (t.key.clone(), t.value.clone()))
-        .collect()
+    tags.iter().flatten().map(|t| (t.key.clone(), t.value.clone())).collect()
 }
 
 impl CloudMap {
@@ -177,10 +163,7 @@ impl CloudMap {
         if distinct.len() > self.quotas.tags_per_resource {
             return Err(ApiError::new(
                 &e::TOO_MANY_TAGS_EXCEPTION,
-                format!(
-                    "A resource can have at most {} tags",
-                    self.quotas.tags_per_resource
-                ),
+                format!("A resource can have at most {} tags", self.quotas.tags_per_resource),
             )
             .with("ResourceName", resource));
         }
@@ -206,6 +189,11 @@ impl CloudMap {
         if let Some(b) = &busy_key {
             tx.put(b, id.as_bytes())?;
         }
+        let resources: Vec<&str> = [namespace_id.as_deref(), service_id.as_deref()].into_iter().flatten().collect();
+        let fault = self.engine.take_operation_fault(tx, SERVICE, op_type, &resources)?.map(|rule| {
+            let message = rule.error_message.unwrap_or_else(|| format!("Injected fault {}", rule.id));
+            (rule.error_code, message)
+        });
         let op = OperationRec {
             id: id.clone(),
             owner: cx.account.clone(),
@@ -221,17 +209,13 @@ impl CloudMap {
             service_id,
             change,
             busy_key,
+            fault,
         };
         put_json(tx, &keys.operation(&id), &op)?;
         tx.put(&keys.operation_by_time(now, &id), b"")?;
         let timing = self.engine.timing();
         let op_ref = Keys::op_ref(&cx.account, &cx.region, &id);
-        self.engine.submit(
-            tx,
-            SERVICE,
-            &op_ref,
-            driver::first_step_ms(&timing, op_type),
-        )?;
+        self.engine.submit(tx, SERVICE, &op_ref, driver::first_step_ms(&timing, op_type))?;
         Ok(id)
     }
 
@@ -251,12 +235,7 @@ impl CloudMap {
         }
     }
 
-    fn remember(
-        tx: &mut dyn Tx,
-        key: &str,
-        fingerprint: &str,
-        result: &str,
-    ) -> Result<(), StoreError> {
+    fn remember(tx: &mut dyn Tx, key: &str, fingerprint: &str, result: &str) -> Result<(), StoreError> {
         put_json(tx, key, &(fingerprint, result))
     }
 
@@ -391,9 +370,7 @@ impl CloudMap {
                 let Some(id) = resolve_id(&cx, "namespace", &id)? else {
                     return Err(ns_not_found(&id));
                 };
-                let token_key = updater_request_id
-                    .as_ref()
-                    .map(|t| keys.token("UpdateNamespace", t));
+                let token_key = updater_request_id.as_ref().map(|t| keys.token("UpdateNamespace", t));
                 if let Some(k) = &token_key {
                     if let Some(op) = Self::replay(tx, k, &fingerprint)? {
                         return Ok(op);
@@ -411,21 +388,9 @@ impl CloudMap {
                     return Err(duplicate(&other, &format!("namespace {id}")));
                 }
                 let targets = BTreeMap::from([("NAMESPACE".to_string(), id.clone())]);
-                let change = Change::UpdateNamespace {
-                    namespace_id: id.clone(),
-                    description,
-                    soa_ttl,
-                };
-                let op = this.start_operation(
-                    tx,
-                    &cx,
-                    "UPDATE_NAMESPACE",
-                    targets,
-                    Some(id),
-                    None,
-                    change,
-                    Some(busy),
-                )?;
+                let change = Change::UpdateNamespace { namespace_id: id.clone(), description, soa_ttl };
+                let op =
+                    this.start_operation(tx, &cx, "UPDATE_NAMESPACE", targets, Some(id), None, change, Some(busy))?;
                 if let Some(k) = &token_key {
                     Self::remember(tx, k, &fingerprint, &op)?;
                 }
@@ -441,14 +406,10 @@ impl CloudMap {
         namespace_name: &str,
         service_name: &str,
     ) -> Result<(NamespaceRec, ServiceRec), ApiError> {
-        let ns_id = tx
-            .get(&keys.http_name(namespace_name))?
-            .ok_or_else(|| ns_not_found(namespace_name))?;
+        let ns_id = tx.get(&keys.http_name(namespace_name))?.ok_or_else(|| ns_not_found(namespace_name))?;
         let ns = Self::namespace(tx, keys, &String::from_utf8_lossy(&ns_id))?;
         let key = service_name_key(&ns, service_name);
-        let srv_id = tx
-            .get(&keys.service_name(&ns.id, &key))?
-            .ok_or_else(|| srv_not_found(service_name))?;
+        let srv_id = tx.get(&keys.service_name(&ns.id, &key))?.ok_or_else(|| srv_not_found(service_name))?;
         let srv = Self::service(tx, keys, &String::from_utf8_lossy(&srv_id))?;
         Ok((ns, srv))
     }
@@ -470,18 +431,10 @@ fn duplicate(op: &[u8], what: &str) -> ApiError {
     .with("DuplicateOperationId", op)
 }
 
-fn already_exists(
-    tx: &mut dyn Tx,
-    keys: &Keys,
-    other_id: &[u8],
-    name: &str,
-) -> Result<ApiError, ApiError> {
+fn already_exists(tx: &mut dyn Tx, keys: &Keys, other_id: &[u8], name: &str) -> Result<ApiError, ApiError> {
     let other_id = String::from_utf8_lossy(other_id).into_owned();
     let other = get_json::<NamespaceRec>(tx, &keys.namespace(&other_id))?;
-    let mut err = ApiError::new(
-        &e::NAMESPACE_ALREADY_EXISTS,
-        format!("Namespace {name} already exists: {other_id}"),
-    );
+    let mut err = ApiError::new(&e::NAMESPACE_ALREADY_EXISTS, format!("Namespace {name} already exists: {other_id}"));
     if let Some(crid) = other.and_then(|o| o.creator_request_id) {
         err = err.with("CreatorRequestId", crid);
     }
@@ -503,9 +456,7 @@ fn namespace_properties(ns: &NamespaceRec) -> m::NamespaceProperties {
             hosted_zone_id: ns.hosted_zone_id.clone(),
             soa: ns.soa_ttl.map(|ttl| m::Soa { ttl }),
         }),
-        http_properties: Some(m::HttpProperties {
-            http_name: Some(ns.http_name.clone()),
-        }),
+        http_properties: Some(m::HttpProperties { http_name: Some(ns.http_name.clone()) }),
     }
 }
 
@@ -527,16 +478,10 @@ fn namespace_model(ns: &NamespaceRec) -> m::Namespace {
 fn dns_config_model(s: &ServiceRec) -> Option<m::DnsConfig> {
     s.dns_records.as_ref().map(|records| m::DnsConfig {
         namespace_id: Some(s.namespace_id.clone()),
-        routing_policy: s
-            .routing_policy
-            .as_deref()
-            .and_then(m::RoutingPolicy::from_wire),
+        routing_policy: s.routing_policy.as_deref().and_then(m::RoutingPolicy::from_wire),
         dns_records: records
             .iter()
-            .map(|r| m::DnsRecord {
-                type_: m::RecordType::from_wire(&r.record_type).unwrap_or_default(),
-                ttl: r.ttl,
-            })
+            .map(|r| m::DnsRecord { type_: m::RecordType::from_wire(&r.record_type).unwrap_or_default(), ttl: r.ttl })
             .collect(),
     })
 }
@@ -561,9 +506,9 @@ fn service_model(s: &ServiceRec) -> m::Service {
         dns_config: dns_config_model(s),
         type_: m::ServiceType::from_wire(&s.service_type),
         health_check_config: health_check_model(s),
-        health_check_custom_config: s.custom_health.then_some(m::HealthCheckCustomConfig {
-            failure_threshold: Some(1),
-        }),
+        health_check_custom_config: s
+            .custom_health
+            .then_some(m::HealthCheckCustomConfig { failure_threshold: Some(1) }),
         create_date: Some(Timestamp(s.create_date)),
         creator_request_id: s.creator_request_id.clone(),
         created_by_account: Some(s.created_by.clone()),
@@ -589,44 +534,29 @@ fn service_summary(s: &ServiceRec) -> m::ServiceSummary {
 }
 
 /// Checks a service definition against the namespace it goes into (CreateService rules).
-fn check_service_definition(
-    ns: &NamespaceRec,
-    input: &m::CreateServiceRequest,
-) -> Result<(), ApiError> {
+fn check_service_definition(ns: &NamespaceRec, input: &m::CreateServiceRequest) -> Result<(), ApiError> {
     if let Some(dns) = &input.dns_config {
         if ns.ns_type == "HTTP" {
-            return Err(invalid(format!(
-                "Namespace {} is an HTTP namespace; DnsConfig is not allowed",
-                ns.id
-            )));
+            return Err(invalid(format!("Namespace {} is an HTTP namespace; DnsConfig is not allowed", ns.id)));
         }
         if input.type_ == Some(m::ServiceTypeOption::Http) {
             return Err(invalid("A service with Type HTTP cannot have a DnsConfig"));
         }
         check_record_types(&dns.dns_records)?;
-        let has_cname = dns
-            .dns_records
-            .iter()
-            .any(|r| r.type_ == m::RecordType::Cname);
+        let has_cname = dns.dns_records.iter().any(|r| r.type_ == m::RecordType::Cname);
         if has_cname && dns.routing_policy != Some(m::RoutingPolicy::Weighted) {
             return Err(invalid("A CNAME record requires RoutingPolicy WEIGHTED"));
         }
         if has_cname && input.health_check_config.is_some() {
-            return Err(invalid(
-                "A service with a CNAME record cannot have a HealthCheckConfig",
-            ));
+            return Err(invalid("A service with a CNAME record cannot have a HealthCheckConfig"));
         }
     }
     if input.health_check_config.is_some() && input.health_check_custom_config.is_some() {
-        return Err(invalid(
-            "HealthCheckConfig and HealthCheckCustomConfig are mutually exclusive",
-        ));
+        return Err(invalid("HealthCheckConfig and HealthCheckCustomConfig are mutually exclusive"));
     }
     if let Some(h) = &input.health_check_config {
         if ns.ns_type == "DNS_PRIVATE" {
-            return Err(invalid(
-                "HealthCheckConfig is not supported for services in private DNS namespaces",
-            ));
+            return Err(invalid("HealthCheckConfig is not supported for services in private DNS namespaces"));
         }
         check_health_check(h)?;
     }
@@ -635,9 +565,7 @@ fn check_service_definition(
 
 fn check_health_check(h: &m::HealthCheckConfig) -> Result<(), ApiError> {
     if h.type_ == m::HealthCheckType::Tcp && h.resource_path.is_some() {
-        return Err(invalid(
-            "ResourcePath is not allowed for a TCP health check",
-        ));
+        return Err(invalid("ResourcePath is not allowed for a TCP health check"));
     }
     Ok(())
 }
@@ -645,10 +573,7 @@ fn check_health_check(h: &m::HealthCheckConfig) -> Result<(), ApiError> {
 fn check_record_types(records: &[m::DnsRecord]) -> Result<(), ApiError> {
     let mut types: Vec<&str> = records.iter().map(|r| r.type_.as_str()).collect();
     types.sort_unstable();
-    let ok = matches!(
-        types.as_slice(),
-        ["A"] | ["AAAA"] | ["A", "AAAA"] | ["SRV"] | ["CNAME"]
-    );
+    let ok = matches!(types.as_slice(), ["A"] | ["AAAA"] | ["A", "AAAA"] | ["SRV"] | ["CNAME"]);
     if !ok {
         return Err(invalid(format!(
             "DnsRecords must be one of A, AAAA, A and AAAA, SRV, or CNAME; got [{}]",
@@ -671,11 +596,7 @@ fn health_check_rec(h: &m::HealthCheckConfig) -> HealthCheckRec {
 }
 
 /// Checks instance attributes against the service's records and the attribute rules.
-fn check_attributes(
-    srv: &ServiceRec,
-    attrs: &BTreeMap<String, String>,
-    quotas: &Quotas,
-) -> Result<(), ApiError> {
+fn check_attributes(srv: &ServiceRec, attrs: &BTreeMap<String, String>, quotas: &Quotas) -> Result<(), ApiError> {
     let has = |k: &str| attrs.contains_key(k);
     let custom = attrs.keys().filter(|k| !k.starts_with("AWS_")).count();
     if custom > quotas.custom_attributes_per_instance {
@@ -686,80 +607,62 @@ fn check_attributes(
     }
     let total: usize = attrs.iter().map(|(k, v)| k.len() + v.len()).sum();
     if total > 5000 {
-        return Err(invalid(format!(
-            "The attributes total {total} characters; the limit is 5000"
-        )));
+        return Err(invalid(format!("The attributes total {total} characters; the limit is 5000")));
     }
     if let Some(v) = attrs.get("AWS_INSTANCE_IPV4") {
         if v.parse::<std::net::Ipv4Addr>().is_err() {
-            return Err(invalid(format!(
-                "AWS_INSTANCE_IPV4 {v} is not an IPv4 address"
-            )));
+            return Err(invalid(format!("AWS_INSTANCE_IPV4 {v} is not an IPv4 address")));
         }
     }
     if let Some(v) = attrs.get("AWS_INSTANCE_IPV6") {
         if v.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(invalid(format!(
-                "AWS_INSTANCE_IPV6 {v} is not an IPv6 address"
-            )));
+            return Err(invalid(format!("AWS_INSTANCE_IPV6 {v} is not an IPv6 address")));
         }
     }
     if let Some(v) = attrs.get("AWS_INSTANCE_PORT") {
         if !matches!(v.parse::<u32>(), Ok(1..=65535)) {
-            return Err(invalid(format!(
-                "AWS_INSTANCE_PORT {v} is not a port number (1-65535)"
-            )));
+            return Err(invalid(format!("AWS_INSTANCE_PORT {v} is not a port number (1-65535)")));
         }
     }
     if let Some(v) = attrs.get("AWS_INIT_HEALTH_STATUS") {
         if v != "HEALTHY" && v != "UNHEALTHY" {
-            return Err(invalid(format!(
-                "AWS_INIT_HEALTH_STATUS must be HEALTHY or UNHEALTHY, not {v}"
-            )));
+            return Err(invalid(format!("AWS_INIT_HEALTH_STATUS must be HEALTHY or UNHEALTHY, not {v}")));
         }
     }
     if has("AWS_ALIAS_DNS_NAME") {
         let weighted = srv.routing_policy.as_deref() == Some("WEIGHTED");
-        let addr_records = srv
-            .dns_records
-            .iter()
-            .flatten()
-            .all(|r| r.record_type == "A" || r.record_type == "AAAA");
+        let addr_records = srv.dns_records.iter().flatten().all(|r| r.record_type == "A" || r.record_type == "AAAA");
         if !weighted || srv.dns_records.is_none() || !addr_records {
-            return Err(invalid(
-                "AWS_ALIAS_DNS_NAME needs a service with A/AAAA records and RoutingPolicy WEIGHTED",
-            ));
+            return Err(invalid("AWS_ALIAS_DNS_NAME needs a service with A/AAAA records and RoutingPolicy WEIGHTED"));
         }
         if attrs.keys().any(|k| k.starts_with("AWS_INSTANCE_")) {
-            return Err(invalid(
-                "AWS_ALIAS_DNS_NAME cannot be combined with AWS_INSTANCE_* attributes",
-            ));
+            return Err(invalid("AWS_ALIAS_DNS_NAME cannot be combined with AWS_INSTANCE_* attributes"));
         }
         return Ok(());
     }
     if has("AWS_EC2_INSTANCE_ID") {
         if srv.dns_records.is_some() {
-            return Err(invalid(
-                "AWS_EC2_INSTANCE_ID is only supported in HTTP namespaces",
-            ));
+            return Err(invalid("AWS_EC2_INSTANCE_ID is only supported in HTTP namespaces"));
         }
-        if attrs.keys().any(|k| {
-            k.starts_with("AWS_") && k != "AWS_EC2_INSTANCE_ID" && k != "AWS_INIT_HEALTH_STATUS"
-        }) {
-            return Err(invalid(
-                "Only AWS_INIT_HEALTH_STATUS may accompany AWS_EC2_INSTANCE_ID",
-            ));
+        if attrs.keys().any(|k| k.starts_with("AWS_") && k != "AWS_EC2_INSTANCE_ID" && k != "AWS_INIT_HEALTH_STATUS") {
+            return Err(invalid("Only AWS_INIT_HEALTH_STATUS may accompany AWS_EC2_INSTANCE_ID"));
         }
     }
     for r in srv.dns_records.iter().flatten() {
         let missing = match r.record_type.as_str() {
             "A" if !has("AWS_INSTANCE_IPV4") => Some("AWS_INSTANCE_IPV4 is required for a service with an A record"),
-            "AAAA" if !has("AWS_INSTANCE_IPV6") => Some("AWS_INSTANCE_IPV6 is required for a service with an AAAA record"),
-            "SRV" if !has("AWS_INSTANCE_PORT") => Some("AWS_INSTANCE_PORT is required for a service with an SRV record"),
+            "AAAA" if !has("AWS_INSTANCE_IPV6") => {
+                Some("AWS_INSTANCE_IPV6 is required for a service with an AAAA record")
+            }
+            "SRV" if !has("AWS_INSTANCE_PORT") => {
+                Some("AWS_INSTANCE_PORT is required for a service with an SRV record")
+            }
             "SRV" if !has("AWS_INSTANCE_IPV4") && !has("AWS_INSTANCE_IPV6") => {
                 Some("AWS_INSTANCE_IPV4 or AWS_INSTANCE_IPV6 is required for a service with an SRV record")
             }
-            "CNAME" if !has("AWS_INSTANCE_CNAME") => Some("AWS_INSTANCE_CNAME is required for a service with a CNAME record"),
+            "CNAME" if !has("AWS_INSTANCE_CNAME") => {
+                Some("AWS_INSTANCE_CNAME is required for a service with a CNAME record")
+            }
             _ => None,
         };
         if let Some(msg) = missing {
@@ -767,9 +670,7 @@ fn check_attributes(
         }
     }
     if srv.health_check.is_some() && !has("AWS_INSTANCE_PORT") {
-        return Err(invalid(
-            "AWS_INSTANCE_PORT is required for a service with a HealthCheckConfig",
-        ));
+        return Err(invalid("AWS_INSTANCE_PORT is required for a service with a HealthCheckConfig"));
     }
     Ok(())
 }
@@ -791,10 +692,7 @@ fn filter_values<'a>(
 ) -> Result<(m::FilterCondition, &'a [String]), ApiError> {
     let c = condition.unwrap_or(default);
     if !allowed.contains(&c) {
-        return Err(invalid(format!(
-            "Condition {} is not supported for filter {name}",
-            c.as_str()
-        )));
+        return Err(invalid(format!("Condition {} is not supported for filter {name}", c.as_str())));
     }
     let ok = match c {
         m::FilterCondition::Eq | m::FilterCondition::BeginsWith => values.len() == 1,
@@ -802,11 +700,7 @@ fn filter_values<'a>(
         m::FilterCondition::Between => values.len() == 2,
     };
     if !ok {
-        return Err(invalid(format!(
-            "Filter {name} with condition {} got {} values",
-            c.as_str(),
-            values.len()
-        )));
+        return Err(invalid(format!("Filter {name} with condition {} got {} values", c.as_str(), values.len())));
     }
     Ok((c, values))
 }
@@ -824,11 +718,7 @@ fn parse_epoch(v: &str) -> Result<i64, ApiError> {
         .ok()
         .filter(|f| f.is_finite())
         .map(|f| (f * 1000.0) as i64)
-        .ok_or_else(|| {
-            invalid(format!(
-                "UPDATE_DATE value {v} is not a time in epoch seconds"
-            ))
-        })
+        .ok_or_else(|| invalid(format!("UPDATE_DATE value {v} is not a time in epoch seconds")))
 }
 
 impl m::Api for CloudMap {
@@ -853,9 +743,7 @@ impl m::Api for CloudMap {
                 format!("{fp:?}"),
             )
             .await?;
-        Ok(m::CreateHttpNamespaceResponse {
-            operation_id: Some(op),
-        })
+        Ok(m::CreateHttpNamespaceResponse { operation_id: Some(op) })
     }
 
     async fn create_private_dns_namespace(
@@ -880,9 +768,7 @@ impl m::Api for CloudMap {
                 format!("{fp:?}"),
             )
             .await?;
-        Ok(m::CreatePrivateDnsNamespaceResponse {
-            operation_id: Some(op),
-        })
+        Ok(m::CreatePrivateDnsNamespaceResponse { operation_id: Some(op) })
     }
 
     async fn create_public_dns_namespace(
@@ -907,9 +793,7 @@ impl m::Api for CloudMap {
                 format!("{fp:?}"),
             )
             .await?;
-        Ok(m::CreatePublicDnsNamespaceResponse {
-            operation_id: Some(op),
-        })
+        Ok(m::CreatePublicDnsNamespaceResponse { operation_id: Some(op) })
     }
 
     async fn create_service(
@@ -925,22 +809,15 @@ impl m::Api for CloudMap {
             .store()
             .write(move |tx| {
                 let keys = Keys::new(&cx.account, &cx.region);
-                let ns_ref = match (
-                    &input.namespace_id,
-                    input
-                        .dns_config
-                        .as_ref()
-                        .and_then(|d| d.namespace_id.as_ref()),
-                ) {
-                    (Some(a), Some(b)) if a != b => {
-                        return Err(invalid(
-                            "NamespaceId and DnsConfig.NamespaceId name different namespaces",
-                        ))
-                    }
-                    (Some(a), _) => a.clone(),
-                    (None, Some(b)) => b.clone(),
-                    (None, None) => return Err(invalid("NamespaceId is required")),
-                };
+                let ns_ref =
+                    match (&input.namespace_id, input.dns_config.as_ref().and_then(|d| d.namespace_id.as_ref())) {
+                        (Some(a), Some(b)) if a != b => {
+                            return Err(invalid("NamespaceId and DnsConfig.NamespaceId name different namespaces"))
+                        }
+                        (Some(a), _) => a.clone(),
+                        (None, Some(b)) => b.clone(),
+                        (None, None) => return Err(invalid("NamespaceId is required")),
+                    };
                 let Some(ns_id) = resolve_id(&cx, "namespace", &ns_ref)? else {
                     return Err(ns_not_found(&ns_ref));
                 };
@@ -949,16 +826,11 @@ impl m::Api for CloudMap {
                 let mut fp = input.clone();
                 fp.creator_request_id = None;
                 let fingerprint = format!("{fp:?}");
-                let token_key = input
-                    .creator_request_id
-                    .as_ref()
-                    .map(|t| keys.token("CreateService", t));
+                let token_key = input.creator_request_id.as_ref().map(|t| keys.token("CreateService", t));
                 if let Some(k) = &token_key {
                     if let Some(id) = Self::replay(tx, k, &fingerprint)? {
                         if let Some(s) = get_json::<ServiceRec>(tx, &keys.service(&id))? {
-                            return Ok(m::CreateServiceResponse {
-                                service: Some(service_model(&s)),
-                            });
+                            return Ok(m::CreateServiceResponse { service: Some(service_model(&s)) });
                         }
                     }
                 }
@@ -968,17 +840,12 @@ impl m::Api for CloudMap {
                     let existing = Self::service(tx, &keys, &other)?;
                     let mut err = ApiError::new(
                         &e::SERVICE_ALREADY_EXISTS,
-                        format!(
-                            "Service {} already exists in namespace {}: {other}",
-                            input.name, ns.id
-                        ),
+                        format!("Service {} already exists in namespace {}: {other}", input.name, ns.id),
                     );
                     if let Some(c) = existing.creator_request_id {
                         err = err.with("CreatorRequestId", c);
                     }
-                    return Err(err
-                        .with("ServiceId", other)
-                        .with("ServiceArn", existing.arn));
+                    return Err(err.with("ServiceId", other).with("ServiceArn", existing.arn));
                 }
                 let id = new_service_id();
                 let srv = ServiceRec {
@@ -987,26 +854,17 @@ impl m::Api for CloudMap {
                     name: input.name.clone(),
                     namespace_id: ns.id.clone(),
                     description: input.description.clone(),
-                    routing_policy: input.dns_config.as_ref().map(|d| {
-                        d.routing_policy
-                            .unwrap_or(m::RoutingPolicy::Multivalue)
-                            .as_str()
-                            .to_string()
-                    }),
+                    routing_policy: input
+                        .dns_config
+                        .as_ref()
+                        .map(|d| d.routing_policy.unwrap_or(m::RoutingPolicy::Multivalue).as_str().to_string()),
                     dns_records: input.dns_config.as_ref().map(|d| {
                         d.dns_records
                             .iter()
-                            .map(|r| DnsRecordRec {
-                                record_type: r.type_.as_str().to_string(),
-                                ttl: r.ttl,
-                            })
+                            .map(|r| DnsRecordRec { record_type: r.type_.as_str().to_string(), ttl: r.ttl })
                             .collect()
                     }),
-                    service_type: if input.dns_config.is_some() {
-                        "DNS_HTTP".into()
-                    } else {
-                        "HTTP".into()
-                    },
+                    service_type: if input.dns_config.is_some() { "DNS_HTTP".into() } else { "HTTP".into() },
                     health_check: input.health_check_config.as_ref().map(health_check_rec),
                     custom_health: input.health_check_custom_config.is_some(),
                     create_date: this.engine.now_ms(),
@@ -1027,9 +885,7 @@ impl m::Api for CloudMap {
                 if let Some(k) = &token_key {
                     Self::remember(tx, k, &fingerprint, &id)?;
                 }
-                Ok(m::CreateServiceResponse {
-                    service: Some(service_model(&srv)),
-                })
+                Ok(m::CreateServiceResponse { service: Some(service_model(&srv)) })
             })
             .await
     }
@@ -1052,10 +908,7 @@ impl m::Api for CloudMap {
                 if ns.service_count > 0 {
                     return Err(ApiError::new(
                         &e::RESOURCE_IN_USE,
-                        format!(
-                            "Namespace {id} contains {} services; delete them first",
-                            ns.service_count
-                        ),
+                        format!("Namespace {id} contains {} services; delete them first", ns.service_count),
                     ));
                 }
                 let busy = keys.busy(&format!("ns/{id}"));
@@ -1066,22 +919,10 @@ impl m::Api for CloudMap {
                 if ns.ns_type != "HTTP" {
                     targets.insert("ROUTE_53_CHANGE_ID".into(), new_change_id());
                 }
-                let change = Change::DeleteNamespace {
-                    namespace_id: id.clone(),
-                };
-                let op = this.start_operation(
-                    tx,
-                    &cx,
-                    "DELETE_NAMESPACE",
-                    targets,
-                    Some(id),
-                    None,
-                    change,
-                    Some(busy),
-                )?;
-                Ok(m::DeleteNamespaceResponse {
-                    operation_id: Some(op),
-                })
+                let change = Change::DeleteNamespace { namespace_id: id.clone() };
+                let op =
+                    this.start_operation(tx, &cx, "DELETE_NAMESPACE", targets, Some(id), None, change, Some(busy))?;
+                Ok(m::DeleteNamespaceResponse { operation_id: Some(op) })
             })
             .await
     }
@@ -1109,10 +950,7 @@ impl m::Api for CloudMap {
                         ),
                     ));
                 }
-                if !tx
-                    .scan(&keys.busy(&format!("inst/{id}/")), None, 1)?
-                    .is_empty()
-                {
+                if !tx.scan(&keys.busy(&format!("inst/{id}/")), None, 1)?.is_empty() {
                     return Err(ApiError::new(
                         &e::RESOURCE_IN_USE,
                         format!("Service {id} has instance operations in progress"),
@@ -1120,9 +958,7 @@ impl m::Api for CloudMap {
                 }
                 tx.delete(&keys.service(&id))?;
                 tx.delete(&keys.tags(&srv.arn))?;
-                if let Some(mut ns) =
-                    get_json::<NamespaceRec>(tx, &keys.namespace(&srv.namespace_id))?
-                {
+                if let Some(mut ns) = get_json::<NamespaceRec>(tx, &keys.namespace(&srv.namespace_id))? {
                     tx.delete(&keys.service_name(&ns.id, &service_name_key(&ns, &srv.name)))?;
                     ns.service_count = (ns.service_count - 1).max(0);
                     put_json(tx, &keys.namespace(&ns.id), &ns)?;
@@ -1172,15 +1008,9 @@ impl m::Api for CloudMap {
                 let srv = Self::service(tx, &keys, &srv_id)?;
                 let busy = keys.busy(&format!("inst/{srv_id}/{}", input.instance_id));
                 if let Some(other) = tx.get(&busy)? {
-                    return Err(duplicate(
-                        &other,
-                        &format!("instance {}", input.instance_id),
-                    ));
+                    return Err(duplicate(&other, &format!("instance {}", input.instance_id)));
                 }
-                if tx
-                    .get(&keys.instance(&srv_id, &input.instance_id))?
-                    .is_none()
-                {
+                if tx.get(&keys.instance(&srv_id, &input.instance_id))?.is_none() {
                     return Err(inst_not_found(&srv_id, &input.instance_id));
                 }
                 let mut targets = BTreeMap::from([
@@ -1190,10 +1020,7 @@ impl m::Api for CloudMap {
                 if srv.dns_records.is_some() {
                     targets.insert("ROUTE_53_CHANGE_ID".into(), new_change_id());
                 }
-                let change = Change::DeregisterInstance {
-                    service_id: srv_id.clone(),
-                    instance_id: input.instance_id,
-                };
+                let change = Change::DeregisterInstance { service_id: srv_id.clone(), instance_id: input.instance_id };
                 let op = this.start_operation(
                     tx,
                     &cx,
@@ -1204,9 +1031,7 @@ impl m::Api for CloudMap {
                     change,
                     Some(busy),
                 )?;
-                Ok(m::DeregisterInstanceResponse {
-                    operation_id: Some(op),
-                })
+                Ok(m::DeregisterInstanceResponse { operation_id: Some(op) })
             })
             .await
     }
@@ -1223,13 +1048,9 @@ impl m::Api for CloudMap {
                 let Some(keys) = Self::owner_scope(&cx, &input.owner_account) else {
                     return Err(ns_not_found(&input.namespace_name));
                 };
-                let (ns, srv) =
-                    Self::discover_target(tx, &keys, &input.namespace_name, &input.service_name)?;
+                let (ns, srv) = Self::discover_target(tx, &keys, &input.namespace_name, &input.service_name)?;
                 let rows = tx.scan(&keys.instances(&srv.id), None, usize::MAX)?;
-                let all: Vec<InstanceRec> = decode_all::<InstanceRec>(rows)?
-                    .into_iter()
-                    .map(|(_, i)| i)
-                    .collect();
+                let all: Vec<InstanceRec> = decode_all::<InstanceRec>(rows)?.into_iter().map(|(_, i)| i).collect();
                 let matches = |i: &InstanceRec, params: &BTreeMap<String, String>| {
                     params.iter().all(|(k, v)| i.attributes.get(k) == Some(v))
                 };
@@ -1238,8 +1059,7 @@ impl m::Api for CloudMap {
                     None => all.iter().collect(),
                 };
                 if let Some(opt) = &input.optional_parameters {
-                    let narrowed: Vec<&InstanceRec> =
-                        found.iter().copied().filter(|i| matches(i, opt)).collect();
+                    let narrowed: Vec<&InstanceRec> = found.iter().copied().filter(|i| matches(i, opt)).collect();
                     if !narrowed.is_empty() {
                         found = narrowed;
                     }
@@ -1247,21 +1067,14 @@ impl m::Api for CloudMap {
                 let checked = srv.health_check.is_some() || srv.custom_health;
                 if checked {
                     let healthy = |i: &&InstanceRec| i.health == "HEALTHY";
-                    found = match input
-                        .health_status
-                        .unwrap_or(m::HealthStatusFilter::Healthy)
-                    {
-                        m::HealthStatusFilter::Healthy => {
-                            found.into_iter().filter(healthy).collect()
+                    found = match input.health_status.unwrap_or(m::HealthStatusFilter::Healthy) {
+                        m::HealthStatusFilter::Healthy => found.into_iter().filter(healthy).collect(),
+                        m::HealthStatusFilter::Unhealthy => {
+                            found.into_iter().filter(|i| i.health == "UNHEALTHY").collect()
                         }
-                        m::HealthStatusFilter::Unhealthy => found
-                            .into_iter()
-                            .filter(|i| i.health == "UNHEALTHY")
-                            .collect(),
                         m::HealthStatusFilter::All => found,
                         m::HealthStatusFilter::HealthyOrElseAll => {
-                            let h: Vec<&InstanceRec> =
-                                found.iter().copied().filter(healthy).collect();
+                            let h: Vec<&InstanceRec> = found.iter().copied().filter(healthy).collect();
                             if h.is_empty() {
                                 found
                             } else {
@@ -1283,10 +1096,7 @@ impl m::Api for CloudMap {
                         attributes: Some(i.attributes.clone()),
                     })
                     .collect();
-                Ok(m::DiscoverInstancesResponse {
-                    instances: Some(instances),
-                    instances_revision: Some(srv.revision),
-                })
+                Ok(m::DiscoverInstancesResponse { instances: Some(instances), instances_revision: Some(srv.revision) })
             })
             .await
     }
@@ -1303,11 +1113,8 @@ impl m::Api for CloudMap {
                 let Some(keys) = Self::owner_scope(&cx, &input.owner_account) else {
                     return Err(ns_not_found(&input.namespace_name));
                 };
-                let (_, srv) =
-                    Self::discover_target(tx, &keys, &input.namespace_name, &input.service_name)?;
-                Ok(m::DiscoverInstancesRevisionResponse {
-                    instances_revision: Some(srv.revision),
-                })
+                let (_, srv) = Self::discover_target(tx, &keys, &input.namespace_name, &input.service_name)?;
+                Ok(m::DiscoverInstancesRevisionResponse { instances_revision: Some(srv.revision) })
             })
             .await
     }
@@ -1326,9 +1133,8 @@ impl m::Api for CloudMap {
                     return Err(srv_not_found(&input.service_id));
                 };
                 let srv = Self::service(tx, &keys, &srv_id)?;
-                let inst =
-                    get_json::<InstanceRec>(tx, &keys.instance(&srv_id, &input.instance_id))?
-                        .ok_or_else(|| inst_not_found(&srv_id, &input.instance_id))?;
+                let inst = get_json::<InstanceRec>(tx, &keys.instance(&srv_id, &input.instance_id))?
+                    .ok_or_else(|| inst_not_found(&srv_id, &input.instance_id))?;
                 Ok(m::GetInstanceResponse {
                     resource_owner: Some(srv.owner),
                     instance: Some(m::Instance {
@@ -1361,51 +1167,30 @@ impl m::Api for CloudMap {
                 let next_token = match &input.instances {
                     Some(ids) => {
                         let start = match decode_token(&input.next_token)? {
-                            Some(s) => s
-                                .parse::<usize>()
-                                .map_err(|_| invalid("The NextToken is not valid"))?,
+                            Some(s) => s.parse::<usize>().map_err(|_| invalid("The NextToken is not valid"))?,
                             None => 0,
                         };
                         for id in ids.iter().skip(start).take(max) {
                             let inst = get_json::<InstanceRec>(tx, &keys.instance(&srv_id, id))?
                                 .ok_or_else(|| inst_not_found(&srv_id, id))?;
-                            status.insert(
-                                id.clone(),
-                                reported_health(&srv, &inst).as_str().to_string(),
-                            );
+                            status.insert(id.clone(), reported_health(&srv, &inst).as_str().to_string());
                         }
                         (start + max < ids.len()).then(|| encode_token(&(start + max).to_string()))
                     }
                     None => {
-                        let (items, token) = page::<InstanceRec>(
-                            tx,
-                            &keys.instances(&srv_id),
-                            &input.next_token,
-                            max,
-                            |_, _| Ok(true),
-                        )?;
+                        let (items, token) =
+                            page::<InstanceRec>(tx, &keys.instances(&srv_id), &input.next_token, max, |_, _| Ok(true))?;
                         for inst in items {
-                            status.insert(
-                                inst.id.clone(),
-                                reported_health(&srv, &inst).as_str().to_string(),
-                            );
+                            status.insert(inst.id.clone(), reported_health(&srv, &inst).as_str().to_string());
                         }
                         token
                     }
                 };
                 let status = status
                     .into_iter()
-                    .map(|(k, v)| {
-                        (
-                            k,
-                            m::HealthStatus::from_wire(&v).unwrap_or(m::HealthStatus::Unknown),
-                        )
-                    })
+                    .map(|(k, v)| (k, m::HealthStatus::from_wire(&v).unwrap_or(m::HealthStatus::Unknown)))
                     .collect();
-                Ok(m::GetInstancesHealthStatusResponse {
-                    status: Some(status),
-                    next_token,
-                })
+                Ok(m::GetInstancesHealthStatusResponse { status: Some(status), next_token })
             })
             .await
     }
@@ -1424,9 +1209,7 @@ impl m::Api for CloudMap {
                     return Err(ns_not_found(&input.id));
                 };
                 let ns = Self::namespace(tx, &keys, &id)?;
-                Ok(m::GetNamespaceResponse {
-                    namespace: Some(namespace_model(&ns)),
-                })
+                Ok(m::GetNamespaceResponse { namespace: Some(namespace_model(&ns)) })
             })
             .await
     }
@@ -1441,19 +1224,13 @@ impl m::Api for CloudMap {
             .store()
             .read(move |tx| {
                 let not_found = || {
-                    ApiError::new(
-                        &e::OPERATION_NOT_FOUND,
-                        format!("No operation found with ID {}", input.operation_id),
-                    )
+                    ApiError::new(&e::OPERATION_NOT_FOUND, format!("No operation found with ID {}", input.operation_id))
                 };
                 let Some(keys) = Self::owner_scope(&cx, &input.owner_account) else {
                     return Err(not_found());
                 };
-                let op = get_json::<OperationRec>(tx, &keys.operation(&input.operation_id))?
-                    .ok_or_else(not_found)?;
-                Ok(m::GetOperationResponse {
-                    operation: Some(op.to_model()),
-                })
+                let op = get_json::<OperationRec>(tx, &keys.operation(&input.operation_id))?.ok_or_else(not_found)?;
+                Ok(m::GetOperationResponse { operation: Some(op.to_model()) })
             })
             .await
     }
@@ -1472,9 +1249,7 @@ impl m::Api for CloudMap {
                     return Err(srv_not_found(&input.id));
                 };
                 let srv = Self::service(tx, &keys, &id)?;
-                Ok(m::GetServiceResponse {
-                    service: Some(service_model(&srv)),
-                })
+                Ok(m::GetServiceResponse { service: Some(service_model(&srv)) })
             })
             .await
     }
@@ -1519,13 +1294,8 @@ impl m::Api for CloudMap {
                 };
                 let srv = Self::service(tx, &keys, &id)?;
                 let max = page_size(input.max_results, 100);
-                let (items, next_token) = page::<InstanceRec>(
-                    tx,
-                    &keys.instances(&id),
-                    &input.next_token,
-                    max,
-                    |_, _| Ok(true),
-                )?;
+                let (items, next_token) =
+                    page::<InstanceRec>(tx, &keys.instances(&id), &input.next_token, max, |_, _| Ok(true))?;
                 Ok(m::ListInstancesResponse {
                     resource_owner: Some(srv.owner),
                     instances: Some(
@@ -1565,12 +1335,8 @@ impl m::Api for CloudMap {
             .read(move |tx| {
                 let keys = Keys::new(&cx.account, &cx.region);
                 let max = page_size(input.max_results, 100);
-                let (items, next_token) = page::<NamespaceRec>(
-                    tx,
-                    &keys.namespaces(),
-                    &input.next_token,
-                    max,
-                    |_, ns| {
+                let (items, next_token) =
+                    page::<NamespaceRec>(tx, &keys.namespaces(), &input.next_token, max, |_, ns| {
                         if ns.state != NamespaceState::Active {
                             return Ok(false);
                         }
@@ -1580,8 +1346,7 @@ impl m::Api for CloudMap {
                             m::NamespaceFilterName::HttpName => matches_text(*c, v, &ns.http_name),
                             m::NamespaceFilterName::ResourceOwner => v[0] == "SELF",
                         }))
-                    },
-                )?;
+                    })?;
                 let namespaces = items
                     .iter()
                     .map(|ns| {
@@ -1599,10 +1364,7 @@ impl m::Api for CloudMap {
                         }
                     })
                     .collect();
-                Ok(m::ListNamespacesResponse {
-                    namespaces: Some(namespaces),
-                    next_token,
-                })
+                Ok(m::ListNamespacesResponse { namespaces: Some(namespaces), next_token })
             })
             .await
     }
@@ -1634,15 +1396,10 @@ impl m::Api for CloudMap {
                     F::Service(resolve_id(&cx, "service", &v[0])?.unwrap_or_default())
                 }
                 m::OperationFilterName::Status => {
-                    let (_, v) =
-                        filter_values(&f.values, f.condition, C::Eq, &[C::Eq, C::In], name)?;
+                    let (_, v) = filter_values(&f.values, f.condition, C::Eq, &[C::Eq, C::In], name)?;
                     let mut out = Vec::new();
                     for s in v {
-                        let s = if s == "SUCCEED" {
-                            "SUCCESS"
-                        } else {
-                            s.as_str()
-                        };
+                        let s = if s == "SUCCEED" { "SUCCESS" } else { s.as_str() };
                         if m::OperationStatus::from_wire(s).is_none() {
                             return Err(invalid(format!("{s} is not an operation status")));
                         }
@@ -1651,16 +1408,14 @@ impl m::Api for CloudMap {
                     F::Status(out)
                 }
                 m::OperationFilterName::Type => {
-                    let (_, v) =
-                        filter_values(&f.values, f.condition, C::Eq, &[C::Eq, C::In], name)?;
+                    let (_, v) = filter_values(&f.values, f.condition, C::Eq, &[C::Eq, C::In], name)?;
                     if let Some(bad) = v.iter().find(|t| m::OperationType::from_wire(t).is_none()) {
                         return Err(invalid(format!("{bad} is not an operation type")));
                     }
                     F::Type(v.to_vec())
                 }
                 m::OperationFilterName::UpdateDate => {
-                    let (_, v) =
-                        filter_values(&f.values, f.condition, C::Between, &[C::Between], name)?;
+                    let (_, v) = filter_values(&f.values, f.condition, C::Between, &[C::Between], name)?;
                     F::Updated(parse_epoch(&v[0])?, parse_epoch(&v[1])?)
                 }
             });
@@ -1673,9 +1428,7 @@ impl m::Api for CloudMap {
                 let prefix = keys.operations_newest_first();
                 let mut after = match decode_token(&input.next_token)? {
                     Some(k) if k.starts_with(&prefix) => Some(k),
-                    Some(_) => {
-                        return Err(invalid("The NextToken does not belong to this request"))
-                    }
+                    Some(_) => return Err(invalid("The NextToken does not belong to this request")),
                     None => None,
                 };
                 let mut out = Vec::new();
@@ -1710,10 +1463,7 @@ impl m::Api for CloudMap {
                         break;
                     }
                 }
-                Ok(m::ListOperationsResponse {
-                    operations: Some(out),
-                    next_token: next,
-                })
+                Ok(m::ListOperationsResponse { operations: Some(out), next_token: next })
             })
             .await
     }
@@ -1741,14 +1491,10 @@ impl m::Api for CloudMap {
             .read(move |tx| {
                 let keys = Keys::new(&cx.account, &cx.region);
                 let max = page_size(input.max_results, 100);
-                let (items, next_token) =
-                    page::<ServiceRec>(tx, &keys.services(), &input.next_token, max, |_, s| {
-                        Ok(!others_only && namespace.as_ref().is_none_or(|n| *n == s.namespace_id))
-                    })?;
-                Ok(m::ListServicesResponse {
-                    services: Some(items.iter().map(service_summary).collect()),
-                    next_token,
-                })
+                let (items, next_token) = page::<ServiceRec>(tx, &keys.services(), &input.next_token, max, |_, s| {
+                    Ok(!others_only && namespace.as_ref().is_none_or(|n| *n == s.namespace_id))
+                })?;
+                Ok(m::ListServicesResponse { services: Some(items.iter().map(service_summary).collect()), next_token })
             })
             .await
     }
@@ -1764,14 +1510,9 @@ impl m::Api for CloudMap {
             .read(move |tx| {
                 let keys = Keys::new(&cx.account, &cx.region);
                 tagged_resource_exists(tx, &cx, &keys, &input.resource_arn)?;
-                let tags: Vec<(String, String)> =
-                    get_json(tx, &keys.tags(&input.resource_arn))?.unwrap_or_default();
+                let tags: Vec<(String, String)> = get_json(tx, &keys.tags(&input.resource_arn))?.unwrap_or_default();
                 Ok(m::ListTagsForResourceResponse {
-                    tags: Some(
-                        tags.into_iter()
-                            .map(|(key, value)| m::Tag { key, value })
-                            .collect(),
-                    ),
+                    tags: Some(tags.into_iter().map(|(key, value)| m::Tag { key, value }).collect()),
                 })
             })
             .await
@@ -1796,43 +1537,26 @@ impl m::Api for CloudMap {
                 fp.creator_request_id = None;
                 fp.service_id = srv_id.clone();
                 let fingerprint = format!("{fp:?}");
-                let token_key = input
-                    .creator_request_id
-                    .as_ref()
-                    .map(|t| keys.token("RegisterInstance", t));
+                let token_key = input.creator_request_id.as_ref().map(|t| keys.token("RegisterInstance", t));
                 if let Some(k) = &token_key {
                     if let Some(op) = Self::replay(tx, k, &fingerprint)? {
-                        return Ok(m::RegisterInstanceResponse {
-                            operation_id: Some(op),
-                        });
+                        return Ok(m::RegisterInstanceResponse { operation_id: Some(op) });
                     }
                 }
                 check_attributes(&srv, &input.attributes, &this.quotas)?;
                 let busy = keys.busy(&format!("inst/{srv_id}/{}", input.instance_id));
                 if let Some(other) = tx.get(&busy)? {
-                    return Err(duplicate(
-                        &other,
-                        &format!("instance {}", input.instance_id),
-                    ));
+                    return Err(duplicate(&other, &format!("instance {}", input.instance_id)));
                 }
-                let exists = tx
-                    .get(&keys.instance(&srv_id, &input.instance_id))?
-                    .is_some();
+                let exists = tx.get(&keys.instance(&srv_id, &input.instance_id))?.is_some();
                 if !exists && srv.instance_count >= this.quotas.instances_per_service {
                     return Err(ApiError::new(
                         &e::RESOURCE_LIMIT_EXCEEDED,
-                        format!(
-                            "Service {srv_id} already has {} instances",
-                            this.quotas.instances_per_service
-                        ),
+                        format!("Service {srv_id} already has {} instances", this.quotas.instances_per_service),
                     ));
                 }
                 let health = if srv.custom_health {
-                    input
-                        .attributes
-                        .get("AWS_INIT_HEALTH_STATUS")
-                        .cloned()
-                        .unwrap_or_else(|| "HEALTHY".into())
+                    input.attributes.get("AWS_INIT_HEALTH_STATUS").cloned().unwrap_or_else(|| "HEALTHY".into())
                 } else if srv.health_check.is_some() {
                     // The Route 53 check reports the instance healthy once it is registered.
                     "HEALTHY".into()
@@ -1868,9 +1592,7 @@ impl m::Api for CloudMap {
                 if let Some(k) = &token_key {
                     Self::remember(tx, k, &fingerprint, &op)?;
                 }
-                Ok(m::RegisterInstanceResponse {
-                    operation_id: Some(op),
-                })
+                Ok(m::RegisterInstanceResponse { operation_id: Some(op) })
             })
             .await
     }
@@ -1940,9 +1662,7 @@ impl m::Api for CloudMap {
                 format!("{fp:?}"),
             )
             .await?;
-        Ok(m::UpdateHttpNamespaceResponse {
-            operation_id: Some(op),
-        })
+        Ok(m::UpdateHttpNamespaceResponse { operation_id: Some(op) })
     }
 
     async fn update_instance_custom_health_status(
@@ -1960,8 +1680,8 @@ impl m::Api for CloudMap {
                 };
                 let srv = Self::service(tx, &keys, &srv_id)?;
                 let ik = keys.instance(&srv_id, &input.instance_id);
-                let mut inst = get_json::<InstanceRec>(tx, &ik)?
-                    .ok_or_else(|| inst_not_found(&srv_id, &input.instance_id))?;
+                let mut inst =
+                    get_json::<InstanceRec>(tx, &ik)?.ok_or_else(|| inst_not_found(&srv_id, &input.instance_id))?;
                 if !srv.custom_health {
                     return Err(ApiError::new(
                         &e::CUSTOM_HEALTH_NOT_FOUND,
@@ -1982,11 +1702,7 @@ impl m::Api for CloudMap {
     ) -> Result<m::UpdatePrivateDnsNamespaceResponse, ApiError> {
         let mut fp = input.clone();
         fp.updater_request_id = None;
-        let ttl = input
-            .namespace
-            .properties
-            .as_ref()
-            .map(|p| p.dns_properties.soa.ttl);
+        let ttl = input.namespace.properties.as_ref().map(|p| p.dns_properties.soa.ttl);
         let op = self
             .update_namespace(
                 cx,
@@ -1998,9 +1714,7 @@ impl m::Api for CloudMap {
                 format!("{fp:?}"),
             )
             .await?;
-        Ok(m::UpdatePrivateDnsNamespaceResponse {
-            operation_id: Some(op),
-        })
+        Ok(m::UpdatePrivateDnsNamespaceResponse { operation_id: Some(op) })
     }
 
     async fn update_public_dns_namespace(
@@ -2010,11 +1724,7 @@ impl m::Api for CloudMap {
     ) -> Result<m::UpdatePublicDnsNamespaceResponse, ApiError> {
         let mut fp = input.clone();
         fp.updater_request_id = None;
-        let ttl = input
-            .namespace
-            .properties
-            .as_ref()
-            .map(|p| p.dns_properties.soa.ttl);
+        let ttl = input.namespace.properties.as_ref().map(|p| p.dns_properties.soa.ttl);
         let op = self
             .update_namespace(
                 cx,
@@ -2026,9 +1736,7 @@ impl m::Api for CloudMap {
                 format!("{fp:?}"),
             )
             .await?;
-        Ok(m::UpdatePublicDnsNamespaceResponse {
-            operation_id: Some(op),
-        })
+        Ok(m::UpdatePublicDnsNamespaceResponse { operation_id: Some(op) })
     }
 
     async fn update_service(
@@ -2044,7 +1752,8 @@ impl m::Api for CloudMap {
                 let keys = Keys::new(&cx.account, &cx.region);
                 let Some(id) = resolve_id(&cx, "service", &input.id)? else { return Err(srv_not_found(&input.id)) };
                 let srv = Self::service(tx, &keys, &id)?;
-                let ns = get_json::<NamespaceRec>(tx, &keys.namespace(&srv.namespace_id))?.ok_or_else(|| srv_not_found(&id))?;
+                let ns = get_json::<NamespaceRec>(tx, &keys.namespace(&srv.namespace_id))?
+                    .ok_or_else(|| srv_not_found(&id))?;
                 if ns.ns_type == "HTTP" {
                     return Err(invalid(format!(
                         "Service {id} is in HTTP namespace {}; UpdateService is not supported there",
@@ -2055,7 +1764,8 @@ impl m::Api for CloudMap {
                     Some(change) => {
                         check_record_types(&change.dns_records)?;
                         let mut new: Vec<&str> = change.dns_records.iter().map(|r| r.type_.as_str()).collect();
-                        let mut old: Vec<&str> = srv.dns_records.iter().flatten().map(|r| r.record_type.as_str()).collect();
+                        let mut old: Vec<&str> =
+                            srv.dns_records.iter().flatten().map(|r| r.record_type.as_str()).collect();
                         new.sort_unstable();
                         old.sort_unstable();
                         if new != old {
@@ -2079,7 +1789,9 @@ impl m::Api for CloudMap {
                         return Err(invalid("A service with HealthCheckCustomConfig cannot get a HealthCheckConfig"));
                     }
                     if ns.ns_type == "DNS_PRIVATE" {
-                        return Err(invalid("HealthCheckConfig is not supported for services in private DNS namespaces"));
+                        return Err(invalid(
+                            "HealthCheckConfig is not supported for services in private DNS namespaces",
+                        ));
                     }
                     if srv.dns_records.iter().flatten().any(|r| r.record_type == "CNAME") {
                         return Err(invalid("A service with a CNAME record cannot have a HealthCheckConfig"));
@@ -2097,7 +1809,16 @@ impl m::Api for CloudMap {
                     dns_records,
                     health_check: input.service.health_check_config.as_ref().map(health_check_rec),
                 };
-                let op = this.start_operation(tx, &cx, "UPDATE_SERVICE", targets, Some(ns.id), Some(id), change, Some(busy))?;
+                let op = this.start_operation(
+                    tx,
+                    &cx,
+                    "UPDATE_SERVICE",
+                    targets,
+                    Some(ns.id),
+                    Some(id),
+                    change,
+                    Some(busy),
+                )?;
                 Ok(m::UpdateServiceResponse { operation_id: Some(op) })
             })
             .await
@@ -2137,27 +1858,15 @@ impl m::Api for CloudMap {
 }
 
 /// Tags exist only on namespaces and services addressed by ARN.
-fn tagged_resource_exists(
-    tx: &mut dyn Tx,
-    cx: &RequestContext,
-    keys: &Keys,
-    arn: &str,
-) -> Result<(), ApiError> {
-    let not_found = || {
-        ApiError::new(
-            &e::RESOURCE_NOT_FOUND_EXCEPTION,
-            format!("Resource not found: {arn}"),
-        )
-    };
+fn tagged_resource_exists(tx: &mut dyn Tx, cx: &RequestContext, keys: &Keys, arn: &str) -> Result<(), ApiError> {
+    let not_found = || ApiError::new(&e::RESOURCE_NOT_FOUND_EXCEPTION, format!("Resource not found: {arn}"));
     let rest = arn
         .strip_prefix("arn:")
         .and_then(|r| r.split(':').nth(4))
         .ok_or_else(|| invalid(format!("{arn} is not a Cloud Map resource ARN")))?;
     let kind = rest.split('/').next().unwrap_or_default();
     if kind != "namespace" && kind != "service" {
-        return Err(invalid(format!(
-            "{arn} is not a Cloud Map namespace or service ARN"
-        )));
+        return Err(invalid(format!("{arn} is not a Cloud Map namespace or service ARN")));
     }
     let Some(id) = resolve_id(cx, kind, arn)? else {
         return Err(not_found());

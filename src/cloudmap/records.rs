@@ -136,6 +136,10 @@ pub struct OperationRec {
     pub change: Change,
     /// The in-flight lock key this operation holds, released when it ends.
     pub busy_key: Option<String>,
+    /// A failure injected by a fault rule: the operation ends FAIL with this code and message and
+    /// its change is not applied.
+    #[serde(default)]
+    pub fault: Option<(String, String)>,
 }
 
 impl OperationRec {
@@ -168,9 +172,7 @@ pub struct Keys {
 
 impl Keys {
     pub fn new(account: &str, region: &str) -> Self {
-        Keys {
-            scope: format!("sd/{account}/{region}/"),
-        }
+        Keys { scope: format!("sd/{account}/{region}/") }
     }
     /// From an operation reference `"{account}/{region}/{op_id}"`.
     pub fn from_op_ref(op_ref: &str) -> Option<(Self, String)> {
@@ -224,11 +226,7 @@ impl Keys {
         format!("{}opnew/", self.scope)
     }
     pub fn operation_by_time(&self, create_ms: i64, id: &str) -> String {
-        format!(
-            "{}opnew/{:016x}/{id}",
-            self.scope,
-            i64::MAX - create_ms.max(0)
-        )
+        format!("{}opnew/{:016x}/{id}", self.scope, i64::MAX - create_ms.max(0))
     }
     pub fn busy(&self, what: &str) -> String {
         format!("{}busy/{what}", self.scope)
@@ -245,9 +243,7 @@ const BASE32: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
 
 fn random_chars(alphabet: &[u8], n: usize) -> String {
     let mut rng = rand::thread_rng();
-    (0..n)
-        .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
-        .collect()
+    (0..n).map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char).collect()
 }
 
 /// `ns-` + 16 base32 characters.
@@ -262,27 +258,17 @@ pub fn new_service_id() -> String {
 
 /// 32 base32 characters + `-` + base-36 of the creation time in milliseconds.
 pub fn new_operation_id(create_ms: i64) -> String {
-    format!(
-        "{}-{}",
-        random_chars(BASE32, 32),
-        base36(create_ms.max(0) as u64)
-    )
+    format!("{}-{}", random_chars(BASE32, 32), base36(create_ms.max(0) as u64))
 }
 
 /// A Route 53 hosted zone id.
 pub fn new_hosted_zone_id() -> String {
-    format!(
-        "Z{}",
-        random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 20)
-    )
+    format!("Z{}", random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 20))
 }
 
 /// A Route 53 change id.
 pub fn new_change_id() -> String {
-    format!(
-        "C{}",
-        random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 13)
-    )
+    format!("C{}", random_chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 13))
 }
 
 /// Lowercase base-36.

@@ -3,8 +3,10 @@
 //! The scheduler advances due steps, each in its own transaction; since all of it is in the store, a
 //! restarted process simply picks up the schedule where the dead one left it.
 
+pub mod faults;
 pub mod timing;
 
+pub use faults::{FaultRule, Rollback};
 pub use timing::{Timing, TimingProfile};
 
 use crate::store::{Store, StoreError, Tx};
@@ -15,8 +17,11 @@ use tokio::sync::Notify;
 
 /// Key prefix of schedule entries: `sched/{due_ms:016x}/{service}/{op}`.
 const SCHED: &str = "sched/";
-/// Key prefix of the reverse index: `schedof/{service}/{op}` → the schedule key.
+/// Key prefix of the reverse index: `schedof/{service}/{op}` → the schedule key (empty while the
+/// operation waits for a manual advance). Exists exactly for unfinished operations.
 const SCHED_OF: &str = "schedof/";
+/// Key prefix of the index of every operation ever submitted: `ops/{service}/{op}`.
+const OPS: &str = "ops/";
 
 /// Reads the time. Nothing in localplane reads the wall clock but through this.
 pub trait Clock: Send + Sync {
@@ -29,10 +34,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
     }
 }
 
@@ -46,16 +48,52 @@ pub enum StepOutcome {
     Done,
 }
 
+/// One step of an operation as the admin API shows it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StepView {
+    /// Step name.
+    pub name: String,
+    /// Its state (`PENDING`, `IN_PROGRESS`, `COMPLETED`, `FAILED`, `CANCELLED`).
+    pub state: String,
+}
+
+/// An operation of either service as the admin API and `localplane ops` show it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationView {
+    /// `kafkaconnect` or `servicediscovery`.
+    pub service: String,
+    /// The id clients use: the Cloud Map OperationId or the connector operation ARN.
+    pub id: String,
+    /// Operation type.
+    pub operation_type: String,
+    /// The resource it changes (id or ARN).
+    pub resource: String,
+    /// Current state.
+    pub state: String,
+    /// Whether it has ended.
+    pub terminal: bool,
+    /// Steps with their states (Cloud Map: SUBMITTED, PENDING and the outcome).
+    pub steps: Vec<StepView>,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+    /// End time, ms since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_ms: Option<i64>,
+    /// Failure code, when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+}
+
 /// A service's operation state machine.
 pub trait OperationDriver: Send + Sync {
     /// Moves operation `op` one step forward at time `now`, changing its resources as the step says.
-    fn advance(
-        &self,
-        tx: &mut dyn Tx,
-        op: &str,
-        now: i64,
-        timing: &Timing,
-    ) -> Result<StepOutcome, StoreError>;
+    fn advance(&self, tx: &mut dyn Tx, op: &str, now: i64, timing: &Timing) -> Result<StepOutcome, StoreError>;
+
+    /// Describes operation `op` for the admin API (None when it no longer exists).
+    fn describe(&self, _tx: &mut dyn Tx, _op: &str) -> Result<Option<OperationView>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// The operation engine: schedule, drivers, timing and the wake-up of the scheduler task.
@@ -70,6 +108,8 @@ struct EngineInner {
     timing: RwLock<Timing>,
     drivers: RwLock<HashMap<&'static str, Arc<dyn OperationDriver>>>,
     wake: Notify,
+    /// Whether any request fault rule may exist (keeps the request path free of store reads).
+    request_faults: std::sync::atomic::AtomicBool,
 }
 
 fn sched_key(due: i64, service: &str, op: &str) -> String {
@@ -86,6 +126,7 @@ impl Engine {
                 timing: RwLock::new(timing),
                 drivers: RwLock::new(HashMap::new()),
                 wake: Notify::new(),
+                request_faults: std::sync::atomic::AtomicBool::new(true),
             }),
         }
     }
@@ -104,11 +145,7 @@ impl Engine {
 
     /// The timing in force.
     pub fn timing(&self) -> Timing {
-        self.inner
-            .timing
-            .read()
-            .map(|t| t.clone())
-            .unwrap_or_default()
+        self.inner.timing.read().map(|t| t.clone()).unwrap_or_default()
     }
 
     /// The store.
@@ -117,11 +154,7 @@ impl Engine {
     }
 
     fn driver(&self, service: &str) -> Option<Arc<dyn OperationDriver>> {
-        self.inner
-            .drivers
-            .read()
-            .ok()
-            .and_then(|d| d.get(service).cloned())
+        self.inner.drivers.read().ok().and_then(|d| d.get(service).cloned())
     }
 
     /// Inside a request's transaction: a new operation `op` of `service` has been written. Under the
@@ -134,6 +167,7 @@ impl Engine {
         op: &str,
         first_step_ms: Option<i64>,
     ) -> Result<(), StoreError> {
+        tx.put(&format!("{OPS}{service}/{op}"), b"")?;
         let timing = self.timing();
         if timing.profile == TimingProfile::Instant {
             return self.run_to_end(tx, service, op, &timing);
@@ -142,17 +176,9 @@ impl Engine {
     }
 
     /// Runs every remaining step of `op` in this transaction.
-    pub fn run_to_end(
-        &self,
-        tx: &mut dyn Tx,
-        service: &str,
-        op: &str,
-        timing: &Timing,
-    ) -> Result<(), StoreError> {
+    pub fn run_to_end(&self, tx: &mut dyn Tx, service: &str, op: &str, timing: &Timing) -> Result<(), StoreError> {
         let Some(driver) = self.driver(service) else {
-            return Err(StoreError::Backend(format!(
-                "no driver for {service} operations"
-            )));
+            return Err(StoreError::Backend(format!("no driver for {service} operations")));
         };
         // A state machine has a handful of steps; the bound only guards against a driver bug.
         for _ in 0..64 {
@@ -160,19 +186,11 @@ impl Engine {
                 return self.unschedule(tx, service, op);
             }
         }
-        Err(StoreError::Backend(format!(
-            "operation {op} did not finish"
-        )))
+        Err(StoreError::Backend(format!("operation {op} did not finish")))
     }
 
     /// Sets when `op`'s next step is due (`None`: unscheduled, waits for a manual advance).
-    pub fn schedule(
-        &self,
-        tx: &mut dyn Tx,
-        service: &str,
-        op: &str,
-        due: Option<i64>,
-    ) -> Result<(), StoreError> {
+    pub fn schedule(&self, tx: &mut dyn Tx, service: &str, op: &str, due: Option<i64>) -> Result<(), StoreError> {
         self.unschedule(tx, service, op)?;
         let of = format!("{SCHED_OF}{service}/{op}");
         let key = match due {
@@ -201,16 +219,9 @@ impl Engine {
     }
 
     /// Advances one step of `op` now (the manual advance); returns whether it is finished.
-    pub fn advance_one(
-        &self,
-        tx: &mut dyn Tx,
-        service: &str,
-        op: &str,
-    ) -> Result<bool, StoreError> {
+    pub fn advance_one(&self, tx: &mut dyn Tx, service: &str, op: &str) -> Result<bool, StoreError> {
         let Some(driver) = self.driver(service) else {
-            return Err(StoreError::Backend(format!(
-                "no driver for {service} operations"
-            )));
+            return Err(StoreError::Backend(format!("no driver for {service} operations")));
         };
         let timing = self.timing();
         let now = self.now_ms();
@@ -226,6 +237,206 @@ impl Engine {
         }
     }
 
+    /// Changes the timing in force. Operations waiting for a manual advance get scheduled when the
+    /// new profile moves things on its own.
+    pub async fn set_timing(&self, timing: Timing) -> Result<(), StoreError> {
+        let manual = timing.profile == TimingProfile::Manual;
+        if let Ok(mut t) = self.inner.timing.write() {
+            *t = timing;
+        }
+        if !manual {
+            let engine = self.clone();
+            self.inner
+                .store
+                .write(move |tx| -> Result<(), StoreError> {
+                    let now = engine.now_ms();
+                    for (key, value) in tx.scan(SCHED_OF, None, usize::MAX)? {
+                        if value.is_empty() {
+                            if let Some((service, op)) = key.strip_prefix(SCHED_OF).and_then(|r| r.split_once('/')) {
+                                let (service, op) = (service.to_string(), op.to_string());
+                                engine.schedule(tx, &service, &op, Some(now))?;
+                            }
+                        }
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    /// Every operation ever submitted (oldest key first), as the admin API shows them.
+    pub async fn list_operations(&self) -> Result<Vec<OperationView>, StoreError> {
+        let engine = self.clone();
+        self.inner
+            .store
+            .read(move |tx| -> Result<Vec<OperationView>, StoreError> {
+                let mut out = Vec::new();
+                for (key, _) in tx.scan(OPS, None, usize::MAX)? {
+                    let Some((service, op)) = key.strip_prefix(OPS).and_then(|r| r.split_once('/')) else { continue };
+                    if let Some(driver) = engine.driver(service) {
+                        if let Some(view) = driver.describe(tx, op)? {
+                            out.push(view);
+                        }
+                    }
+                }
+                out.sort_by_key(|v| v.created_ms);
+                Ok(out)
+            })
+            .await
+    }
+
+    /// Finds the (service, operation reference) of the operation clients know as `public_id`.
+    pub async fn find_operation(&self, public_id: &str) -> Result<Option<(String, String)>, StoreError> {
+        let engine = self.clone();
+        let public_id = public_id.to_string();
+        self.inner
+            .store
+            .read(move |tx| -> Result<Option<(String, String)>, StoreError> {
+                for (key, _) in tx.scan(OPS, None, usize::MAX)? {
+                    let Some((service, op)) = key.strip_prefix(OPS).and_then(|r| r.split_once('/')) else { continue };
+                    if op.rsplit('/').next() != public_id.rsplit('/').next() {
+                        continue;
+                    }
+                    if let Some(driver) = engine.driver(service) {
+                        if driver.describe(tx, op)?.is_some_and(|v| v.id == public_id) {
+                            return Ok(Some((service.to_string(), op.to_string())));
+                        }
+                    }
+                }
+                Ok(None)
+            })
+            .await
+    }
+
+    /// Moves one operation a step (or to its end); returns its view afterwards.
+    pub async fn advance_operation(
+        &self,
+        service: &str,
+        op: &str,
+        to_end: bool,
+    ) -> Result<Option<OperationView>, StoreError> {
+        for _ in 0..64 {
+            let engine = self.clone();
+            let (s, o) = (service.to_string(), op.to_string());
+            let finished = self
+                .inner
+                .store
+                .write(move |tx| -> Result<bool, StoreError> {
+                    if tx.get(&format!("{SCHED_OF}{s}/{o}"))?.is_none() {
+                        return Ok(true);
+                    }
+                    engine.advance_one(tx, &s, &o)
+                })
+                .await?;
+            if finished || !to_end {
+                break;
+            }
+        }
+        let engine = self.clone();
+        let (s, o) = (service.to_string(), op.to_string());
+        self.inner
+            .store
+            .read(move |tx| -> Result<Option<OperationView>, StoreError> {
+                match engine.driver(&s) {
+                    Some(d) => d.describe(tx, &o),
+                    None => Ok(None),
+                }
+            })
+            .await
+    }
+
+    /// Moves every unfinished operation one step; returns how many moved.
+    pub async fn advance_all(&self) -> Result<usize, StoreError> {
+        let unfinished: Vec<String> = self
+            .inner
+            .store
+            .read(|tx| -> Result<Vec<String>, StoreError> {
+                Ok(tx.scan(SCHED_OF, None, usize::MAX)?.into_iter().map(|(k, _)| k).collect())
+            })
+            .await?;
+        let mut moved = 0;
+        for key in unfinished {
+            if let Some((service, op)) = key.strip_prefix(SCHED_OF).and_then(|r| r.split_once('/')) {
+                self.advance_operation(service, op, false).await?;
+                moved += 1;
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Inside a request's transaction: takes one use of the first operation fault rule matching
+    /// this new operation.
+    pub fn take_operation_fault(
+        &self,
+        tx: &mut dyn Tx,
+        service: &str,
+        operation_type: &str,
+        resources: &[&str],
+    ) -> Result<Option<FaultRule>, StoreError> {
+        faults::take(tx, |r| {
+            r.service == service
+                && r.operation_type.as_deref() == Some(operation_type)
+                && r.resource.as_deref().is_none_or(|res| resources.contains(&res))
+        })
+    }
+
+    /// Takes one use of a request fault for `service`/`api`, if any rule matches.
+    pub async fn take_request_fault(&self, service: &str, api: &str) -> Result<Option<FaultRule>, StoreError> {
+        if !self.inner.request_faults.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let (service, api) = (service.to_string(), api.to_string());
+        let engine = self.clone();
+        self.inner
+            .store
+            .write(move |tx| -> Result<Option<FaultRule>, StoreError> {
+                let taken = faults::take(tx, |r| r.service == service && r.api.as_deref() == Some(api.as_str()))?;
+                let any = faults::any_request_fault(tx)?;
+                engine.inner.request_faults.store(any, std::sync::atomic::Ordering::Relaxed);
+                Ok(taken)
+            })
+            .await
+    }
+
+    /// Adds a fault rule; returns it with its id.
+    pub async fn add_fault(&self, rule: FaultRule) -> Result<FaultRule, StoreError> {
+        let id = format!("{:016x}-{}", self.now_ms(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        if rule.is_request_fault() {
+            self.inner.request_faults.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.inner.store.write(move |tx| faults::add(tx, rule, id)).await
+    }
+
+    /// Installs the fault rules of the configuration file under stable ids (`config-N`), replacing
+    /// what an earlier start left of them.
+    pub async fn install_config_faults(&self, rules: &[FaultRule]) -> Result<(), StoreError> {
+        let rules = rules.to_vec();
+        self.inner
+            .store
+            .write(move |tx| -> Result<(), StoreError> {
+                for (i, rule) in rules.into_iter().enumerate() {
+                    faults::add(tx, rule, format!("config-{i}"))?;
+                }
+                Ok(())
+            })
+            .await?;
+        self.refresh_fault_flag().await
+    }
+
+    /// Re-reads whether any request fault exists (after a reset, a snapshot import, a start).
+    pub async fn refresh_fault_flag(&self) -> Result<(), StoreError> {
+        let any = self.inner.store.read(|tx| faults::any_request_fault(tx)).await?;
+        self.inner.request_faults.store(any, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Wakes the scheduler (after a reset or an import changed the schedule).
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
     /// Advances every operation whose step is due, one transaction per step; returns how many steps ran.
     pub async fn advance_due_operations(&self) -> Result<usize, StoreError> {
         let now = self.now_ms();
@@ -235,11 +446,7 @@ impl Engine {
             .store
             .read(move |tx| -> Result<Vec<String>, StoreError> {
                 let rows = tx.scan(SCHED, None, 512)?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(k, _)| k)
-                    .take_while(|k| *k < limit_key)
-                    .collect())
+                Ok(rows.into_iter().map(|(k, _)| k).take_while(|k| *k < limit_key).collect())
             })
             .await?;
         let mut ran = 0;
@@ -290,8 +497,11 @@ impl Engine {
     /// The scheduler task: sleeps until the next step is due or something new is scheduled.
     pub async fn run_scheduler(self) {
         loop {
-            if let Err(e) = self.advance_due_operations().await {
-                tracing::error!(error = %e, "scheduler pass failed; retrying");
+            let manual = self.timing().profile == TimingProfile::Manual;
+            if !manual {
+                if let Err(e) = self.advance_due_operations().await {
+                    tracing::error!(error = %e, "scheduler pass failed; retrying");
+                }
             }
             let wait = match self.next_due_in().await {
                 Ok(Some(ms)) => Duration::from_millis(ms.clamp(1, 1000) as u64),

@@ -37,9 +37,7 @@ impl FromStr for TimingProfile {
             "fast" => Ok(TimingProfile::Fast),
             "realistic" => Ok(TimingProfile::Realistic),
             "manual" => Ok(TimingProfile::Manual),
-            other => Err(format!(
-                "unknown timing profile '{other}' (expected instant, fast, realistic or manual)"
-            )),
+            other => Err(format!("unknown timing profile '{other}' (expected instant, fast, realistic or manual)")),
         }
     }
 }
@@ -56,10 +54,7 @@ pub struct Timing {
 impl Timing {
     /// A timing with no overrides.
     pub fn new(profile: TimingProfile) -> Self {
-        Timing {
-            profile,
-            overrides: BTreeMap::new(),
-        }
+        Timing { profile, overrides: BTreeMap::new() }
     }
 
     /// How long one step of an operation of `op_type` takes; `None` under `manual`.
@@ -69,9 +64,7 @@ impl Timing {
             TimingProfile::Manual => None,
             TimingProfile::Instant => Some(0),
             TimingProfile::Fast => Some(self.overrides.get(op_type).copied().unwrap_or(fast_ms)),
-            TimingProfile::Realistic => {
-                Some(self.overrides.get(op_type).copied().unwrap_or(realistic_ms))
-            }
+            TimingProfile::Realistic => Some(self.overrides.get(op_type).copied().unwrap_or(realistic_ms)),
         }
     }
 }

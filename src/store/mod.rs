@@ -38,12 +38,7 @@ pub trait Tx {
     fn delete(&mut self, key: &str) -> Result<bool, StoreError>;
     /// Up to `limit` entries whose key starts with `prefix`, in key order, starting strictly after
     /// `after` when given.
-    fn scan(
-        &mut self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    fn scan(&mut self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Removes every key that starts with `prefix`; returns how many.
     fn delete_prefix(&mut self, prefix: &str) -> Result<usize, StoreError>;
 }
@@ -119,9 +114,7 @@ fn keep_ok<T: 'static, E: 'static>(out: &(dyn Any + Send)) -> bool {
 fn unbox<T: 'static, E: From<StoreError> + 'static>(out: Box<dyn Any + Send>) -> Result<T, E> {
     match out.downcast::<Result<T, E>>() {
         Ok(r) => *r,
-        Err(_) => Err(E::from(StoreError::Backend(
-            "transaction result has an unexpected type".into(),
-        ))),
+        Err(_) => Err(E::from(StoreError::Backend("transaction result has an unexpected type".into()))),
     }
 }
 
@@ -131,29 +124,18 @@ pub fn prefix_end(prefix: &str) -> String {
 }
 
 /// Reads and decodes the JSON document at `key`.
-pub fn get_json<T: serde::de::DeserializeOwned>(
-    tx: &mut dyn Tx,
-    key: &str,
-) -> Result<Option<T>, StoreError> {
+pub fn get_json<T: serde::de::DeserializeOwned>(tx: &mut dyn Tx, key: &str) -> Result<Option<T>, StoreError> {
     match tx.get(key)? {
         None => Ok(None),
         Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| StoreError::Corrupt {
-                key: key.to_string(),
-                detail: e.to_string(),
-            }),
+            .map_err(|e| StoreError::Corrupt { key: key.to_string(), detail: e.to_string() }),
     }
 }
 
 /// Encodes `value` as JSON and writes it at `key`.
-pub fn put_json<T: serde::Serialize>(
-    tx: &mut dyn Tx,
-    key: &str,
-    value: &T,
-) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec(value)
-        .map_err(|e| StoreError::Backend(format!("encoding {key}: {e}")))?;
+pub fn put_json<T: serde::Serialize>(tx: &mut dyn Tx, key: &str, value: &T) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Backend(format!("encoding {key}: {e}")))?;
     tx.put(key, &bytes)
 }
 
@@ -164,10 +146,7 @@ pub fn decode_all<T: serde::de::DeserializeOwned>(
     rows.into_iter()
         .map(|(k, v)| match serde_json::from_slice(&v) {
             Ok(t) => Ok((k, t)),
-            Err(e) => Err(StoreError::Corrupt {
-                key: k,
-                detail: e.to_string(),
-            }),
+            Err(e) => Err(StoreError::Corrupt { key: k, detail: e.to_string() }),
         })
         .collect()
 }

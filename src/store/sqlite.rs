@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID;",
-];
+const MIGRATIONS: &[&str] =
+    &["CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID;"];
 
 /// How many queued write transactions one commit may carry.
 const MAX_GROUP: usize = 256;
@@ -45,21 +44,14 @@ fn backend_err(e: rusqlite::Error) -> StoreError {
 
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let r = Connection::open(path).map_err(backend_err)?;
-    r.execute_batch("PRAGMA busy_timeout=5000; PRAGMA query_only=1;")
-        .map_err(backend_err)?;
+    r.execute_batch("PRAGMA busy_timeout=5000; PRAGMA query_only=1;").map_err(backend_err)?;
     Ok(r)
 }
 
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let done: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(backend_err)?;
+    let done: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(backend_err)?;
     for (i, m) in MIGRATIONS.iter().enumerate().skip(done.max(0) as usize) {
-        conn.execute_batch(&format!(
-            "BEGIN; {m} PRAGMA user_version = {}; COMMIT;",
-            i + 1
-        ))
-        .map_err(backend_err)?;
+        conn.execute_batch(&format!("BEGIN; {m} PRAGMA user_version = {}; COMMIT;", i + 1)).map_err(backend_err)?;
     }
     Ok(())
 }
@@ -67,28 +59,16 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 impl Sqlite {
     /// Opens (creating if needed) the database `localplane.db` in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Backend(format!(
-                "cannot create data directory {}: {e}",
-                dir.display()
-            ))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Backend(format!("cannot create data directory {}: {e}", dir.display())))?;
         let path = dir.join("localplane.db");
         let writer = Connection::open(&path).map_err(backend_err)?;
         writer
-            .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;",
-            )
+            .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")
             .map_err(backend_err)?;
         migrate(&writer)?;
-        let readers = (0..READERS)
-            .map(|_| open_reader(&path))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self::start(
-            writer,
-            Some(Arc::new(Mutex::new(readers))),
-            Some(path),
-        ))
+        let readers = (0..READERS).map(|_| open_reader(&path)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::start(writer, Some(Arc::new(Mutex::new(readers))), Some(path)))
     }
 
     /// A database that lives in memory and is gone when the process exits.
@@ -98,21 +78,10 @@ impl Sqlite {
         Ok(Self::start(conn, None, None))
     }
 
-    fn start(
-        conn: Connection,
-        readers: Option<Arc<Mutex<Vec<Connection>>>>,
-        path: Option<PathBuf>,
-    ) -> Self {
+    fn start(conn: Connection, readers: Option<Arc<Mutex<Vec<Connection>>>>, path: Option<PathBuf>) -> Self {
         let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("localplane-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx))
-            .ok();
-        Sqlite {
-            jobs: Mutex::new(tx),
-            readers,
-            path,
-        }
+        std::thread::Builder::new().name("localplane-sqlite-writer".into()).spawn(move || writer_loop(conn, rx)).ok();
+        Sqlite { jobs: Mutex::new(tx), readers, path }
     }
 
     fn send(&self, job: Job) {
@@ -147,11 +116,8 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>) {
     }
 }
 
-type WriteJob = (
-    TxBody,
-    fn(&(dyn Any + Send)) -> bool,
-    tokio::sync::oneshot::Sender<Result<Box<dyn Any + Send>, StoreError>>,
-);
+type WriteJob =
+    (TxBody, fn(&(dyn Any + Send)) -> bool, tokio::sync::oneshot::Sender<Result<Box<dyn Any + Send>, StoreError>>);
 
 fn commit_group(conn: &mut Connection, writes: Vec<WriteJob>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
@@ -171,8 +137,7 @@ fn commit_group(conn: &mut Connection, writes: Vec<WriteJob>) {
             if keep(out.as_ref()) {
                 conn.execute_batch("RELEASE job").map_err(backend_err)?;
             } else {
-                conn.execute_batch("ROLLBACK TO job; RELEASE job")
-                    .map_err(backend_err)?;
+                conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(backend_err)?;
             }
             Ok(out)
         })();
@@ -213,67 +178,41 @@ struct SqliteTx<'c> {
 
 impl Tx for SqliteTx<'_> {
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT v FROM kv WHERE k = ?1")
-            .map_err(backend_err)?;
-        st.query_row(params![key], |r| r.get::<_, Vec<u8>>(0))
-            .optional()
-            .map_err(backend_err)
+        let mut st = self.conn.prepare_cached("SELECT v FROM kv WHERE k = ?1").map_err(backend_err)?;
+        st.query_row(params![key], |r| r.get::<_, Vec<u8>>(0)).optional().map_err(backend_err)
     }
 
     fn put(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         let mut st = self
             .conn
-            .prepare_cached(
-                "INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
-            )
+            .prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v")
             .map_err(backend_err)?;
         st.execute(params![key, value]).map_err(backend_err)?;
         Ok(())
     }
 
     fn delete(&mut self, key: &str) -> Result<bool, StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached("DELETE FROM kv WHERE k = ?1")
-            .map_err(backend_err)?;
+        let mut st = self.conn.prepare_cached("DELETE FROM kv WHERE k = ?1").map_err(backend_err)?;
         Ok(st.execute(params![key]).map_err(backend_err)? > 0)
     }
 
-    fn scan(
-        &mut self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    fn scan(&mut self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let end = super::prefix_end(prefix);
         let mut st = self
             .conn
-            .prepare_cached(
-                "SELECT k, v FROM kv WHERE k >= ?1 AND k > ?2 AND k < ?3 ORDER BY k LIMIT ?4",
-            )
+            .prepare_cached("SELECT k, v FROM kv WHERE k >= ?1 AND k > ?2 AND k < ?3 ORDER BY k LIMIT ?4")
             .map_err(backend_err)?;
         let rows = st
-            .query_map(
-                params![
-                    prefix,
-                    after.unwrap_or(""),
-                    end,
-                    limit.min(i64::MAX as usize) as i64
-                ],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)),
-            )
+            .query_map(params![prefix, after.unwrap_or(""), end, limit.min(i64::MAX as usize) as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
             .map_err(backend_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(backend_err)
     }
 
     fn delete_prefix(&mut self, prefix: &str) -> Result<usize, StoreError> {
         let end = super::prefix_end(prefix);
-        let mut st = self
-            .conn
-            .prepare_cached("DELETE FROM kv WHERE k >= ?1 AND k < ?2")
-            .map_err(backend_err)?;
+        let mut st = self.conn.prepare_cached("DELETE FROM kv WHERE k >= ?1 AND k < ?2").map_err(backend_err)?;
         st.execute(params![prefix, end]).map_err(backend_err)
     }
 }
@@ -291,9 +230,7 @@ impl Backend for Sqlite {
                             (Some(c), _) => c,
                             // Every reader is busy: open one more (the pool keeps it afterwards).
                             (None, Some(path)) => open_reader(&path)?,
-                            (None, None) => {
-                                return Err(StoreError::Unavailable("no SQLite reader".into()))
-                            }
+                            (None, None) => return Err(StoreError::Unavailable("no SQLite reader".into())),
                         };
                         let out = run_read(&mut conn, body);
                         if let Ok(mut p) = pool.lock() {
@@ -308,10 +245,7 @@ impl Backend for Sqlite {
             None => {
                 let (reply, rx) = tokio::sync::oneshot::channel();
                 self.send(Job::Read { body, reply });
-                Box::pin(async move {
-                    rx.await
-                        .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?
-                })
+                Box::pin(async move { rx.await.map_err(|_| StoreError::Unavailable("store writer stopped".into()))? })
             }
         }
     }
@@ -323,19 +257,12 @@ impl Backend for Sqlite {
     ) -> BoxFuture<Result<Box<dyn Any + Send>, StoreError>> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.send(Job::Write { body, keep, reply });
-        Box::pin(async move {
-            rx.await
-                .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?
-        })
+        Box::pin(async move { rx.await.map_err(|_| StoreError::Unavailable("store writer stopped".into()))? })
     }
 
     fn size_bytes(&self) -> u64 {
         let Some(p) = &self.path else { return 0 };
         let wal = p.with_extension("db-wal");
-        [p.as_path(), wal.as_path()]
-            .iter()
-            .filter_map(|f| std::fs::metadata(f).ok())
-            .map(|m| m.len())
-            .sum()
+        [p.as_path(), wal.as_path()].iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum()
     }
 }

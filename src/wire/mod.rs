@@ -43,31 +43,18 @@ pub fn classify(method: &str, raw_path: &str, header: impl Fn(&str) -> Option<St
     if method == "POST" {
         if let Some(cbor) = cbor_operation(raw_path) {
             if header("smithy-protocol").is_some_and(|v| v.eq_ignore_ascii_case("rpc-v2-cbor")) {
-                return Route::CloudMap {
-                    operation: cbor,
-                    protocol: Protocol::RpcV2Cbor,
-                };
+                return Route::CloudMap { operation: cbor, protocol: Protocol::RpcV2Cbor };
             }
         }
         if let Some(target) = header("x-amz-target") {
-            if let Some(op) = target
-                .strip_prefix(CLOUDMAP_TARGET_PREFIX)
-                .and_then(|r| r.strip_prefix('.'))
-            {
-                return Route::CloudMap {
-                    operation: op.to_string(),
-                    protocol: Protocol::AwsJson11,
-                };
+            if let Some(op) = target.strip_prefix(CLOUDMAP_TARGET_PREFIX).and_then(|r| r.strip_prefix('.')) {
+                return Route::CloudMap { operation: op.to_string(), protocol: Protocol::AwsJson11 };
             }
-            return Route::CloudMap {
-                operation: target,
-                protocol: Protocol::AwsJson11,
-            };
+            return Route::CloudMap { operation: target, protocol: Protocol::AwsJson11 };
         }
     }
     if raw_path.starts_with("/v1/") {
-        return match rest::match_operation(method, raw_path, crate::model::kafkaconnect::OPERATIONS)
-        {
+        return match rest::match_operation(method, raw_path, crate::model::kafkaconnect::OPERATIONS) {
             Some((operation, labels)) => Route::KafkaConnect { operation, labels },
             None => Route::KafkaConnectUnknown,
         };
@@ -94,19 +81,12 @@ pub fn decode_rpc_body(protocol: Protocol, body: &[u8]) -> Result<Json, ApiError
     match protocol {
         Protocol::RpcV2Cbor => {
             let v: ciborium::Value = ciborium::de::from_reader(body).map_err(|e| {
-                ApiError::new(
-                    &SERIALIZATION_EXCEPTION,
-                    format!("The request body is not valid CBOR: {e}"),
-                )
+                ApiError::new(&SERIALIZATION_EXCEPTION, format!("The request body is not valid CBOR: {e}"))
             })?;
             cbor_to_json(v, 0)
         }
-        _ => serde_json::from_slice(body).map_err(|e| {
-            ApiError::new(
-                &SERIALIZATION_EXCEPTION,
-                format!("The request body is not valid JSON: {e}"),
-            )
-        }),
+        _ => serde_json::from_slice(body)
+            .map_err(|e| ApiError::new(&SERIALIZATION_EXCEPTION, format!("The request body is not valid JSON: {e}"))),
     }
 }
 
@@ -116,10 +96,7 @@ const MAX_DEPTH: usize = 64;
 fn cbor_to_json(v: ciborium::Value, depth: usize) -> Result<Json, ApiError> {
     use ciborium::Value as C;
     if depth > MAX_DEPTH {
-        return Err(ApiError::new(
-            &SERIALIZATION_EXCEPTION,
-            "The CBOR document is nested too deeply",
-        ));
+        return Err(ApiError::new(&SERIALIZATION_EXCEPTION, "The CBOR document is nested too deeply"));
     }
     Ok(match v {
         C::Null => Json::Null,
@@ -128,36 +105,23 @@ fn cbor_to_json(v: ciborium::Value, depth: usize) -> Result<Json, ApiError> {
             let i: i128 = i.into();
             match i64::try_from(i) {
                 Ok(n) => Json::from(n),
-                Err(_) => {
-                    return Err(ApiError::new(
-                        &SERIALIZATION_EXCEPTION,
-                        "CBOR integer out of range",
-                    ))
-                }
+                Err(_) => return Err(ApiError::new(&SERIALIZATION_EXCEPTION, "CBOR integer out of range")),
             }
         }
-        C::Float(f) => serde_json::Number::from_f64(f)
-            .map(Json::Number)
-            .unwrap_or(Json::Null),
+        C::Float(f) => serde_json::Number::from_f64(f).map(Json::Number).unwrap_or(Json::Null),
         C::Text(s) => Json::String(s),
         C::Bytes(b) => {
             use base64::Engine;
             Json::String(base64::engine::general_purpose::STANDARD.encode(b))
         }
-        C::Array(items) => Json::Array(
-            items
-                .into_iter()
-                .map(|i| cbor_to_json(i, depth + 1))
-                .collect::<Result<_, _>>()?,
-        ),
+        C::Array(items) => {
+            Json::Array(items.into_iter().map(|i| cbor_to_json(i, depth + 1)).collect::<Result<_, _>>()?)
+        }
         C::Map(entries) => {
             let mut m = serde_json::Map::new();
             for (k, v) in entries {
                 let C::Text(k) = k else {
-                    return Err(ApiError::new(
-                        &SERIALIZATION_EXCEPTION,
-                        "CBOR map keys must be text strings",
-                    ));
+                    return Err(ApiError::new(&SERIALIZATION_EXCEPTION, "CBOR map keys must be text strings"));
                 };
                 let v = cbor_to_json(v, depth + 1)?;
                 if !v.is_null() {
@@ -247,39 +211,20 @@ mod tests {
             "smithy-protocol" => Some("rpc-v2-cbor".to_string()),
             _ => None,
         };
-        match classify(
-            "POST",
-            "/prefix/service/Route53AutoNaming_v20170314/operation/GetOperation",
-            h,
-        ) {
-            Route::CloudMap {
-                operation,
-                protocol,
-            } => {
+        match classify("POST", "/prefix/service/Route53AutoNaming_v20170314/operation/GetOperation", h) {
+            Route::CloudMap { operation, protocol } => {
                 assert_eq!(operation, "GetOperation");
                 assert_eq!(protocol, Protocol::RpcV2Cbor);
             }
             other => panic!("{other:?}"),
         }
-        let h = |name: &str| {
-            (name == "x-amz-target")
-                .then(|| "Route53AutoNaming_v20170314.ListNamespaces".to_string())
-        };
-        assert!(matches!(
-            classify("POST", "/", h),
-            Route::CloudMap {
-                protocol: Protocol::AwsJson11,
-                ..
-            }
-        ));
+        let h = |name: &str| (name == "x-amz-target").then(|| "Route53AutoNaming_v20170314.ListNamespaces".to_string());
+        assert!(matches!(classify("POST", "/", h), Route::CloudMap { protocol: Protocol::AwsJson11, .. }));
     }
 
     #[test]
     fn cbor_error_matches_reference_bytes() {
-        let err = ApiError::new(
-            &crate::model::servicediscovery::errors::OPERATION_NOT_FOUND,
-            "Operation not found",
-        );
+        let err = ApiError::new(&crate::model::servicediscovery::errors::OPERATION_NOT_FOUND, "Operation not found");
         let r = encode_error(Protocol::RpcV2Cbor, &err);
         assert_eq!(r.body.len(), 86);
         assert_eq!(r.status, 404);

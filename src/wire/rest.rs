@@ -17,14 +17,7 @@ pub fn match_operation(
         if op.method != method {
             continue;
         }
-        let tmpl: Vec<&'static str> = op
-            .uri
-            .split('?')
-            .next()
-            .unwrap_or("")
-            .trim_end_matches('/')
-            .split('/')
-            .collect();
+        let tmpl: Vec<&'static str> = op.uri.split('?').next().unwrap_or("").trim_end_matches('/').split('/').collect();
         if tmpl.len() != segs.len() {
             continue;
         }
@@ -52,11 +45,7 @@ pub fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let dec = |s: &str| {
-                percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
+            let dec = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
             (dec(k), dec(v))
         })
         .collect()
@@ -73,25 +62,13 @@ pub fn input_document(
     let mut doc = match body {
         Json::Object(m) => m,
         Json::Null => serde_json::Map::new(),
-        _ => {
-            return Err(ApiError::new(
-                bad_request,
-                "The request body must be a JSON object",
-            ))
-        }
+        _ => return Err(ApiError::new(bad_request, "The request body must be a JSON object")),
     };
     for b in op.bindings {
         let value = match b.location {
-            Location::Label => labels
-                .iter()
-                .find(|(n, _)| *n == b.wire_name)
-                .map(|(_, v)| Json::String(v.clone())),
+            Location::Label => labels.iter().find(|(n, _)| *n == b.wire_name).map(|(_, v)| Json::String(v.clone())),
             Location::Query => {
-                let values: Vec<&String> = query
-                    .iter()
-                    .filter(|(k, _)| k == b.wire_name)
-                    .map(|(_, v)| v)
-                    .collect();
+                let values: Vec<&String> = query.iter().filter(|(k, _)| k == b.wire_name).map(|(_, v)| v).collect();
                 if values.is_empty() {
                     None
                 } else {
@@ -104,10 +81,7 @@ pub fn input_document(
                             Err(_) => {
                                 return Err(ApiError::new(
                                     bad_request,
-                                    format!(
-                                        "Query parameter {} must be an integer, got '{}'",
-                                        b.wire_name, values[0]
-                                    ),
+                                    format!("Query parameter {} must be an integer, got '{}'", b.wire_name, values[0]),
                                 ))
                             }
                         },
@@ -117,10 +91,7 @@ pub fn input_document(
                             other => {
                                 return Err(ApiError::new(
                                     bad_request,
-                                    format!(
-                                        "Query parameter {} must be true or false, got '{other}'",
-                                        b.wire_name
-                                    ),
+                                    format!("Query parameter {} must be true or false, got '{other}'", b.wire_name),
                                 ))
                             }
                         },
@@ -152,12 +123,8 @@ mod tests {
         let p = "/v1/connectors/arn%3Aaws%3Akafkaconnect%3Aus-east-1%3A123456789012%3Aconnector%2Forders%2Fabc-2/operations";
         let (op, labels) = match_operation("GET", p, OPERATIONS).unwrap();
         assert_eq!(op.name, "ListConnectorOperations");
-        assert_eq!(
-            labels[0].1,
-            "arn:aws:kafkaconnect:us-east-1:123456789012:connector/orders/abc-2"
-        );
-        let p =
-            "/v1/connectors/arn:aws:kafkaconnect:us-east-1:123456789012:connector%2Forders%2Fabc-2";
+        assert_eq!(labels[0].1, "arn:aws:kafkaconnect:us-east-1:123456789012:connector/orders/abc-2");
+        let p = "/v1/connectors/arn:aws:kafkaconnect:us-east-1:123456789012:connector%2Forders%2Fabc-2";
         let (op, _) = match_operation("PUT", p, OPERATIONS).unwrap();
         assert_eq!(op.name, "UpdateConnector");
         assert!(match_operation("PATCH", "/v1/connectors", OPERATIONS).is_none());

@@ -76,44 +76,24 @@ pub struct ErrorShape {
 }
 
 /// Malformed request body: the framework error of the RPC protocols.
-pub static SERIALIZATION_EXCEPTION: ErrorShape = ErrorShape {
-    name: "SerializationException",
-    status: 400,
-    server_fault: false,
-    members: &["Message"],
-};
+pub static SERIALIZATION_EXCEPTION: ErrorShape =
+    ErrorShape { name: "SerializationException", status: 400, server_fault: false, members: &["Message"] };
 
 /// A request for an operation the service does not have.
-pub static UNKNOWN_OPERATION_EXCEPTION: ErrorShape = ErrorShape {
-    name: "UnknownOperationException",
-    status: 400,
-    server_fault: false,
-    members: &["Message"],
-};
+pub static UNKNOWN_OPERATION_EXCEPTION: ErrorShape =
+    ErrorShape { name: "UnknownOperationException", status: 400, server_fault: false, members: &["Message"] };
 
 /// The request body exceeds the size limit.
-pub static REQUEST_ENTITY_TOO_LARGE: ErrorShape = ErrorShape {
-    name: "RequestEntityTooLargeException",
-    status: 413,
-    server_fault: false,
-    members: &["Message"],
-};
+pub static REQUEST_ENTITY_TOO_LARGE: ErrorShape =
+    ErrorShape { name: "RequestEntityTooLargeException", status: 413, server_fault: false, members: &["Message"] };
 
 /// An unexpected failure inside localplane (a store error, say).
-pub static INTERNAL_FAILURE: ErrorShape = ErrorShape {
-    name: "InternalFailure",
-    status: 500,
-    server_fault: true,
-    members: &["Message"],
-};
+pub static INTERNAL_FAILURE: ErrorShape =
+    ErrorShape { name: "InternalFailure", status: 500, server_fault: true, members: &["Message"] };
 
 /// The store cannot be reached right now; clients retry.
-pub static SERVICE_UNAVAILABLE: ErrorShape = ErrorShape {
-    name: "ServiceUnavailable",
-    status: 503,
-    server_fault: true,
-    members: &["Message"],
-};
+pub static SERVICE_UNAVAILABLE: ErrorShape =
+    ErrorShape { name: "ServiceUnavailable", status: 503, server_fault: true, members: &["Message"] };
 
 /// What an operation returns when it fails: an AWS error shape, a message and extra members.
 #[derive(Debug, Clone)]
@@ -129,11 +109,7 @@ pub struct ApiError {
 impl ApiError {
     /// An error of `shape` with `message`.
     pub fn new(shape: &'static ErrorShape, message: impl Into<String>) -> Self {
-        ApiError {
-            shape,
-            message: message.into(),
-            fields: Vec::new(),
-        }
+        ApiError { shape, message: message.into(), fields: Vec::new() }
     }
 
     /// Adds an extra member of the error shape.
@@ -145,10 +121,7 @@ impl ApiError {
     /// The operation name is not part of the service.
     pub fn unknown_operation(name: &str) -> Self {
         let shown: String = name.chars().take(128).collect();
-        ApiError::new(
-            &UNKNOWN_OPERATION_EXCEPTION,
-            format!("Operation {shown} is not supported by this service"),
-        )
+        ApiError::new(&UNKNOWN_OPERATION_EXCEPTION, format!("Operation {shown} is not supported by this service"))
     }
 
     /// An internal failure; the detail is logged, the client gets a short message.
@@ -304,25 +277,15 @@ impl DecodeContext {
             Some(v) => format!("'{}'", shown_value(v)),
             None => "null".to_string(),
         };
-        let msg = format!(
-            "Value {value} at '{}' failed to satisfy constraint: {constraint}",
-            self.at()
-        );
+        let msg = format!("Value {value} at '{}' failed to satisfy constraint: {constraint}", self.at());
         self.violations.push(msg);
     }
 
     fn wrong_type(&mut self, v: &Json, expected: &str) {
         if self.malformed.is_none() {
             let at = self.at();
-            let at = if at.is_empty() {
-                "the request body".to_string()
-            } else {
-                format!("'{at}'")
-            };
-            self.malformed = Some(format!(
-                "{} can not be converted to {expected} at {at}",
-                json_kind(v)
-            ));
+            let at = if at.is_empty() { "the request body".to_string() } else { format!("'{at}'") };
+            self.malformed = Some(format!("{} can not be converted to {expected} at {at}", json_kind(v)));
         }
     }
 
@@ -330,18 +293,12 @@ impl DecodeContext {
         let n = n as u64;
         if let Some(min) = len.min {
             if n < min {
-                self.violation(
-                    Some(v),
-                    format!("Member must have length greater than or equal to {min}"),
-                );
+                self.violation(Some(v), format!("Member must have length greater than or equal to {min}"));
             }
         }
         if let Some(max) = len.max {
             if n > max {
-                self.violation(
-                    Some(v),
-                    format!("Member must have length less than or equal to {max}"),
-                );
+                self.violation(Some(v), format!("Member must have length less than or equal to {max}"));
             }
         }
     }
@@ -393,55 +350,31 @@ impl DecodeContext {
         self.check_len(v, s.chars().count(), len);
         if let Some(p) = pattern {
             if !p.matches(s) {
-                self.violation(
-                    Some(v),
-                    format!(
-                        "Member must satisfy regular expression pattern: {}",
-                        p.source
-                    ),
-                );
+                self.violation(Some(v), format!("Member must satisfy regular expression pattern: {}", p.source));
             }
         }
         Some(s.clone())
     }
 
     /// A string that must be one of the enum's values.
-    pub fn enumeration<T>(
-        &mut self,
-        v: &Json,
-        parse: fn(&str) -> Option<T>,
-        values: &[&str],
-    ) -> Option<T> {
+    pub fn enumeration<T>(&mut self, v: &Json, parse: fn(&str) -> Option<T>, values: &[&str]) -> Option<T> {
         let Json::String(s) = v else {
             self.wrong_type(v, "a String");
             return None;
         };
         let parsed = parse(s);
         if parsed.is_none() {
-            self.violation(
-                Some(v),
-                format!(
-                    "Member must satisfy enum value set: [{}]",
-                    values.join(", ")
-                ),
-            );
+            self.violation(Some(v), format!("Member must satisfy enum value set: [{}]", values.join(", ")));
         }
         parsed
     }
 
     /// An integer with a range constraint.
-    pub fn integer<T: TryFrom<i64>>(
-        &mut self,
-        v: &Json,
-        min: Option<i64>,
-        max: Option<i64>,
-    ) -> Option<T> {
+    pub fn integer<T: TryFrom<i64>>(&mut self, v: &Json, min: Option<i64>, max: Option<i64>) -> Option<T> {
         let n = match v {
-            Json::Number(n) => n.as_i64().or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                    .map(|f| f as i64)
-            }),
+            Json::Number(n) => {
+                n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+            }
             _ => None,
         };
         let Some(n) = n else {
@@ -450,18 +383,12 @@ impl DecodeContext {
         };
         if let Some(min) = min {
             if n < min {
-                self.violation(
-                    Some(v),
-                    format!("Member must have value greater than or equal to {min}"),
-                );
+                self.violation(Some(v), format!("Member must have value greater than or equal to {min}"));
             }
         }
         if let Some(max) = max {
             if n > max {
-                self.violation(
-                    Some(v),
-                    format!("Member must have value less than or equal to {max}"),
-                );
+                self.violation(Some(v), format!("Member must have value less than or equal to {max}"));
             }
         }
         match T::try_from(n) {
@@ -488,11 +415,9 @@ impl DecodeContext {
     pub fn timestamp(&mut self, v: &Json) -> Option<Timestamp> {
         let parsed = match v {
             Json::Number(n) => n.as_f64().map(|f| Timestamp((f * 1000.0).round() as i64)),
-            Json::String(s) => {
-                time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                    .ok()
-                    .map(|t| Timestamp((t.unix_timestamp_nanos() / 1_000_000) as i64))
-            }
+            Json::String(s) => time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .map(|t| Timestamp((t.unix_timestamp_nanos() / 1_000_000) as i64)),
             _ => None,
         };
         if parsed.is_none() {
@@ -583,26 +508,11 @@ pub fn decode_input<T: Decode>(
     }
     if !cx.violations.is_empty() {
         let n = cx.violations.len();
-        let mut msg = format!(
-            "{n} validation error{} detected: ",
-            if n == 1 { "" } else { "s" }
-        );
-        msg.push_str(
-            &cx.violations
-                .iter()
-                .take(MAX_REPORTED_VIOLATIONS)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("; "),
-        );
+        let mut msg = format!("{n} validation error{} detected: ", if n == 1 { "" } else { "s" });
+        msg.push_str(&cx.violations.iter().take(MAX_REPORTED_VIOLATIONS).cloned().collect::<Vec<_>>().join("; "));
         return Err(ApiError::new(validation, msg));
     }
-    out.ok_or_else(|| {
-        ApiError::new(
-            validation,
-            "1 validation error detected: the request could not be decoded",
-        )
-    })
+    out.ok_or_else(|| ApiError::new(validation, "1 validation error detected: the request could not be decoded"))
 }
 
 /// A writer for one of the three protocols' document formats.
@@ -705,12 +615,7 @@ pub struct JsonEncoder {
 impl JsonEncoder {
     /// A new encoder.
     pub fn new(timestamps: JsonTimestamps) -> Self {
-        JsonEncoder {
-            buf: Vec::with_capacity(256),
-            timestamps,
-            comma: Vec::new(),
-            after_key: false,
-        }
+        JsonEncoder { buf: Vec::with_capacity(256), timestamps, comma: Vec::new(), after_key: false }
     }
 
     /// The encoded bytes.
@@ -777,8 +682,7 @@ impl Encoder for JsonEncoder {
     }
     fn bool(&mut self, b: bool) {
         self.value_start();
-        self.buf
-            .extend_from_slice(if b { b"true" } else { b"false" });
+        self.buf.extend_from_slice(if b { b"true" } else { b"false" });
     }
     fn timestamp(&mut self, t: Timestamp) {
         self.value_start();
@@ -789,11 +693,7 @@ impl Encoder for JsonEncoder {
                     let _ = write!(Utf8Sink(&mut self.buf), "{s}");
                 } else {
                     let frac = format!("{ms:03}");
-                    let _ = write!(
-                        Utf8Sink(&mut self.buf),
-                        "{s}.{}",
-                        frac.trim_end_matches('0')
-                    );
+                    let _ = write!(Utf8Sink(&mut self.buf), "{s}.{}", frac.trim_end_matches('0'));
                 }
             }
             JsonTimestamps::Iso8601 => {
@@ -822,9 +722,7 @@ pub struct CborEncoder {
 impl CborEncoder {
     /// A new encoder.
     pub fn new() -> Self {
-        CborEncoder {
-            buf: Vec::with_capacity(256),
-        }
+        CborEncoder { buf: Vec::with_capacity(256) }
     }
 
     /// The encoded bytes.
@@ -916,10 +814,7 @@ mod tests {
         let mut c = CborEncoder::new();
         c.timestamp(t);
         assert_eq!(hex::encode(c.finish()), "c1fb41d6a57e0f2020c5");
-        assert_eq!(
-            Timestamp(1_749_636_902_114).to_iso8601(),
-            "2025-06-11T10:15:02.114Z"
-        );
+        assert_eq!(Timestamp(1_749_636_902_114).to_iso8601(), "2025-06-11T10:15:02.114Z");
         let mut j = JsonEncoder::new(JsonTimestamps::EpochSeconds);
         j.timestamp(Timestamp(1_587_055_860_120));
         assert_eq!(String::from_utf8(j.finish()).unwrap(), "1587055860.12");
@@ -938,9 +833,6 @@ mod tests {
         j.begin_map(0);
         j.end_map();
         j.end_map();
-        assert_eq!(
-            String::from_utf8(j.finish()).unwrap(),
-            r#"{"a":[1,"x"],"b":{}}"#
-        );
+        assert_eq!(String::from_utf8(j.finish()).unwrap(), r#"{"a":[1,"x"],"b":{}}"#);
     }
 }

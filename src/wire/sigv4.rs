@@ -28,12 +28,7 @@ pub fn parse_authorization(value: &str) -> Option<Credential> {
             if access_key.is_empty() || region.is_empty() {
                 return None;
             }
-            return Some(Credential {
-                access_key,
-                date,
-                region,
-                service,
-            });
+            return Some(Credential { access_key, date, region, service });
         }
     }
     None

@@ -7,18 +7,10 @@ use sd::types::*;
 use std::collections::HashMap;
 
 async fn create_http_namespace(c: &sd::Client, name: &str) -> String {
-    let op = c
-        .create_http_namespace()
-        .name(name)
-        .send()
-        .await
-        .expect("CreateHttpNamespace");
+    let op = c.create_http_namespace().name(name).send().await.expect("CreateHttpNamespace");
     let (op, _) = wait_cloudmap_operation(c, op.operation_id().expect("OperationId")).await;
     assert_eq!(op.status(), Some(&OperationStatus::Success));
-    op.targets()
-        .and_then(|t| t.get(&OperationTargetType::Namespace))
-        .expect("NAMESPACE target")
-        .clone()
+    op.targets().and_then(|t| t.get(&OperationTargetType::Namespace)).expect("NAMESPACE target").clone()
 }
 
 async fn register(c: &sd::Client, service: &str, id: &str, attrs: &[(&str, &str)]) -> String {
@@ -40,21 +32,12 @@ async fn story(wire: Wire) {
     let c = cloudmap(&server, wire);
 
     // Create a namespace and watch its operation move; the namespace appears when it succeeds.
-    let created = c
-        .create_http_namespace()
-        .name("shop")
-        .description("the shop")
-        .send()
-        .await
-        .unwrap();
+    let created = c.create_http_namespace().name("shop").description("the shop").send().await.unwrap();
     let op_id = created.operation_id().unwrap().to_string();
     let (op, seen) = wait_cloudmap_operation(&c, &op_id).await;
     assert_eq!(op.r#type(), Some(&OperationType::CreateNamespace));
     assert_eq!(op.owner_account(), Some(ACCOUNT));
-    assert!(
-        seen.len() >= 2,
-        "a polling client sees the operation in flight under `fast`: {seen:?}"
-    );
+    assert!(seen.len() >= 2, "a polling client sees the operation in flight under `fast`: {seen:?}");
     assert!(seen[0] == "SUBMITTED" || seen[0] == "PENDING");
     assert_eq!(seen.last().map(String::as_str), Some("SUCCESS"));
     let suffix = op_id.rsplit('-').next().unwrap();
@@ -65,43 +48,16 @@ async fn story(wire: Wire) {
         encoded_ms.abs_diff(created_ms) <= 1,
         "operation id ends in base36 of CreateDate: {encoded_ms} vs {created_ms}"
     );
-    let ns_id = op
-        .targets()
-        .unwrap()
-        .get(&OperationTargetType::Namespace)
-        .unwrap()
-        .clone();
+    let ns_id = op.targets().unwrap().get(&OperationTargetType::Namespace).unwrap().clone();
     assert!(ns_id.starts_with("ns-") && ns_id.len() == 19, "{ns_id}");
 
-    let ns = c
-        .get_namespace()
-        .id(&ns_id)
-        .send()
-        .await
-        .unwrap()
-        .namespace
-        .unwrap();
+    let ns = c.get_namespace().id(&ns_id).send().await.unwrap().namespace.unwrap();
     assert_eq!(ns.name(), Some("shop"));
     assert_eq!(ns.r#type(), Some(&NamespaceType::Http));
-    assert_eq!(
-        ns.properties()
-            .unwrap()
-            .http_properties()
-            .unwrap()
-            .http_name(),
-        Some("shop")
-    );
-    assert_eq!(
-        ns.arn().unwrap(),
-        format!("arn:aws:servicediscovery:{REGION}:{ACCOUNT}:namespace/{ns_id}")
-    );
+    assert_eq!(ns.properties().unwrap().http_properties().unwrap().http_name(), Some("shop"));
+    assert_eq!(ns.arn().unwrap(), format!("arn:aws:servicediscovery:{REGION}:{ACCOUNT}:namespace/{ns_id}"));
     // An ARN works wherever an id does.
-    let by_arn = c
-        .get_namespace()
-        .id(ns.arn().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let by_arn = c.get_namespace().id(ns.arn().unwrap()).send().await.unwrap();
     assert_eq!(by_arn.namespace.unwrap().id(), Some(ns_id.as_str()));
 
     let svc = c
@@ -118,31 +74,13 @@ async fn story(wire: Wire) {
     let svc_id = svc.id().unwrap().to_string();
     assert_eq!(svc.r#type(), Some(&ServiceType::Http));
     assert_eq!(svc.instance_count(), Some(0));
-    assert_eq!(
-        svc.health_check_custom_config()
-            .unwrap()
-            .failure_threshold(),
-        Some(1)
-    );
+    assert_eq!(svc.health_check_custom_config().unwrap().failure_threshold(), Some(1));
 
     let mut ops = Vec::new();
-    for (id, ip, stage) in [
-        ("i-1", "10.0.0.1", "blue"),
-        ("i-2", "10.0.0.2", "green"),
-        ("i-3", "10.0.0.3", "green"),
-    ] {
+    for (id, ip, stage) in [("i-1", "10.0.0.1", "blue"), ("i-2", "10.0.0.2", "green"), ("i-3", "10.0.0.3", "green")] {
         ops.push(
-            register(
-                &c,
-                &svc_id,
-                id,
-                &[
-                    ("AWS_INSTANCE_IPV4", ip),
-                    ("AWS_INSTANCE_PORT", "8080"),
-                    ("stage", stage),
-                ],
-            )
-            .await,
+            register(&c, &svc_id, id, &[("AWS_INSTANCE_IPV4", ip), ("AWS_INSTANCE_PORT", "8080"), ("stage", stage)])
+                .await,
         );
     }
     for op in &ops {
@@ -152,17 +90,7 @@ async fn story(wire: Wire) {
         assert_eq!(t.get(&OperationTargetType::Service), Some(&svc_id));
         assert!(t.contains_key(&OperationTargetType::Instance));
     }
-    assert_eq!(
-        c.get_service()
-            .id(&svc_id)
-            .send()
-            .await
-            .unwrap()
-            .service
-            .unwrap()
-            .instance_count(),
-        Some(3)
-    );
+    assert_eq!(c.get_service().id(&svc_id).send().await.unwrap().service.unwrap().instance_count(), Some(3));
 
     // Discovery: query parameters, optional parameters with fallback, health.
     let found = c
@@ -175,10 +103,7 @@ async fn story(wire: Wire) {
         .unwrap();
     assert_eq!(found.instances().len(), 2);
     let rev = found.instances_revision().unwrap();
-    assert!(found
-        .instances()
-        .iter()
-        .all(|i| i.namespace_name() == Some("shop") && i.service_name() == Some("cart")));
+    assert!(found.instances().iter().all(|i| i.namespace_name() == Some("shop") && i.service_name() == Some("cart")));
     let narrowed = c
         .discover_instances()
         .namespace_name("shop")
@@ -198,19 +123,9 @@ async fn story(wire: Wire) {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        fallback.instances().len(),
-        3,
-        "no instance matches OptionalParameters: they are ignored"
-    );
-    let capped = c
-        .discover_instances()
-        .namespace_name("shop")
-        .service_name("cart")
-        .max_results(2)
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(fallback.instances().len(), 3, "no instance matches OptionalParameters: they are ignored");
+    let capped =
+        c.discover_instances().namespace_name("shop").service_name("cart").max_results(2).send().await.unwrap();
     assert_eq!(capped.instances().len(), 2);
 
     c.update_instance_custom_health_status()
@@ -220,23 +135,9 @@ async fn story(wire: Wire) {
         .send()
         .await
         .unwrap();
-    let healthy = c
-        .discover_instances()
-        .namespace_name("shop")
-        .service_name("cart")
-        .send()
-        .await
-        .unwrap();
-    let ids: Vec<&str> = healthy
-        .instances()
-        .iter()
-        .filter_map(|i| i.instance_id())
-        .collect();
-    assert_eq!(
-        healthy.instances().len(),
-        2,
-        "HEALTHY is the default filter: {ids:?}"
-    );
+    let healthy = c.discover_instances().namespace_name("shop").service_name("cart").send().await.unwrap();
+    let ids: Vec<&str> = healthy.instances().iter().filter_map(|i| i.instance_id()).collect();
+    assert_eq!(healthy.instances().len(), 2, "HEALTHY is the default filter: {ids:?}");
     assert!(!ids.contains(&"i-1"));
     let unhealthy = c
         .discover_instances()
@@ -247,52 +148,19 @@ async fn story(wire: Wire) {
         .await
         .unwrap();
     assert_eq!(unhealthy.instances().len(), 1);
-    assert_eq!(
-        unhealthy.instances()[0].health_status(),
-        Some(&HealthStatus::Unhealthy)
-    );
-    let status = c
-        .get_instances_health_status()
-        .service_id(&svc_id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        status.status().unwrap().get("i-1"),
-        Some(&HealthStatus::Unhealthy)
-    );
-    assert_eq!(
-        status.status().unwrap().get("i-2"),
-        Some(&HealthStatus::Healthy)
-    );
-    let rev2 = c
-        .discover_instances_revision()
-        .namespace_name("shop")
-        .service_name("cart")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        rev2.instances_revision(),
-        Some(rev),
-        "health changes do not change the revision"
-    );
+    assert_eq!(unhealthy.instances()[0].health_status(), Some(&HealthStatus::Unhealthy));
+    let status = c.get_instances_health_status().service_id(&svc_id).send().await.unwrap();
+    assert_eq!(status.status().unwrap().get("i-1"), Some(&HealthStatus::Unhealthy));
+    assert_eq!(status.status().unwrap().get("i-2"), Some(&HealthStatus::Healthy));
+    let rev2 = c.discover_instances_revision().namespace_name("shop").service_name("cart").send().await.unwrap();
+    assert_eq!(rev2.instances_revision(), Some(rev), "health changes do not change the revision");
 
     // Paging through instances one at a time.
-    let pages: Vec<_> = c
-        .list_instances()
-        .service_id(&svc_id)
-        .max_results(1)
-        .into_paginator()
-        .send()
-        .collect::<Vec<_>>()
-        .await;
+    let pages: Vec<_> =
+        c.list_instances().service_id(&svc_id).max_results(1).into_paginator().send().collect::<Vec<_>>().await;
     assert_eq!(pages.len(), 3);
-    let listed: Vec<String> = pages
-        .into_iter()
-        .flat_map(|p| p.unwrap().instances.unwrap_or_default())
-        .filter_map(|i| i.id)
-        .collect();
+    let listed: Vec<String> =
+        pages.into_iter().flat_map(|p| p.unwrap().instances.unwrap_or_default()).filter_map(|i| i.id).collect();
     assert_eq!(listed, vec!["i-1", "i-2", "i-3"]);
 
     // ListOperations with filters.
@@ -307,90 +175,33 @@ async fn story(wire: Wire) {
                 .build()
                 .unwrap(),
         )
-        .filters(
-            OperationFilter::builder()
-                .name(OperationFilterName::Status)
-                .values("SUCCESS")
-                .build()
-                .unwrap(),
-        )
-        .filters(
-            OperationFilter::builder()
-                .name(OperationFilterName::ServiceId)
-                .values(&svc_id)
-                .build()
-                .unwrap(),
-        )
+        .filters(OperationFilter::builder().name(OperationFilterName::Status).values("SUCCESS").build().unwrap())
+        .filters(OperationFilter::builder().name(OperationFilterName::ServiceId).values(&svc_id).build().unwrap())
         .send()
         .await
         .unwrap();
     assert_eq!(regs.operations().len(), 3);
     let in_ns = c
         .list_operations()
-        .filters(
-            OperationFilter::builder()
-                .name(OperationFilterName::NamespaceId)
-                .values(&ns_id)
-                .build()
-                .unwrap(),
-        )
+        .filters(OperationFilter::builder().name(OperationFilterName::NamespaceId).values(&ns_id).build().unwrap())
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        in_ns.operations().len(),
-        4,
-        "the create plus three registrations"
-    );
-    let pages: Vec<_> = c
-        .list_operations()
-        .max_results(1)
-        .into_paginator()
-        .send()
-        .collect::<Vec<_>>()
-        .await;
-    let all: Vec<String> = pages
-        .into_iter()
-        .flat_map(|p| p.unwrap().operations.unwrap_or_default())
-        .filter_map(|o| o.id)
-        .collect();
+    assert_eq!(in_ns.operations().len(), 4, "the create plus three registrations");
+    let pages: Vec<_> = c.list_operations().max_results(1).into_paginator().send().collect::<Vec<_>>().await;
+    let all: Vec<String> =
+        pages.into_iter().flat_map(|p| p.unwrap().operations.unwrap_or_default()).filter_map(|o| o.id).collect();
     assert_eq!(all.len(), 4);
     assert_eq!(all[3], op_id, "newest first");
 
     // Tags and service attributes.
     let arn = svc.arn().unwrap();
-    c.tag_resource()
-        .resource_arn(arn)
-        .tags(tag("env", "test"))
-        .tags(tag("team", "checkout"))
-        .send()
-        .await
-        .unwrap();
-    let tags = c
-        .list_tags_for_resource()
-        .resource_arn(arn)
-        .send()
-        .await
-        .unwrap();
+    c.tag_resource().resource_arn(arn).tags(tag("env", "test")).tags(tag("team", "checkout")).send().await.unwrap();
+    let tags = c.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
     let tags: HashMap<&str, &str> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
     assert_eq!(tags, HashMap::from([("team", "checkout"), ("env", "test")]));
-    c.untag_resource()
-        .resource_arn(arn)
-        .tag_keys("env")
-        .tag_keys("absent")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        c.list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .unwrap()
-            .tags()
-            .len(),
-        1
-    );
+    c.untag_resource().resource_arn(arn).tag_keys("env").tag_keys("absent").send().await.unwrap();
+    assert_eq!(c.list_tags_for_resource().resource_arn(arn).send().await.unwrap().tags().len(), 1);
     c.update_service_attributes()
         .service_id(&svc_id)
         .attributes("tier", "gold")
@@ -398,20 +209,8 @@ async fn story(wire: Wire) {
         .send()
         .await
         .unwrap();
-    c.delete_service_attributes()
-        .service_id(&svc_id)
-        .attributes("owner")
-        .send()
-        .await
-        .unwrap();
-    let attrs = c
-        .get_service_attributes()
-        .service_id(&svc_id)
-        .send()
-        .await
-        .unwrap()
-        .service_attributes
-        .unwrap();
+    c.delete_service_attributes().service_id(&svc_id).attributes("owner").send().await.unwrap();
+    let attrs = c.get_service_attributes().service_id(&svc_id).send().await.unwrap().service_attributes.unwrap();
     assert_eq!(attrs.attributes().unwrap().len(), 1);
     assert_eq!(attrs.service_arn(), Some(arn));
 
@@ -419,40 +218,18 @@ async fn story(wire: Wire) {
     let busy = c.delete_namespace().id(&ns_id).send().await.unwrap_err();
     assert_eq!(code(&busy), "ResourceInUse");
     for id in ["i-1", "i-2", "i-3"] {
-        let op = c
-            .deregister_instance()
-            .service_id(&svc_id)
-            .instance_id(id)
-            .send()
-            .await
-            .unwrap();
+        let op = c.deregister_instance().service_id(&svc_id).instance_id(id).send().await.unwrap();
         let (op, _) = wait_cloudmap_operation(&c, op.operation_id().unwrap()).await;
         assert_eq!(op.r#type(), Some(&OperationType::DeregisterInstance));
         assert_eq!(op.status(), Some(&OperationStatus::Success));
     }
-    assert_eq!(
-        c.get_service()
-            .id(&svc_id)
-            .send()
-            .await
-            .unwrap()
-            .service
-            .unwrap()
-            .instance_count(),
-        Some(0)
-    );
+    assert_eq!(c.get_service().id(&svc_id).send().await.unwrap().service.unwrap().instance_count(), Some(0));
     c.delete_service().id(&svc_id).send().await.unwrap();
-    assert_eq!(
-        code(&c.get_service().id(&svc_id).send().await.unwrap_err()),
-        "ServiceNotFound"
-    );
+    assert_eq!(code(&c.get_service().id(&svc_id).send().await.unwrap_err()), "ServiceNotFound");
     let del = c.delete_namespace().id(&ns_id).send().await.unwrap();
     let (op, _) = wait_cloudmap_operation(&c, del.operation_id().unwrap()).await;
     assert_eq!(op.status(), Some(&OperationStatus::Success));
-    assert_eq!(
-        code(&c.get_namespace().id(&ns_id).send().await.unwrap_err()),
-        "NamespaceNotFound"
-    );
+    assert_eq!(code(&c.get_namespace().id(&ns_id).send().await.unwrap_err()), "NamespaceNotFound");
     // Operations outlive their targets.
     assert!(c.get_operation().operation_id(&op_id).send().await.is_ok());
 }
@@ -473,104 +250,34 @@ async fn errors(wire: Wire) {
     let c = cloudmap(&server, wire);
     let ns_id = create_http_namespace(&c, "errors").await;
 
-    assert_eq!(
-        code(
-            &c.get_namespace()
-                .id("ns-aaaaaaaaaaaaaaaa")
-                .send()
-                .await
-                .unwrap_err()
-        ),
-        "NamespaceNotFound"
-    );
-    assert_eq!(
-        code(
-            &c.get_service()
-                .id("srv-aaaaaaaaaaaaaaaa")
-                .send()
-                .await
-                .unwrap_err()
-        ),
-        "ServiceNotFound"
-    );
-    let err = c
-        .get_operation()
-        .operation_id("nope")
-        .send()
-        .await
-        .unwrap_err();
+    assert_eq!(code(&c.get_namespace().id("ns-aaaaaaaaaaaaaaaa").send().await.unwrap_err()), "NamespaceNotFound");
+    assert_eq!(code(&c.get_service().id("srv-aaaaaaaaaaaaaaaa").send().await.unwrap_err()), "ServiceNotFound");
+    let err = c.get_operation().operation_id("nope").send().await.unwrap_err();
     assert_eq!(code(&err), "OperationNotFound");
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(404));
-    let err = c
-        .create_http_namespace()
-        .name("arn:bad")
-        .send()
-        .await
-        .unwrap_err();
+    let err = c.create_http_namespace().name("arn:bad").send().await.unwrap_err();
     assert_eq!(code(&err), "InvalidInput");
-    assert!(err
-        .as_service_error()
-        .and_then(|e| e.meta().message())
-        .unwrap_or_default()
-        .contains("'name'"));
-    match c
-        .create_http_namespace()
-        .name("errors")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error()
-    {
-        sd::operation::create_http_namespace::CreateHttpNamespaceError::NamespaceAlreadyExists(
-            e,
-        ) => {
+    assert!(err.as_service_error().and_then(|e| e.meta().message()).unwrap_or_default().contains("'name'"));
+    match c.create_http_namespace().name("errors").send().await.unwrap_err().into_service_error() {
+        sd::operation::create_http_namespace::CreateHttpNamespaceError::NamespaceAlreadyExists(e) => {
             assert_eq!(e.namespace_id(), Some(ns_id.as_str()));
             assert!(e.creator_request_id().is_some());
         }
         other => panic!("expected NamespaceAlreadyExists, got {other:?}"),
     }
-    let svc = c
-        .create_service()
-        .name("api")
-        .namespace_id(&ns_id)
-        .send()
-        .await
-        .unwrap()
-        .service
-        .unwrap();
+    let svc = c.create_service().name("api").namespace_id(&ns_id).send().await.unwrap().service.unwrap();
     let svc_id = svc.id().unwrap();
-    match c
-        .create_service()
-        .name("api")
-        .namespace_id(&ns_id)
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error()
-    {
+    match c.create_service().name("api").namespace_id(&ns_id).send().await.unwrap_err().into_service_error() {
         sd::operation::create_service::CreateServiceError::ServiceAlreadyExists(e) => {
             assert_eq!(e.service_id(), Some(svc_id));
             assert_eq!(e.service_arn(), svc.arn());
         }
         other => panic!("expected ServiceAlreadyExists, got {other:?}"),
     }
-    let err = c
-        .get_instance()
-        .service_id(svc_id)
-        .instance_id("missing")
-        .send()
-        .await
-        .unwrap_err();
+    let err = c.get_instance().service_id(svc_id).instance_id("missing").send().await.unwrap_err();
     assert_eq!(code(&err), "InstanceNotFound");
     let reg = register(&c, svc_id, "i-1", &[("AWS_INSTANCE_IPV4", "10.1.1.1")]).await;
-    match c
-        .register_instance()
-        .service_id(svc_id)
-        .instance_id("i-1")
-        .attributes("a", "b")
-        .send()
-        .await
-    {
+    match c.register_instance().service_id(svc_id).instance_id("i-1").attributes("a", "b").send().await {
         Err(e) => match e.into_service_error() {
             sd::operation::register_instance::RegisterInstanceError::DuplicateRequest(d) => {
                 assert_eq!(d.duplicate_operation_id(), Some(reg.as_str()));
@@ -591,10 +298,7 @@ async fn errors(wire: Wire) {
         .await
         .unwrap_err();
     assert_eq!(code(&err), "CustomHealthNotFound");
-    assert_eq!(
-        code(&c.delete_service().id(svc_id).send().await.unwrap_err()),
-        "ResourceInUse"
-    );
+    assert_eq!(code(&c.delete_service().id(svc_id).send().await.unwrap_err()), "ResourceInUse");
     let mut too_many = c.tag_resource().resource_arn(svc.arn().unwrap());
     for i in 0..51 {
         too_many = too_many.tags(tag(&format!("k{i}"), "v"));
@@ -605,16 +309,9 @@ async fn errors(wire: Wire) {
         }
         other => panic!("expected TooManyTagsException, got {other:?}"),
     }
-    let missing_arn =
-        format!("arn:aws:servicediscovery:{REGION}:{ACCOUNT}:service/srv-aaaaaaaaaaaaaaaa");
+    let missing_arn = format!("arn:aws:servicediscovery:{REGION}:{ACCOUNT}:service/srv-aaaaaaaaaaaaaaaa");
     assert_eq!(
-        code(
-            &c.list_tags_for_resource()
-                .resource_arn(missing_arn)
-                .send()
-                .await
-                .unwrap_err()
-        ),
+        code(&c.list_tags_for_resource().resource_arn(missing_arn).send().await.unwrap_err()),
         "ResourceNotFoundException"
     );
     let mut attrs = c.update_service_attributes().service_id(svc_id);
@@ -622,13 +319,7 @@ async fn errors(wire: Wire) {
         attrs = attrs.attributes(format!("k{i}"), "v");
     }
     attrs.send().await.unwrap();
-    let err = c
-        .update_service_attributes()
-        .service_id(svc_id)
-        .attributes("one-more", "v")
-        .send()
-        .await
-        .unwrap_err();
+    let err = c.update_service_attributes().service_id(svc_id).attributes("one-more", "v").send().await.unwrap_err();
     assert_eq!(code(&err), "ServiceAttributesLimitExceededException");
     let err = c
         .update_service()
@@ -637,29 +328,10 @@ async fn errors(wire: Wire) {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        code(&err),
-        "InvalidInput",
-        "UpdateService is refused in HTTP namespaces"
-    );
-    let err = c
-        .get_operation()
-        .operation_id(&reg)
-        .owner_account("210987654321")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        code(&err),
-        "OperationNotFound",
-        "another account's operation is not visible"
-    );
-    let err = c
-        .list_namespaces()
-        .next_token("garbage!")
-        .send()
-        .await
-        .unwrap_err();
+    assert_eq!(code(&err), "InvalidInput", "UpdateService is refused in HTTP namespaces");
+    let err = c.get_operation().operation_id(&reg).owner_account("210987654321").send().await.unwrap_err();
+    assert_eq!(code(&err), "OperationNotFound", "another account's operation is not visible");
+    let err = c.list_namespaces().next_token("garbage!").send().await.unwrap_err();
     assert_eq!(code(&err), "InvalidInput");
 }
 
@@ -680,107 +352,41 @@ async fn dns(wire: Wire) {
     let soa = |ttl| {
         PrivateDnsNamespaceProperties::builder()
             .dns_properties(
-                PrivateDnsPropertiesMutable::builder()
-                    .soa(Soa::builder().ttl(ttl).build().unwrap())
-                    .build(),
+                PrivateDnsPropertiesMutable::builder().soa(Soa::builder().ttl(ttl).build().unwrap()).build(),
             )
             .build()
     };
-    let op = c
-        .create_private_dns_namespace()
-        .name("corp.local")
-        .vpc("vpc-1")
-        .properties(soa(60))
-        .send()
-        .await
-        .unwrap();
+    let op = c.create_private_dns_namespace().name("corp.local").vpc("vpc-1").properties(soa(60)).send().await.unwrap();
     let (op, _) = wait_cloudmap_operation(&c, op.operation_id().unwrap()).await;
     assert_eq!(op.status(), Some(&OperationStatus::Success));
-    let ns_id = op
-        .targets()
-        .unwrap()
-        .get(&OperationTargetType::Namespace)
-        .unwrap()
-        .clone();
-    let ns = c
-        .get_namespace()
-        .id(&ns_id)
-        .send()
-        .await
-        .unwrap()
-        .namespace
-        .unwrap();
+    let ns_id = op.targets().unwrap().get(&OperationTargetType::Namespace).unwrap().clone();
+    let ns = c.get_namespace().id(&ns_id).send().await.unwrap().namespace.unwrap();
     let dns = ns.properties().unwrap().dns_properties().unwrap();
     assert!(dns.hosted_zone_id().unwrap().starts_with('Z'));
     assert_eq!(dns.soa().unwrap().ttl(), 60);
 
     // Same name, same VPC: Route 53 refuses the zone, so the operation fails and nothing is created.
-    let dup = c
-        .create_private_dns_namespace()
-        .name("corp.local")
-        .vpc("vpc-1")
-        .send()
-        .await
-        .unwrap();
+    let dup = c.create_private_dns_namespace().name("corp.local").vpc("vpc-1").send().await.unwrap();
     let (failed, _) = wait_cloudmap_operation(&c, dup.operation_id().unwrap()).await;
     assert_eq!(failed.status(), Some(&OperationStatus::Fail));
     assert_eq!(failed.error_code(), Some("CANNOT_CREATE_HOSTED_ZONE"));
     assert!(failed.error_message().is_some());
-    let dead = failed
-        .targets()
-        .unwrap()
-        .get(&OperationTargetType::Namespace)
-        .unwrap();
-    assert_eq!(
-        code(&c.get_namespace().id(dead).send().await.unwrap_err()),
-        "NamespaceNotFound"
-    );
+    let dead = failed.targets().unwrap().get(&OperationTargetType::Namespace).unwrap();
+    assert_eq!(code(&c.get_namespace().id(dead).send().await.unwrap_err()), "NamespaceNotFound");
     // Same name in another VPC works; its HttpName gets a suffix.
-    let other = c
-        .create_private_dns_namespace()
-        .name("corp.local")
-        .vpc("vpc-2")
-        .send()
-        .await
-        .unwrap();
+    let other = c.create_private_dns_namespace().name("corp.local").vpc("vpc-2").send().await.unwrap();
     let (other, _) = wait_cloudmap_operation(&c, other.operation_id().unwrap()).await;
     assert_eq!(other.status(), Some(&OperationStatus::Success));
-    let other_id = other
-        .targets()
-        .unwrap()
-        .get(&OperationTargetType::Namespace)
-        .unwrap();
-    let other_ns = c
-        .get_namespace()
-        .id(other_id)
-        .send()
-        .await
-        .unwrap()
-        .namespace
-        .unwrap();
-    let http_name = other_ns
-        .properties()
-        .unwrap()
-        .http_properties()
-        .unwrap()
-        .http_name()
-        .unwrap();
-    assert!(
-        http_name.starts_with("corp.local-") && http_name != "corp.local",
-        "{http_name}"
-    );
+    let other_id = other.targets().unwrap().get(&OperationTargetType::Namespace).unwrap();
+    let other_ns = c.get_namespace().id(other_id).send().await.unwrap().namespace.unwrap();
+    let http_name = other_ns.properties().unwrap().http_properties().unwrap().http_name().unwrap();
+    assert!(http_name.starts_with("corp.local-") && http_name != "corp.local", "{http_name}");
 
     let record = |t, ttl| DnsRecord::builder().r#type(t).ttl(ttl).build().unwrap();
     let svc = c
         .create_service()
         .name("db")
-        .dns_config(
-            DnsConfig::builder()
-                .namespace_id(&ns_id)
-                .dns_records(record(RecordType::A, 30))
-                .build()
-                .unwrap(),
-        )
+        .dns_config(DnsConfig::builder().namespace_id(&ns_id).dns_records(record(RecordType::A, 30)).build().unwrap())
         .send()
         .await
         .unwrap()
@@ -788,21 +394,10 @@ async fn dns(wire: Wire) {
         .unwrap();
     let svc_id = svc.id().unwrap().to_string();
     assert_eq!(svc.r#type(), Some(&ServiceType::DnsHttp));
-    let got = c
-        .get_service()
-        .id(&svc_id)
-        .send()
-        .await
-        .unwrap()
-        .service
-        .unwrap();
+    let got = c.get_service().id(&svc_id).send().await.unwrap().service.unwrap();
     let cfg = got.dns_config().unwrap();
     let echoed = cfg.namespace_id();
-    assert_eq!(
-        echoed,
-        Some(ns_id.as_str()),
-        "GetService echoes DnsConfig.NamespaceId (Terraform relies on it)"
-    );
+    assert_eq!(echoed, Some(ns_id.as_str()), "GetService echoes DnsConfig.NamespaceId (Terraform relies on it)");
     assert_eq!(got.namespace_id(), Some(ns_id.as_str()));
     assert_eq!(cfg.routing_policy(), Some(&RoutingPolicy::Multivalue));
 
@@ -814,21 +409,12 @@ async fn dns(wire: Wire) {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        code(&err),
-        "InvalidInput",
-        "an A record needs AWS_INSTANCE_IPV4"
-    );
+    assert_eq!(code(&err), "InvalidInput", "an A record needs AWS_INSTANCE_IPV4");
     let err = c
         .create_service()
         .name("web")
         .namespace_id(&ns_id)
-        .dns_config(
-            DnsConfig::builder()
-                .dns_records(record(RecordType::Cname, 30))
-                .build()
-                .unwrap(),
-        )
+        .dns_config(DnsConfig::builder().dns_records(record(RecordType::Cname, 30)).build().unwrap())
         .send()
         .await
         .unwrap_err();
@@ -852,52 +438,23 @@ async fn dns(wire: Wire) {
         .create_service()
         .name("web")
         .namespace_id(&ns_id)
-        .health_check_config(
-            HealthCheckConfig::builder()
-                .r#type(HealthCheckType::Http)
-                .build()
-                .unwrap(),
-        )
+        .health_check_config(HealthCheckConfig::builder().r#type(HealthCheckType::Http).build().unwrap())
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        code(&err),
-        "InvalidInput",
-        "no Route 53 health checks in private namespaces"
-    );
+    assert_eq!(code(&err), "InvalidInput", "no Route 53 health checks in private namespaces");
     // Service names in DNS namespaces are DNS names: case-insensitive.
     assert_eq!(
-        code(
-            &c.create_service()
-                .name("DB")
-                .namespace_id(&ns_id)
-                .send()
-                .await
-                .unwrap_err()
-        ),
+        code(&c.create_service().name("DB").namespace_id(&ns_id).send().await.unwrap_err()),
         "ServiceAlreadyExists"
     );
 
     let reg = register(&c, &svc_id, "db-1", &[("AWS_INSTANCE_IPV4", "10.2.0.1")]).await;
     let (reg, _) = wait_cloudmap_operation(&c, &reg).await;
-    assert!(reg
-        .targets()
-        .unwrap()
-        .contains_key(&OperationTargetType::from("ROUTE_53_CHANGE_ID")));
-    let found = c
-        .discover_instances()
-        .namespace_name("corp.local")
-        .service_name("DB")
-        .send()
-        .await
-        .unwrap();
+    assert!(reg.targets().unwrap().contains_key(&OperationTargetType::from("ROUTE_53_CHANGE_ID")));
+    let found = c.discover_instances().namespace_name("corp.local").service_name("DB").send().await.unwrap();
     assert_eq!(found.instances().len(), 1);
-    assert_eq!(
-        found.instances()[0].health_status().map(|h| h.as_str()),
-        Some("UNKNOWN"),
-        "no health check: UNKNOWN"
-    );
+    assert_eq!(found.instances()[0].health_status().map(|h| h.as_str()), Some("UNKNOWN"), "no health check: UNKNOWN");
 
     // UpdateService: TTLs can change, record types cannot.
     let upd = c
@@ -906,12 +463,7 @@ async fn dns(wire: Wire) {
         .service(
             ServiceChange::builder()
                 .description("primary")
-                .dns_config(
-                    DnsConfigChange::builder()
-                        .dns_records(record(RecordType::A, 120))
-                        .build()
-                        .unwrap(),
-                )
+                .dns_config(DnsConfigChange::builder().dns_records(record(RecordType::A, 120)).build().unwrap())
                 .build(),
         )
         .send()
@@ -919,14 +471,7 @@ async fn dns(wire: Wire) {
         .unwrap();
     let (upd, _) = wait_cloudmap_operation(&c, upd.operation_id().unwrap()).await;
     assert_eq!(upd.r#type(), Some(&OperationType::UpdateService));
-    let got = c
-        .get_service()
-        .id(&svc_id)
-        .send()
-        .await
-        .unwrap()
-        .service
-        .unwrap();
+    let got = c.get_service().id(&svc_id).send().await.unwrap().service.unwrap();
     assert_eq!(got.description(), Some("primary"));
     assert_eq!(got.dns_config().unwrap().dns_records()[0].ttl(), 120);
     let err = c
@@ -934,12 +479,7 @@ async fn dns(wire: Wire) {
         .id(&svc_id)
         .service(
             ServiceChange::builder()
-                .dns_config(
-                    DnsConfigChange::builder()
-                        .dns_records(record(RecordType::Aaaa, 1))
-                        .build()
-                        .unwrap(),
-                )
+                .dns_config(DnsConfigChange::builder().dns_records(record(RecordType::Aaaa, 1)).build().unwrap())
                 .build(),
         )
         .send()
@@ -959,34 +499,12 @@ async fn dns(wire: Wire) {
                 .build(),
         )
         .build();
-    let upd = c
-        .update_private_dns_namespace()
-        .id(&ns_id)
-        .namespace(change)
-        .send()
-        .await
-        .unwrap();
+    let upd = c.update_private_dns_namespace().id(&ns_id).namespace(change).send().await.unwrap();
     let (upd, _) = wait_cloudmap_operation(&c, upd.operation_id().unwrap()).await;
     assert_eq!(upd.r#type(), Some(&OperationType::UpdateNamespace));
-    let ns = c
-        .get_namespace()
-        .id(&ns_id)
-        .send()
-        .await
-        .unwrap()
-        .namespace
-        .unwrap();
+    let ns = c.get_namespace().id(&ns_id).send().await.unwrap().namespace.unwrap();
     assert_eq!(ns.description(), Some("updated"));
-    assert_eq!(
-        ns.properties()
-            .unwrap()
-            .dns_properties()
-            .unwrap()
-            .soa()
-            .unwrap()
-            .ttl(),
-        300
-    );
+    assert_eq!(ns.properties().unwrap().dns_properties().unwrap().soa().unwrap().ttl(), 300);
 
     let public = c
         .create_public_dns_namespace()
@@ -994,9 +512,7 @@ async fn dns(wire: Wire) {
         .properties(
             PublicDnsNamespaceProperties::builder()
                 .dns_properties(
-                    PublicDnsPropertiesMutable::builder()
-                        .soa(Soa::builder().ttl(100).build().unwrap())
-                        .build(),
+                    PublicDnsPropertiesMutable::builder().soa(Soa::builder().ttl(100).build().unwrap()).build(),
                 )
                 .build(),
         )
@@ -1007,13 +523,7 @@ async fn dns(wire: Wire) {
     assert_eq!(public.status(), Some(&OperationStatus::Success));
     let listed = c
         .list_namespaces()
-        .filters(
-            NamespaceFilter::builder()
-                .name(NamespaceFilterName::Type)
-                .values("DNS_PRIVATE")
-                .build()
-                .unwrap(),
-        )
+        .filters(NamespaceFilter::builder().name(NamespaceFilterName::Type).values("DNS_PRIVATE").build().unwrap())
         .send()
         .await
         .unwrap();
@@ -1034,13 +544,7 @@ async fn dns(wire: Wire) {
     assert_eq!(prefixed.namespaces().len(), 1);
     let services = c
         .list_services()
-        .filters(
-            ServiceFilter::builder()
-                .name(ServiceFilterName::NamespaceId)
-                .values(&ns_id)
-                .build()
-                .unwrap(),
-        )
+        .filters(ServiceFilter::builder().name(ServiceFilterName::NamespaceId).values(&ns_id).build().unwrap())
         .send()
         .await
         .unwrap();
@@ -1061,57 +565,17 @@ async fn dns_namespaces_over_cbor() {
 async fn creator_request_id_makes_retries_idempotent() {
     let server = Server::ephemeral("fast").await;
     let c = cloudmap(&server, Wire::Json);
-    let first = c
-        .create_http_namespace()
-        .name("idem")
-        .creator_request_id("req-1")
-        .send()
-        .await
-        .unwrap();
-    let again = c
-        .create_http_namespace()
-        .name("idem")
-        .creator_request_id("req-1")
-        .send()
-        .await
-        .unwrap();
+    let first = c.create_http_namespace().name("idem").creator_request_id("req-1").send().await.unwrap();
+    let again = c.create_http_namespace().name("idem").creator_request_id("req-1").send().await.unwrap();
     assert_eq!(first.operation_id(), again.operation_id());
-    let err = c
-        .create_http_namespace()
-        .name("other")
-        .creator_request_id("req-1")
-        .send()
-        .await
-        .unwrap_err();
+    let err = c.create_http_namespace().name("other").creator_request_id("req-1").send().await.unwrap_err();
     assert_eq!(code(&err), "InvalidInput");
     let (op, _) = wait_cloudmap_operation(&c, first.operation_id().unwrap()).await;
-    let ns_id = op
-        .targets()
-        .unwrap()
-        .get(&OperationTargetType::Namespace)
-        .unwrap()
-        .clone();
-    let svc = c
-        .create_service()
-        .name("s")
-        .namespace_id(&ns_id)
-        .creator_request_id("svc-1")
-        .send()
-        .await
-        .unwrap();
-    let svc_again = c
-        .create_service()
-        .name("s")
-        .namespace_id(&ns_id)
-        .creator_request_id("svc-1")
-        .send()
-        .await
-        .unwrap();
+    let ns_id = op.targets().unwrap().get(&OperationTargetType::Namespace).unwrap().clone();
+    let svc = c.create_service().name("s").namespace_id(&ns_id).creator_request_id("svc-1").send().await.unwrap();
+    let svc_again = c.create_service().name("s").namespace_id(&ns_id).creator_request_id("svc-1").send().await.unwrap();
     assert_eq!(svc.service.unwrap().id(), svc_again.service.unwrap().id());
-    let svc_id = c.list_services().send().await.unwrap().services()[0]
-        .id()
-        .unwrap()
-        .to_string();
+    let svc_id = c.list_services().send().await.unwrap().services()[0].id().unwrap().to_string();
     let a = c
         .register_instance()
         .service_id(&svc_id)
@@ -1131,10 +595,7 @@ async fn creator_request_id_makes_retries_idempotent() {
         .await
         .unwrap();
     assert_eq!(a.operation_id(), b.operation_id());
-    assert_eq!(
-        c.list_namespaces().send().await.unwrap().namespaces().len(),
-        1
-    );
+    assert_eq!(c.list_namespaces().send().await.unwrap().namespaces().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1142,23 +603,10 @@ async fn instant_timing_completes_before_the_response() {
     let server = Server::ephemeral("instant").await;
     let c = cloudmap(&server, Wire::Cbor);
     let op = c.create_http_namespace().name("now").send().await.unwrap();
-    let got = c
-        .get_operation()
-        .operation_id(op.operation_id().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .operation
-        .unwrap();
+    let got = c.get_operation().operation_id(op.operation_id().unwrap()).send().await.unwrap().operation.unwrap();
     assert_eq!(got.status(), Some(&OperationStatus::Success));
-    assert_eq!(
-        c.list_namespaces().send().await.unwrap().namespaces().len(),
-        1
-    );
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    assert_eq!(c.list_namespaces().send().await.unwrap().namespaces().len(), 1);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let window = c
         .list_operations()
         .filters(
@@ -1197,15 +645,7 @@ async fn state_survives_restart_and_operations_resume() {
     let mut server = Server::persistent(&dir, "fast").await;
     let c = cloudmap(&server, Wire::Json);
     let ns_id = create_http_namespace(&c, "durable").await;
-    let svc = c
-        .create_service()
-        .name("svc")
-        .namespace_id(&ns_id)
-        .send()
-        .await
-        .unwrap()
-        .service
-        .unwrap();
+    let svc = c.create_service().name("svc").namespace_id(&ns_id).send().await.unwrap().service.unwrap();
     let svc_id = svc.id().unwrap().to_string();
     // Acknowledged but not finished: killed without warning, the operation must finish after restart.
     let op = register(&c, &svc_id, "i-1", &[("AWS_INSTANCE_IPV4", "10.9.9.9")]).await;
@@ -1214,57 +654,22 @@ async fn state_survives_restart_and_operations_resume() {
     let c = cloudmap(&server, Wire::Json);
     let (done, _) = wait_cloudmap_operation(&c, &op).await;
     assert_eq!(done.status(), Some(&OperationStatus::Success));
-    let inst = c
-        .get_instance()
-        .service_id(&svc_id)
-        .instance_id("i-1")
-        .send()
-        .await
-        .unwrap();
+    let inst = c.get_instance().service_id(&svc_id).instance_id("i-1").send().await.unwrap();
     assert_eq!(
-        inst.instance()
-            .unwrap()
-            .attributes()
-            .unwrap()
-            .get("AWS_INSTANCE_IPV4")
-            .map(String::as_str),
+        inst.instance().unwrap().attributes().unwrap().get("AWS_INSTANCE_IPV4").map(String::as_str),
         Some("10.9.9.9")
     );
     // A clean stop (SIGTERM) exits 0 and keeps everything.
     assert_eq!(server.terminate(), Some(0));
     server.restart().await;
     let c = cloudmap(&server, Wire::Cbor);
-    assert_eq!(
-        c.get_namespace()
-            .id(&ns_id)
-            .send()
-            .await
-            .unwrap()
-            .namespace
-            .unwrap()
-            .name(),
-        Some("durable")
-    );
-    assert_eq!(
-        c.get_service()
-            .id(&svc_id)
-            .send()
-            .await
-            .unwrap()
-            .service
-            .unwrap()
-            .instance_count(),
-        Some(1)
-    );
+    assert_eq!(c.get_namespace().id(&ns_id).send().await.unwrap().namespace.unwrap().name(), Some("durable"));
+    assert_eq!(c.get_service().id(&svc_id).send().await.unwrap().service.unwrap().instance_count(), Some(1));
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
 
-async fn raw(
-    server: &Server,
-    headers: &[(&str, &str)],
-    body: Vec<u8>,
-) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+async fn raw(server: &Server, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
     let mut req = reqwest::Client::new().post(format!("{}/", server.endpoint()));
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -1291,88 +696,44 @@ async fn bad_input_gets_aws_errors_and_changes_nothing() {
     let json = "application/x-amz-json-1.1";
 
     let t = target("CreateHttpNamespace");
-    let (status, headers, body) = raw(
-        &server,
-        &[("x-amz-target", &t), ("content-type", json)],
-        b"{\"Name\": ".to_vec(),
-    )
-    .await;
-    assert_eq!(
-        (status, json_type(&body).as_str()),
-        (400, "SerializationException")
-    );
+    let (status, headers, body) =
+        raw(&server, &[("x-amz-target", &t), ("content-type", json)], b"{\"Name\": ".to_vec()).await;
+    assert_eq!((status, json_type(&body).as_str()), (400, "SerializationException"));
     assert!(headers.contains_key("x-amzn-requestid"));
-    let (status, _, body) = raw(
-        &server,
-        &[("x-amz-target", &t), ("content-type", json)],
-        b"{\"Name\": [1]}".to_vec(),
-    )
-    .await;
-    assert_eq!(
-        (status, json_type(&body).as_str()),
-        (400, "SerializationException")
-    );
-    let (status, _, body) = raw(
-        &server,
-        &[("x-amz-target", &t), ("content-type", json)],
-        b"{}".to_vec(),
-    )
-    .await;
+    let (status, _, body) =
+        raw(&server, &[("x-amz-target", &t), ("content-type", json)], b"{\"Name\": [1]}".to_vec()).await;
+    assert_eq!((status, json_type(&body).as_str()), (400, "SerializationException"));
+    let (status, _, body) = raw(&server, &[("x-amz-target", &t), ("content-type", json)], b"{}".to_vec()).await;
     assert_eq!((status, json_type(&body).as_str()), (400, "InvalidInput"));
     assert!(String::from_utf8_lossy(&body).contains("Member must not be null"));
     let (status, _, body) = raw(
         &server,
-        &[
-            ("x-amz-target", "Route53AutoNaming_v20170314.Explode"),
-            ("content-type", json),
-        ],
+        &[("x-amz-target", "Route53AutoNaming_v20170314.Explode"), ("content-type", json)],
         b"{}".to_vec(),
     )
     .await;
-    assert_eq!(
-        (status, json_type(&body).as_str()),
-        (400, "UnknownOperationException")
-    );
+    assert_eq!((status, json_type(&body).as_str()), (400, "UnknownOperationException"));
     let big = format!("{{\"Name\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
-    let (status, _, body) = raw(
-        &server,
-        &[("x-amz-target", &t), ("content-type", json)],
-        big.into_bytes(),
-    )
-    .await;
+    let (status, _, body) = raw(&server, &[("x-amz-target", &t), ("content-type", json)], big.into_bytes()).await;
     assert_eq!(status, 413);
     assert!(String::from_utf8_lossy(&body).contains("exceeds the limit"));
 
     // CBOR: garbage, and a well-formed map with the wrong member type.
     let cbor_req = |op: &str| {
-        let url = format!(
-            "{}/service/Route53AutoNaming_v20170314/operation/{op}",
-            server.endpoint()
-        );
+        let url = format!("{}/service/Route53AutoNaming_v20170314/operation/{op}", server.endpoint());
         reqwest::Client::new()
             .post(url)
             .header("smithy-protocol", "rpc-v2-cbor")
             .header("content-type", "application/cbor")
     };
-    let resp = cbor_req("CreateHttpNamespace")
-        .body(vec![0xff, 0x00, 0x13])
-        .send()
-        .await
-        .unwrap();
+    let resp = cbor_req("CreateHttpNamespace").body(vec![0xff, 0x00, 0x13]).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 400);
-    assert_eq!(
-        resp.headers().get("smithy-protocol").unwrap(),
-        "rpc-v2-cbor"
-    );
+    assert_eq!(resp.headers().get("smithy-protocol").unwrap(), "rpc-v2-cbor");
     // {"Name": 7}
-    let resp = cbor_req("CreateHttpNamespace")
-        .body(vec![0xa1, 0x64, b'N', b'a', b'm', b'e', 0x07])
-        .send()
-        .await
-        .unwrap();
+    let resp =
+        cbor_req("CreateHttpNamespace").body(vec![0xa1, 0x64, b'N', b'a', b'm', b'e', 0x07]).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 400);
-    let body: ciborium::Value =
-        ciborium::de::from_reader(&resp.bytes().await.unwrap()[..]).unwrap();
+    let body: ciborium::Value = ciborium::de::from_reader(&resp.bytes().await.unwrap()[..]).unwrap();
     let ty = body
         .as_map()
         .unwrap()
@@ -1385,11 +746,7 @@ async fn bad_input_gets_aws_errors_and_changes_nothing() {
         .to_string();
     assert_eq!(ty, "com.amazonaws.servicediscovery#SerializationException");
     // Indefinite-length empty map is a valid empty input.
-    let resp = cbor_req("ListNamespaces")
-        .body(vec![0xbf, 0xff])
-        .send()
-        .await
-        .unwrap();
+    let resp = cbor_req("ListNamespaces").body(vec![0xbf, 0xff]).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
 
     // Nothing changed, and the server is still up.

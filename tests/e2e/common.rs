@@ -46,22 +46,13 @@ fn uuid_like() -> String {
 impl Server {
     /// Starts the binary with `--ephemeral` and the given timing profile.
     pub async fn ephemeral(timing: &str) -> Server {
-        Server::start(
-            vec!["--ephemeral".into(), "--timing".into(), timing.into()],
-            temp_dir("eph"),
-        )
-        .await
+        Server::start(vec!["--ephemeral".into(), "--timing".into(), timing.into()], temp_dir("eph")).await
     }
 
     /// Starts the binary on `data_dir` with the given timing profile.
     pub async fn persistent(data_dir: &Path, timing: &str) -> Server {
         Server::start(
-            vec![
-                "--data-dir".into(),
-                data_dir.display().to_string(),
-                "--timing".into(),
-                timing.into(),
-            ],
+            vec!["--data-dir".into(), data_dir.display().to_string(), "--timing".into(), timing.into()],
             data_dir.to_path_buf(),
         )
         .await
@@ -69,11 +60,7 @@ impl Server {
 
     async fn start(args: Vec<String>, data_dir: PathBuf) -> Server {
         let _ = data_dir;
-        let mut s = Server {
-            child: None,
-            port: free_port(),
-            args,
-        };
+        let mut s = Server { child: None, port: free_port(), args };
         s.spawn().await;
         s
     }
@@ -118,10 +105,7 @@ impl Server {
     /// Sends SIGTERM and waits for a clean exit; returns the exit status code.
     pub fn terminate(&mut self) -> Option<i32> {
         let mut c = self.child.take()?;
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(c.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
         c.wait().ok().and_then(|s| s.code())
     }
 
@@ -175,9 +159,7 @@ pub fn cloudmap_as(server: &Server, wire: Wire, account: &str) -> sd::Client {
     let mut b = sd::Config::builder()
         .behavior_version(sd::config::BehaviorVersion::latest())
         .region(sd::config::Region::new(REGION))
-        .credentials_provider(sd::config::Credentials::new(
-            account, "secret", None, None, "test",
-        ))
+        .credentials_provider(sd::config::Credentials::new(account, "secret", None, None, "test"))
         .endpoint_url(server.endpoint())
         .interceptor(StripDataPrefix);
     if wire == Wire::Cbor {
@@ -192,35 +174,20 @@ pub fn cloudmap(server: &Server, wire: Wire) -> sd::Client {
 }
 
 /// Polls GetOperation until the operation is SUCCESS or FAIL; returns it. Records every status seen.
-pub async fn wait_cloudmap_operation(
-    client: &sd::Client,
-    id: &str,
-) -> (sd::types::Operation, Vec<String>) {
+pub async fn wait_cloudmap_operation(client: &sd::Client, id: &str) -> (sd::types::Operation, Vec<String>) {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut seen = Vec::new();
     loop {
-        let op = client
-            .get_operation()
-            .operation_id(id)
-            .send()
-            .await
-            .expect("GetOperation")
-            .operation
-            .expect("operation");
-        let status = op
-            .status()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default();
+        let op =
+            client.get_operation().operation_id(id).send().await.expect("GetOperation").operation.expect("operation");
+        let status = op.status().map(|s| s.as_str().to_string()).unwrap_or_default();
         if seen.last() != Some(&status) {
             seen.push(status.clone());
         }
         if status == "SUCCESS" || status == "FAIL" {
             return (op, seen);
         }
-        assert!(
-            Instant::now() < deadline,
-            "operation {id} did not finish: {seen:?}"
-        );
+        assert!(Instant::now() < deadline, "operation {id} did not finish: {seen:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -6,7 +6,8 @@ fn generated_code_matches_the_vendored_models() {
     for (module, model) in localplane_codegen::SERVICES {
         let json = std::fs::read_to_string(root.join(model)).expect("vendored model");
         let fresh = localplane_codegen::generate(module, &json).expect("generation");
-        let checked_in = std::fs::read_to_string(root.join(localplane_codegen::output_path(module))).expect("generated file");
+        let checked_in =
+            std::fs::read_to_string(root.join(localplane_codegen::output_path(module))).expect("generated file");
         assert!(
             fresh == checked_in,
             "{} is stale: run `cargo run -p localplane-codegen` and commit the result",

@@ -37,8 +37,7 @@ struct Generator<'a> {
 }
 
 fn obj<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, String> {
-    v.as_object()
-        .ok_or_else(|| format!("{what} is not an object"))
+    v.as_object().ok_or_else(|| format!("{what} is not an object"))
 }
 
 /// `CreateHttpNamespaceRequest` → `create_http_namespace_request`; `__mapOf__string` → `map_of_string`.
@@ -69,8 +68,7 @@ pub fn snake(name: &str) -> String {
         }
     }
     match s.as_str() {
-        "type" | "match" | "ref" | "self" | "mod" | "use" | "fn" | "struct" | "enum" | "loop"
-        | "move" => {
+        "type" | "match" | "ref" | "self" | "mod" | "use" | "fn" | "struct" | "enum" | "loop" | "move" => {
             format!("{s}_")
         }
         _ => s,
@@ -120,18 +118,11 @@ impl<'a> Generator<'a> {
     }
 
     fn shape(&self, name: &str) -> Result<&'a Map<String, Value>, String> {
-        obj(
-            self.shapes
-                .get(name)
-                .ok_or_else(|| format!("unknown shape {name}"))?,
-            name,
-        )
+        obj(self.shapes.get(name).ok_or_else(|| format!("unknown shape {name}"))?, name)
     }
 
     fn kind(&self, name: &str) -> Result<&'a str, String> {
-        self.shape(name)?["type"]
-            .as_str()
-            .ok_or_else(|| format!("shape {name} has no type"))
+        self.shape(name)?["type"].as_str().ok_or_else(|| format!("shape {name} has no type"))
     }
 
     fn is_enum(&self, name: &str) -> Result<bool, String> {
@@ -150,10 +141,7 @@ impl<'a> Generator<'a> {
             "timestamp" => "Timestamp".into(),
             "structure" => pascal(shape),
             "list" => format!("Vec<{}>", self.rust_type(member_shape(&s["member"])?)?),
-            "map" => format!(
-                "BTreeMap<String, {}>",
-                self.rust_type(member_shape(&s["value"])?)?
-            ),
+            "map" => format!("BTreeMap<String, {}>", self.rust_type(member_shape(&s["value"])?)?),
             k => return Err(format!("unsupported shape type {k} ({shape})")),
         })
     }
@@ -168,36 +156,21 @@ impl<'a> Generator<'a> {
         let s = self.shape(shape)?;
         let num = |k: &str| s.get(k).and_then(Value::as_f64).map(|f| f as i64);
         let len_rule = |min: Option<i64>, max: Option<i64>| {
-            format!(
-                "Len {{ min: {:?}, max: {:?} }}",
-                min.map(|m| m as u64),
-                max.map(|m| m as u64)
-            )
+            format!("Len {{ min: {:?}, max: {:?} }}", min.map(|m| m as u64), max.map(|m| m as u64))
         };
         Ok(match self.kind(shape)? {
             "string" if s.contains_key("enum") => {
-                format!(
-                    "cx.enumeration({v}, {}::from_wire, {}::VALUES)",
-                    pascal(shape),
-                    pascal(shape)
-                )
+                format!("cx.enumeration({v}, {}::from_wire, {}::VALUES)", pascal(shape), pascal(shape))
             }
             "string" => {
                 let pat = match s.get("pattern").and_then(Value::as_str) {
                     Some(p) => format!("Some(&PATTERN_{})", self.pattern_index(p)),
                     None => "None".into(),
                 };
-                format!(
-                    "cx.string({v}, {}, {pat})",
-                    len_rule(num("min"), num("max"))
-                )
+                format!("cx.string({v}, {}, {pat})", len_rule(num("min"), num("max")))
             }
             "integer" | "long" => {
-                let t = if self.kind(shape)? == "integer" {
-                    "i32"
-                } else {
-                    "i64"
-                };
+                let t = if self.kind(shape)? == "integer" { "i32" } else { "i64" };
                 format!("cx.integer::<{t}>({v}, {:?}, {:?})", num("min"), num("max"))
             }
             "boolean" => format!("cx.boolean({v})"),
@@ -205,10 +178,7 @@ impl<'a> Generator<'a> {
             "structure" => format!("{}::decode({v}, cx)", pascal(shape)),
             "list" => {
                 let item = self.decode_expr(member_shape(&s["member"])?, "item")?;
-                format!(
-                    "cx.list({v}, {}, |cx, item| {item})",
-                    len_rule(num("min"), num("max"))
-                )
+                format!("cx.list({v}, {}, |cx, item| {item})", len_rule(num("min"), num("max")))
             }
             "map" => {
                 let key_shape = member_shape(&s["key"])?;
@@ -218,10 +188,7 @@ impl<'a> Generator<'a> {
                     key = format!("{key}.map(|k| k.as_str().to_string())");
                 }
                 let value = self.decode_expr(member_shape(&s["value"])?, "value")?;
-                format!(
-                    "cx.map({v}, {}, |cx, key| {key}, |cx, value| {value})",
-                    len_rule(num("min"), num("max"))
-                )
+                format!("cx.map({v}, {}, |cx, key| {key}, |cx, value| {value})", len_rule(num("min"), num("max")))
             }
             k => return Err(format!("unsupported shape type {k}")),
         })
@@ -234,9 +201,7 @@ impl<'a> Generator<'a> {
             let s = self.shape(name)?;
             match self.kind(name)? {
                 "string" if s.contains_key("enum") => body.push_str(&self.gen_enum(name)?),
-                "structure" if !s.contains_key("exception") => {
-                    body.push_str(&self.gen_struct(name)?)
-                }
+                "structure" if !s.contains_key("exception") => body.push_str(&self.gen_struct(name)?),
                 _ => {}
             }
         }
@@ -244,38 +209,22 @@ impl<'a> Generator<'a> {
         body.push_str(&self.gen_operations()?);
 
         let mut out = String::new();
-        let src = SERVICES
-            .iter()
-            .find(|(m, _)| *m == self.module)
-            .map(|(_, p)| *p)
-            .unwrap_or("?");
+        let src = SERVICES.iter().find(|(m, _)| *m == self.module).map(|(_, p)| *p).unwrap_or("?");
         writeln!(
             out,
             "//! Wire types, validation, errors and operation table of `{}` (API {}),",
             self.module,
-            self.metadata
-                .get("apiVersion")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
+            self.metadata.get("apiVersion").and_then(Value::as_str).unwrap_or("?")
         )
         .ok();
-        writeln!(
-            out,
-            "//! generated by `cargo run -p localplane-codegen` from `{src}`. Do not edit."
-        )
-        .ok();
+        writeln!(out, "//! generated by `cargo run -p localplane-codegen` from `{src}`. Do not edit.").ok();
         out.push_str("use crate::wire::shape::*;\nuse std::collections::BTreeMap;\n");
         if !self.patterns.is_empty() {
             out.push_str("use std::sync::LazyLock;\n");
         }
         out.push('\n');
         for (p, i) in &self.patterns {
-            writeln!(
-                out,
-                "static PATTERN_{i}: LazyLock<Pattern> = LazyLock::new(|| Pattern::new({}));",
-                lit(p)
-            )
-            .ok();
+            writeln!(out, "static PATTERN_{i}: LazyLock<Pattern> = LazyLock::new(|| Pattern::new({}));", lit(p)).ok();
         }
         out.push('\n');
         out.push_str(&body);
@@ -285,16 +234,12 @@ impl<'a> Generator<'a> {
 
     fn gen_enum(&self, name: &str) -> Result<String, String> {
         let s = self.shape(name)?;
-        let values: Vec<&str> = s["enum"]
-            .as_array()
-            .ok_or("enum")?
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
+        let values: Vec<&str> = s["enum"].as_array().ok_or("enum")?.iter().filter_map(Value::as_str).collect();
         let t = pascal(name);
         let mut o = String::new();
         writeln!(o, "/// The `{name}` enum of the model.").ok();
-        writeln!(o, "#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]\npub enum {t} {{").ok();
+        writeln!(o, "#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]\npub enum {t} {{")
+            .ok();
         for (i, v) in values.iter().enumerate() {
             let default = if i == 0 { "    #[default]\n" } else { "" };
             writeln!(o, "    /// `{v}`\n{default}    {},", pascal(v)).ok();
@@ -307,7 +252,8 @@ impl<'a> Generator<'a> {
             values.iter().map(|v| lit(v)).collect::<Vec<_>>().join(", ")
         )
         .ok();
-        writeln!(o, "    /// The wire spelling.\n    pub fn as_str(&self) -> &'static str {{\n        match self {{").ok();
+        writeln!(o, "    /// The wire spelling.\n    pub fn as_str(&self) -> &'static str {{\n        match self {{")
+            .ok();
         for v in &values {
             writeln!(o, "            Self::{} => {},", pascal(v), lit(v)).ok();
         }
@@ -341,21 +287,11 @@ impl<'a> Generator<'a> {
         let members = self.members(name)?;
         let mut o = String::new();
         writeln!(o, "/// The `{name}` structure of the model.").ok();
-        writeln!(
-            o,
-            "#[derive(Debug, Clone, Default, PartialEq)]\npub struct {t} {{"
-        )
-        .ok();
+        writeln!(o, "#[derive(Debug, Clone, Default, PartialEq)]\npub struct {t} {{").ok();
         for (m, mv, req) in &members {
             let ty = self.rust_type(member_shape_of(mv)?)?;
             let ty = if *req { ty } else { format!("Option<{ty}>") };
-            writeln!(
-                o,
-                "    /// `{m}`{}\n    pub {}: {ty},",
-                if *req { " (required)" } else { "" },
-                snake(m)
-            )
-            .ok();
+            writeln!(o, "    /// `{m}`{}\n    pub {}: {ty},", if *req { " (required)" } else { "" }, snake(m)).ok();
         }
         writeln!(o, "}}\n").ok();
         // Decoding, with the model's validation.
@@ -363,13 +299,7 @@ impl<'a> Generator<'a> {
         writeln!(o, "        let obj = cx.structure(v)?;").ok();
         for (m, mv, req) in &members {
             let expr = self.decode_expr(member_shape_of(mv)?, "v")?;
-            writeln!(
-                o,
-                "        let {} = cx.member(obj, {}, {req}, |cx, v| {expr});",
-                snake(m),
-                lit(m)
-            )
-            .ok();
+            writeln!(o, "        let {} = cx.member(obj, {}, {req}, |cx, v| {expr});", snake(m), lit(m)).ok();
         }
         writeln!(o, "        Some(Self {{").ok();
         for (m, _, req) in &members {
@@ -381,29 +311,15 @@ impl<'a> Generator<'a> {
         }
         writeln!(o, "        }})\n    }}\n}}\n").ok();
         // Encoding.
-        writeln!(
-            o,
-            "impl Encode for {t} {{\n    fn encode<E: Encoder>(&self, e: &mut E) {{"
-        )
-        .ok();
+        writeln!(o, "impl Encode for {t} {{\n    fn encode<E: Encoder>(&self, e: &mut E) {{").ok();
         let mut count = vec!["0usize".to_string()];
         for (m, _, req) in &members {
-            count.push(if *req {
-                "1".into()
-            } else {
-                format!("self.{}.is_some() as usize", snake(m))
-            });
+            count.push(if *req { "1".into() } else { format!("self.{}.is_some() as usize", snake(m)) });
         }
         writeln!(o, "        e.begin_map({});", count.join(" + ")).ok();
         for (m, _, req) in &members {
             if *req {
-                writeln!(
-                    o,
-                    "        e.key({});\n        self.{}.encode(e);",
-                    lit(m),
-                    snake(m)
-                )
-                .ok();
+                writeln!(o, "        e.key({});\n        self.{}.encode(e);", lit(m), snake(m)).ok();
             } else {
                 writeln!(o, "        if let Some(v) = &self.{} {{\n            e.key({});\n            v.encode(e);\n        }}", snake(m), lit(m)).ok();
             }
@@ -415,21 +331,13 @@ impl<'a> Generator<'a> {
     fn gen_errors(&self) -> Result<String, String> {
         let mut o = String::new();
         writeln!(o, "/// The error shapes of the model: name, HTTP status and whether the server is at fault.").ok();
-        writeln!(
-            o,
-            "pub mod errors {{\n    use crate::wire::shape::ErrorShape;\n"
-        )
-        .ok();
+        writeln!(o, "pub mod errors {{\n    use crate::wire::shape::ErrorShape;\n").ok();
         for (name, s) in self.shapes {
             let s = obj(s, name)?;
             if !s.contains_key("exception") {
                 continue;
             }
-            let status = s
-                .get("error")
-                .and_then(|e| e.get("httpStatusCode"))
-                .and_then(Value::as_u64)
-                .unwrap_or(400);
+            let status = s.get("error").and_then(|e| e.get("httpStatusCode")).and_then(Value::as_u64).unwrap_or(400);
             let server = s.get("fault").and_then(Value::as_bool).unwrap_or(false);
             let fields: Vec<String> = self.members(name)?.iter().map(|(m, _, _)| lit(m)).collect();
             writeln!(
@@ -447,7 +355,12 @@ impl<'a> Generator<'a> {
             .filter(|(_, s)| s.get("exception").is_some())
             .map(|(n, _)| snake(n).to_ascii_uppercase())
             .collect();
-        writeln!(o, "\n    /// Every error shape of the model.\n    pub static ALL: &[&ErrorShape] = &[{}];", all.iter().map(|n| format!("&{n}")).collect::<Vec<_>>().join(", ")).ok();
+        writeln!(
+            o,
+            "\n    /// Every error shape of the model.\n    pub static ALL: &[&ErrorShape] = &[{}];",
+            all.iter().map(|n| format!("&{n}")).collect::<Vec<_>>().join(", ")
+        )
+        .ok();
         writeln!(o, "}}\n").ok();
         Ok(o)
     }
@@ -456,15 +369,9 @@ impl<'a> Generator<'a> {
     /// and the one for malformed bodies (the framework's `SerializationException` for the RPC protocols).
     fn validation_errors(&self) -> (String, String) {
         if self.shapes.contains_key("InvalidInput") {
-            (
-                "errors::INVALID_INPUT".into(),
-                "SERIALIZATION_EXCEPTION".into(),
-            )
+            ("errors::INVALID_INPUT".into(), "SERIALIZATION_EXCEPTION".into())
         } else {
-            (
-                "errors::BAD_REQUEST_EXCEPTION".into(),
-                "errors::BAD_REQUEST_EXCEPTION".into(),
-            )
+            ("errors::BAD_REQUEST_EXCEPTION".into(), "errors::BAD_REQUEST_EXCEPTION".into())
         }
     }
 
@@ -477,22 +384,10 @@ impl<'a> Generator<'a> {
             let op = obj(op, name)?;
             let http = obj(&op["http"], "http")?;
             let method = http.get("method").and_then(Value::as_str).unwrap_or("POST");
-            let uri = http
-                .get("requestUri")
-                .and_then(Value::as_str)
-                .unwrap_or("/");
-            let input = op
-                .get("input")
-                .and_then(|i| i.get("shape"))
-                .and_then(Value::as_str);
-            let output = op
-                .get("output")
-                .and_then(|i| i.get("shape"))
-                .and_then(Value::as_str);
-            let host_prefix = op
-                .get("endpoint")
-                .and_then(|e| e.get("hostPrefix"))
-                .and_then(Value::as_str);
+            let uri = http.get("requestUri").and_then(Value::as_str).unwrap_or("/");
+            let input = op.get("input").and_then(|i| i.get("shape")).and_then(Value::as_str);
+            let output = op.get("output").and_then(|i| i.get("shape")).and_then(Value::as_str);
+            let host_prefix = op.get("endpoint").and_then(|e| e.get("hostPrefix")).and_then(Value::as_str);
             let mut bindings = Vec::new();
             if let Some(input) = input {
                 for (m, mv, _) in self.members(input)? {
@@ -543,11 +438,8 @@ impl<'a> Generator<'a> {
             } else {
                 "let input = ();".to_string()
             };
-            let encode = if output.is_some() {
-                "Ok(Some(encode_output(&out, protocol)))"
-            } else {
-                "let () = out; Ok(None)"
-            };
+            let encode =
+                if output.is_some() { "Ok(Some(encode_output(&out, protocol)))" } else { "let () = out; Ok(None)" };
             writeln!(
                 dispatch,
                 "        {} => {{\n            {decode}\n            let out = api.{fname}(cx, input).await?;\n            {encode}\n        }}",
@@ -555,21 +447,9 @@ impl<'a> Generator<'a> {
             )
             .ok();
         }
-        writeln!(
-            o,
-            "/// Every operation of the service with its HTTP binding (sorted by name)."
-        )
-        .ok();
-        writeln!(
-            o,
-            "pub static OPERATIONS: &[OperationInfo] = &[\n{table}];\n"
-        )
-        .ok();
-        writeln!(
-            o,
-            "/// One method per operation: what a backend of this service implements."
-        )
-        .ok();
+        writeln!(o, "/// Every operation of the service with its HTTP binding (sorted by name).").ok();
+        writeln!(o, "pub static OPERATIONS: &[OperationInfo] = &[\n{table}];\n").ok();
+        writeln!(o, "/// One method per operation: what a backend of this service implements.").ok();
         writeln!(o, "pub trait Api: Sync {{\n{trait_methods}}}\n").ok();
         writeln!(o, "/// Decodes the input of operation `name`, calls the backend, and encodes its output.\n/// `Ok(None)` is an operation whose output is Unit (no body).").ok();
         writeln!(o, "pub async fn dispatch<A: Api>(api: &A, cx: &RequestContext, name: &str, input: &Json, protocol: Protocol) -> Result<Option<Vec<u8>>, ApiError> {{\n    match name {{\n{dispatch}        _ => Err(ApiError::unknown_operation(name)),\n    }}\n}}").ok();
@@ -578,15 +458,11 @@ impl<'a> Generator<'a> {
 }
 
 fn member_shape(v: &Value) -> Result<&str, String> {
-    v.get("shape")
-        .and_then(Value::as_str)
-        .ok_or_else(|| "member without shape".to_string())
+    v.get("shape").and_then(Value::as_str).ok_or_else(|| "member without shape".to_string())
 }
 
 fn member_shape_of(m: &Map<String, Value>) -> Result<&str, String> {
-    m.get("shape")
-        .and_then(Value::as_str)
-        .ok_or_else(|| "member without shape".to_string())
+    m.get("shape").and_then(Value::as_str).ok_or_else(|| "member without shape".to_string())
 }
 
 #[cfg(test)]
@@ -595,10 +471,7 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(
-            snake("CreateHttpNamespaceRequest"),
-            "create_http_namespace_request"
-        );
+        assert_eq!(snake("CreateHttpNamespaceRequest"), "create_http_namespace_request");
         assert_eq!(snake("ResourceARN"), "resource_arn");
         assert_eq!(snake("Type"), "type_");
         assert_eq!(snake("connectorArn"), "connector_arn");
