@@ -49,6 +49,13 @@ impl Server {
         Server::start(vec!["--ephemeral".into(), "--timing".into(), timing.into()], temp_dir("eph")).await
     }
 
+    /// Starts the binary with `--ephemeral` and extra arguments.
+    pub async fn ephemeral_with(extra: &[&str]) -> Server {
+        let mut args = vec!["--ephemeral".to_string()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Server::start(args, temp_dir("eph")).await
+    }
+
     /// Starts the binary on `data_dir` with the given timing profile.
     pub async fn persistent(data_dir: &Path, timing: &str) -> Server {
         Server::start(
