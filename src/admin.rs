@@ -69,6 +69,14 @@ pub fn is_admin_path(path: &str) -> bool {
 pub async fn handle(app: &App, method: &str, path: &str, req: Request, request_id: &str) -> Response<Body> {
     let query = req.uri().query().map(str::to_string);
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let open = matches!(segs.as_slice(), ["_localplane", "health"] | ["metrics"]);
+    if !open && !app.auth.admin_allowed(req.headers()) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "The admin API needs `Authorization: Bearer <admin token>` (the --admin-token of this server)",
+            request_id,
+        );
+    }
     match (method, segs.as_slice()) {
         ("GET", ["_localplane", "health"]) => {
             reply(StatusCode::OK, json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}), request_id)

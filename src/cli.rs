@@ -97,6 +97,12 @@ pub enum SnapshotAction {
 /// Options of `localplane serve`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServeArgs {
+    /// Authentication: accept (any credentials) or verify (SigV4 against the config file's keys).
+    #[arg(long, env = "LOCALPLANE_AUTH")]
+    pub auth: Option<crate::auth::AuthMode>,
+    /// Bearer token of the admin API; required with --auth verify or a non-loopback --listen.
+    #[arg(long, env = "LOCALPLANE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
     /// TOML configuration file (every key is documented in the README).
     #[arg(long, env = "LOCALPLANE_CONFIG")]
     pub config: Option<PathBuf>,
@@ -121,6 +127,14 @@ pub struct ServeArgs {
     /// Log format: text or json [default: text].
     #[arg(long, env = "LOCALPLANE_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// DNS server for the Cloud Map DNS namespaces (UDP and TCP): ADDR:PORT, or off
+    /// [default: 127.0.0.1:8053, skipped with a warning when that port is taken].
+    #[arg(long, env = "LOCALPLANE_DNS_LISTEN")]
+    pub dns_listen: Option<String>,
+    /// Time between two health-check probes of an instance, such as 1s or 500ms
+    /// [default: 30s under the realistic timing profile, 5s otherwise].
+    #[arg(long, env = "LOCALPLANE_HEALTH_CHECK_INTERVAL")]
+    pub health_check_interval: Option<String>,
 }
 
 /// The settings `serve` runs with, after flags, environment and file are merged.
@@ -134,6 +148,12 @@ pub struct Settings {
     pub default_region: String,
     pub log_format: String,
     pub faults: Vec<crate::engine::FaultRule>,
+    /// Who may call.
+    pub auth: crate::auth::Auth,
+    /// The DNS listeners to start (the default one first).
+    pub dns_listeners: Vec<crate::dns::ListenerSpec>,
+    /// How health checks probe.
+    pub health: crate::health::HealthSettings,
 }
 
 impl ServeArgs {
@@ -148,15 +168,33 @@ impl ServeArgs {
             (None, Some(t)) => t.parse().map_err(anyhow::Error::msg)?,
             (None, None) => TimingProfile::Fast,
         };
-        let log_format = self.log_format.clone().or(file.log_format).unwrap_or_else(|| "text".into());
+        let log_format = self.log_format.clone().or(file.log_format.clone()).unwrap_or_else(|| "text".into());
         if log_format != "text" && log_format != "json" {
             anyhow::bail!("--log-format must be text or json, not '{log_format}'");
         }
         let default_account =
-            self.default_account.clone().or(file.default_account).unwrap_or_else(|| "000000000000".into());
+            self.default_account.clone().or(file.default_account.clone()).unwrap_or_else(|| "000000000000".into());
         if default_account.len() != 12 || !default_account.bytes().all(|b| b.is_ascii_digit()) {
             anyhow::bail!("--default-account must be a 12-digit account id, got '{default_account}'");
         }
+        let auth = build_auth(self, &file, &default_account)?;
+        let dns_listen = self.dns_listen.clone().or_else(|| file.dns_listen.clone());
+        let mut dns_listeners = Vec::new();
+        let default_dns = dns_listen.as_deref().unwrap_or(crate::dns::DEFAULT_DNS_LISTEN);
+        if let Some(addr) = crate::dns::parse_listen(default_dns).map_err(|e| anyhow::anyhow!("--dns-listen: {e}"))? {
+            // Only the built-in default may give way to a taken port; an address the user chose must bind.
+            let required = dns_listen.is_some();
+            dns_listeners.push(crate::dns::ListenerSpec { listen: addr, view: crate::dns::View::default(), required });
+        }
+        dns_listeners.extend(file.dns_listeners.iter().map(|l| l.to_spec()));
+        let health_check_interval =
+            match self.health_check_interval.clone().or_else(|| file.health_check_interval.clone()) {
+                Some(text) => Some(
+                    crate::health::parse_interval(&text)
+                        .map_err(|e| anyhow::anyhow!("--health-check-interval: {e}"))?,
+                ),
+                None => None,
+            };
         Ok(Settings {
             listen: self.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4566))),
             data_dir: self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("./.localplane")),
@@ -165,9 +203,39 @@ impl ServeArgs {
             default_account,
             default_region: self.default_region.clone().or(file.default_region).unwrap_or_else(|| "us-east-1".into()),
             log_format,
+            auth,
             faults: file.faults,
+            dns_listeners,
+            health: crate::health::HealthSettings { interval: health_check_interval, ..Default::default() },
         })
     }
+}
+
+/// Merges the authentication settings and checks that the admin API is protected where it must be.
+fn build_auth(args: &ServeArgs, file: &FileConfig, default_account: &str) -> anyhow::Result<crate::auth::Auth> {
+    let file_auth = file.auth.clone().unwrap_or_default();
+    let mode = args.auth.or(file_auth.mode).unwrap_or_default();
+    let admin_token = args.admin_token.clone().or(file_auth.admin_token.clone()).filter(|t| !t.is_empty());
+    let mut keys = std::collections::HashMap::new();
+    for (i, k) in file_auth.credentials.iter().enumerate() {
+        if k.account.len() != 12 || !k.account.bytes().all(|b| b.is_ascii_digit()) {
+            anyhow::bail!("auth.credentials[{i}].account must be a 12-digit account id, not '{}'", k.account);
+        }
+        keys.insert(k.access_key.clone(), (k.secret_key.clone(), k.account.clone()));
+    }
+    if mode == crate::auth::AuthMode::Verify && keys.is_empty() {
+        anyhow::bail!(
+            "--auth verify needs keys: add [[auth.credentials]] (access_key, secret_key, account) to the config file"
+        );
+    }
+    let listen = args.listen.or(file.listen);
+    let loopback = listen.is_none_or(|a| a.ip().is_loopback());
+    if (mode == crate::auth::AuthMode::Verify || !loopback) && admin_token.is_none() {
+        anyhow::bail!(
+            "the admin API must be protected when signatures are verified or the server listens beyond loopback: set --admin-token (or LOCALPLANE_ADMIN_TOKEN, or auth.admin_token in the config file)"
+        );
+    }
+    Ok(crate::auth::Auth { mode, keys, admin_token, default_account: default_account.to_string() })
 }
 
 /// Runs the command line.
@@ -229,7 +297,9 @@ pub async fn admin_call(
 }
 
 fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LOCALPLANE_LOG").unwrap_or_else(|_| "info".into());
+    // hickory-server logs every DNS query at info; localplane's own DNS logs say what matters.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOCALPLANE_LOG")
+        .unwrap_or_else(|_| "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn".into());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
@@ -256,10 +326,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         default_region: settings.default_region.clone(),
         config_faults: settings.faults.clone(),
         metrics: crate::metrics::install(),
+        auth: settings.auth.clone(),
     });
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}; is another server using it? (--listen)", settings.listen))?;
+    let dns = crate::dns::start(engine.store().clone(), &settings.dns_listeners).await?;
+    let prober = crate::health::spawn(engine.clone(), settings.health)
+        .context("setting up the TLS client of HTTPS health checks")?;
     let scheduler = tokio::spawn(engine.run_scheduler());
     tracing::info!(
         listen = %settings.listen,
@@ -267,8 +341,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         timing = settings.timing.profile.as_str(),
         "localplane is serving"
     );
-    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown_signal()).await?;
+    crate::server::serve_http(listener, router(app), crate::server::Limits::default(), shutdown_signal()).await?;
     scheduler.abort();
+    prober.abort();
+    dns.shutdown().await;
     tracing::info!("localplane stopped");
     Ok(())
 }

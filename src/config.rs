@@ -26,12 +26,35 @@ pub struct FileConfig {
     pub default_region: Option<String>,
     /// `log_format = "text"`
     pub log_format: Option<String>,
+    /// `dns_listen = "127.0.0.1:8053"` — the DNS listener for every namespace, or `"off"`.
+    pub dns_listen: Option<String>,
+    /// `[[dns_listeners]]` — more DNS listeners, each answering for a view (`listen`, and optional
+    /// `account`, `region`, `vpc`).
+    #[serde(default)]
+    pub dns_listeners: Vec<crate::dns::DnsListenerConfig>,
+    /// `health_check_interval = "5s"` — time between two probes of one instance (humantime).
+    pub health_check_interval: Option<String>,
     /// `[timing_overrides]` — milliseconds per step by operation type.
     #[serde(default)]
     pub timing_overrides: BTreeMap<String, i64>,
     /// `[[faults]]` — fault rules in force from the start (and again after a full reset).
     #[serde(default)]
     pub faults: Vec<FaultRule>,
+    /// `[auth]` — signature verification and the admin token.
+    pub auth: Option<AuthConfig>,
+}
+
+/// The `[auth]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `mode = "accept" | "verify"`
+    pub mode: Option<crate::auth::AuthMode>,
+    /// `admin_token = "…"`
+    pub admin_token: Option<String>,
+    /// `[[auth.credentials]]` — access_key, secret_key, account.
+    #[serde(default)]
+    pub credentials: Vec<crate::auth::KeyConfig>,
 }
 
 impl FileConfig {
@@ -58,6 +81,12 @@ impl FileConfig {
                 return Err(format!("default_account must be a 12-digit account id, not '{a}'"));
             }
         }
+        if let Some(d) = &cfg.dns_listen {
+            crate::dns::parse_listen(d).map_err(|e| format!("dns_listen: {e}"))?;
+        }
+        if let Some(i) = &cfg.health_check_interval {
+            crate::health::parse_interval(i).map_err(|e| format!("health_check_interval: {e}"))?;
+        }
         for (k, v) in &cfg.timing_overrides {
             if *v < 0 {
                 return Err(format!("timing_overrides.{k} must be >= 0 milliseconds"));
@@ -83,6 +112,14 @@ mod tests {
         assert!(e.contains("timing"), "{e}");
         let e = FileConfig::parse("[timing_overrides]\nCREATE_NAMESPACE = -1").unwrap_err();
         assert!(e.contains("CREATE_NAMESPACE"), "{e}");
+        let e = FileConfig::parse("dns_listen = \"8053\"").unwrap_err();
+        assert!(e.contains("dns_listen"), "{e}");
+        let e = FileConfig::parse("health_check_interval = \"soon\"").unwrap_err();
+        assert!(e.contains("health_check_interval"), "{e}");
+        let e = FileConfig::parse("[[dns_listeners]]\nlisten = \"127.0.0.1:8054\"\nvcp = \"vpc-1\"").unwrap_err();
+        assert!(e.contains("vcp"), "{e}");
+        let ok = "dns_listen = \"off\"\nhealth_check_interval = \"500ms\"\n[[dns_listeners]]\nlisten = \"127.0.0.1:8054\"\nvpc = \"vpc-1\"";
+        assert!(FileConfig::parse(ok).is_ok());
         let e = FileConfig::parse("[[faults]]\nservice = \"kafkaconnect\"\nerrorCode = \"X\"").unwrap_err();
         assert!(e.contains("faults[0]"), "{e}");
     }

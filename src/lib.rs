@@ -1,10 +1,13 @@
 //! localplane: a local, wire-compatible AWS control plane for MSK Connect and Cloud Map.
 
 pub mod admin;
+pub mod auth;
 pub mod cli;
 pub mod cloudmap;
 pub mod config;
+pub mod dns;
 pub mod engine;
+pub mod health;
 pub mod metrics;
 pub mod model;
 pub mod mskconnect;

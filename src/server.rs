@@ -29,6 +29,8 @@ pub struct App {
     pub config_faults: Vec<crate::engine::FaultRule>,
     /// The Prometheus recorder's handle.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Who may call: signature verification and the admin token.
+    pub auth: crate::auth::Auth,
 }
 
 /// The axum router of the whole server.
@@ -73,16 +75,40 @@ fn static_content_type(ct: &str) -> &'static str {
 }
 
 fn error_response(protocol: Protocol, err: &ApiError, request_id: &str) -> Response<Body> {
+    // Framework failures have service-specific names in MSK Connect's model.
+    let remapped;
+    let err = match (protocol, err.shape.name) {
+        (Protocol::RestJson1, "InternalFailure") => {
+            remapped =
+                ApiError::new(&crate::model::kafkaconnect::errors::INTERNAL_SERVER_ERROR_EXCEPTION, &err.message);
+            &remapped
+        }
+        (Protocol::RestJson1, "ServiceUnavailable") => {
+            remapped = ApiError::new(&crate::model::kafkaconnect::errors::SERVICE_UNAVAILABLE_EXCEPTION, &err.message);
+            &remapped
+        }
+        _ => err,
+    };
     let r = wire::encode_error(protocol, err);
     respond(r.status, Some(r.content_type), r.headers, r.body, request_id)
 }
 
+/// The largest total size of request headers accepted.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// How long a client has to send its whole body.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn read_body(req: Request) -> Result<Bytes, ApiError> {
-    match axum::body::to_bytes(req.into_body(), wire::MAX_BODY_BYTES).await {
-        Ok(b) => Ok(b),
-        Err(_) => Err(ApiError::new(
+    match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(req.into_body(), wire::MAX_BODY_BYTES)).await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(_)) => Err(ApiError::new(
             &REQUEST_ENTITY_TOO_LARGE,
             format!("The request body exceeds the limit of {} bytes", wire::MAX_BODY_BYTES),
+        )),
+        Err(_) => Err(ApiError::new(
+            &crate::wire::shape::REQUEST_TIMEOUT,
+            format!("The request body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs()),
         )),
     }
 }
@@ -96,10 +122,6 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
     if crate::admin::is_admin_path(&raw_path) {
         return crate::admin::handle(&app, &method, &raw_path, req, &request_id).await;
     }
-    let (account, region) = match header(&req, "authorization").as_deref().and_then(wire::sigv4::parse_authorization) {
-        Some(c) => (wire::sigv4::account_for(&c.access_key, &app.default_account), c.region),
-        None => (app.default_account.clone(), app.default_region.clone()),
-    };
     let route = wire::classify(&method, &raw_path, |n| header(&req, n));
     let (protocol, operation) = match &route {
         Route::CloudMap { operation, protocol } => (*protocol, operation.clone()),
@@ -112,17 +134,47 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
             return respond(404, Some("application/json"), vec![], body.into_bytes(), &request_id);
         }
     };
-    let cx = RequestContext { account, region, request_id: request_id.clone(), protocol };
+    let headers = req.headers().clone();
+    let header_bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        let err = ApiError::new(
+            &crate::wire::shape::REQUEST_HEADERS_TOO_LARGE,
+            format!("The request headers total {header_bytes} bytes; the limit is {MAX_HEADER_BYTES}"),
+        );
+        return error_response(protocol, &err, &request_id);
+    }
     let service = if protocol == Protocol::RestJson1 { "kafkaconnect" } else { "servicediscovery" };
-    let body = match app.engine.take_request_fault(service, &operation).await {
-        Ok(Some(rule)) => {
-            let shape = crate::admin::request_fault_shape(service, &rule.error_code, rule.http_status.unwrap_or(503))
-                .unwrap_or(&crate::wire::shape::SERVICE_UNAVAILABLE);
-            let message = rule.error_message.unwrap_or_else(|| format!("Injected fault {} ({})", rule.id, shape.name));
-            Err(ApiError::new(shape, message))
-        }
-        Ok(None) => read_body(req).await,
-        Err(e) => Err(ApiError::from(e)),
+    let mut cx = RequestContext {
+        account: app.default_account.clone(),
+        region: app.default_region.clone(),
+        request_id: request_id.clone(),
+        protocol,
+    };
+    let body = match read_body(req).await {
+        Ok(body) => match app.auth.identify(&method, &raw_path, query.as_deref(), &headers, &body, protocol) {
+            Ok((account, region)) => {
+                cx.account = account;
+                cx.region = region.unwrap_or_else(|| app.default_region.clone());
+                match app.engine.take_request_fault(service, &operation).await {
+                    Ok(Some(rule)) => {
+                        let shape = crate::admin::request_fault_shape(
+                            service,
+                            &rule.error_code,
+                            rule.http_status.unwrap_or(503),
+                        )
+                        .unwrap_or(&crate::wire::shape::SERVICE_UNAVAILABLE);
+                        let message = rule
+                            .error_message
+                            .unwrap_or_else(|| format!("Injected fault {} ({})", rule.id, shape.name));
+                        Err(ApiError::new(shape, message))
+                    }
+                    Ok(None) => Ok(body),
+                    Err(e) => Err(ApiError::from(e)),
+                }
+            }
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
     };
     let result = match (route, body) {
         (_, Err(e)) => Err(e),
@@ -197,4 +249,84 @@ async fn kafka_connect(
     let doc =
         wire::rest::input_document(operation, labels, &wire::rest::parse_query(query), doc, &BAD_REQUEST_EXCEPTION)?;
     crate::model::kafkaconnect::dispatch(&app.mskconnect, cx, operation.name, &doc, Protocol::RestJson1).await
+}
+
+/// Connection and request limits of the HTTP listener.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Connections served at once; further connections wait in the accept queue.
+    pub max_connections: usize,
+    /// Time a client has to send its request headers.
+    pub header_read_timeout: std::time::Duration,
+    /// The largest request head (request line + headers) accepted.
+    pub max_header_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 1024,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            max_header_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve_http(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Running out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    // In-flight requests get a bounded time to finish.
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {
+            tracing::warn!("some connections were still open 30 s after shutdown began");
+        }
+    }
+    Ok(())
 }

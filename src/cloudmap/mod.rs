@@ -1558,8 +1558,9 @@ impl m::Api for CloudMap {
                 let health = if srv.custom_health {
                     input.attributes.get("AWS_INIT_HEALTH_STATUS").cloned().unwrap_or_else(|| "HEALTHY".into())
                 } else if srv.health_check.is_some() {
-                    // The Route 53 check reports the instance healthy once it is registered.
-                    "HEALTHY".into()
+                    // A new (or re-created) Route 53 check has no data yet: UNKNOWN until the health
+                    // prober's first verdict (DNS meanwhile treats the instance as healthy).
+                    "UNKNOWN".into()
                 } else {
                     "UNKNOWN".into()
                 };

@@ -235,7 +235,7 @@ fn finish_connector_create(tx: &mut dyn Tx, keys: &Keys, id: &str) -> Result<Ste
 }
 
 /// Removes a connector and everything that belongs to it: its name, operations and tags.
-pub fn remove_connector(tx: &mut dyn Tx, keys: &Keys, c: &ConnectorRec) -> Result<(), StoreError> {
+fn remove_connector(tx: &mut dyn Tx, keys: &Keys, c: &ConnectorRec) -> Result<(), StoreError> {
     tx.delete(&keys.connector(&c.id))?;
     tx.delete(&keys.connector_in_order(c.creation_time, &c.id))?;
     let name_key = keys.connector_name(&c.name);
@@ -330,7 +330,7 @@ fn completion(op: &ConnectorOperationRec) -> (OpState, m::ConnectorState) {
 }
 
 /// The failure state of an operation in its current phase.
-pub fn failure_state(op: &ConnectorOperationRec) -> OpState {
+fn failure_state(op: &ConnectorOperationRec) -> OpState {
     match op.op_type {
         m::ConnectorOperationType::PauseConnector => OpState::PauseFailed,
         m::ConnectorOperationType::ResumeConnector => OpState::ResumeFailed,

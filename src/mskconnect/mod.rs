@@ -1408,7 +1408,7 @@ impl m::Api for MskConnect {
                     }
                 }
                 let now = this.engine.now_ms();
-                let op = if worker_change {
+                let mut op = if worker_change {
                     let origin = c.worker.clone();
                     let mut target = origin.clone();
                     if let Some(cap) = capacity {
@@ -1484,7 +1484,6 @@ impl m::Api for MskConnect {
                     op.target_connector_configuration = Some(cfg);
                     op
                 };
-                let mut op = op;
                 op.skip_health_validation = skip;
                 c.current_version = new_current_version();
                 let connector_arn = c.arn.clone();

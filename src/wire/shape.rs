@@ -87,6 +87,14 @@ pub static UNKNOWN_OPERATION_EXCEPTION: ErrorShape =
 pub static REQUEST_ENTITY_TOO_LARGE: ErrorShape =
     ErrorShape { name: "RequestEntityTooLargeException", status: 413, server_fault: false, members: &["Message"] };
 
+/// The request headers are too large.
+pub static REQUEST_HEADERS_TOO_LARGE: ErrorShape =
+    ErrorShape { name: "RequestHeaderFieldsTooLarge", status: 431, server_fault: false, members: &["Message"] };
+
+/// The client did not send its request in time.
+pub static REQUEST_TIMEOUT: ErrorShape =
+    ErrorShape { name: "RequestTimeoutException", status: 408, server_fault: false, members: &["Message"] };
+
 /// An unexpected failure inside localplane (a store error, say).
 pub static INTERNAL_FAILURE: ErrorShape =
     ErrorShape { name: "InternalFailure", status: 500, server_fault: true, members: &["Message"] };

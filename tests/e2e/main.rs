@@ -1,5 +1,9 @@
 //! End-to-end tests: the real AWS SDKs for Rust talking HTTP to the real `localplane` binary.
 
+mod admin;
 mod cloudmap;
 mod common;
+mod dns;
+mod kafkaconnect;
 mod models;
+mod security;

@@ -1,0 +1,202 @@
+//! Security and limits: SigV4 verification with the real SDKs, the admin token, racing clients,
+//! and the request limits.
+
+use crate::common::*;
+use aws_sdk_servicediscovery as sd;
+use std::time::{Duration, SystemTime};
+
+const KEY: &str = "AKIALOCALPLANETEST01";
+const SECRET: &str = "localplane/secret+key/for/tests";
+const TOKEN: &str = "admin-token-for-tests";
+
+async fn verifying_server() -> (Server, std::path::PathBuf) {
+    let dir = temp_dir("auth");
+    let cfg = dir.join("auth.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[auth]\nmode = \"verify\"\nadmin_token = \"{TOKEN}\"\n[[auth.credentials]]\naccess_key = \"{KEY}\"\nsecret_key = \"{SECRET}\"\naccount = \"111122223333\"\n"
+        ),
+    )
+    .unwrap();
+    let server = Server::ephemeral_with(&["--timing", "instant", "--config", cfg.to_str().unwrap()]).await;
+    (server, dir)
+}
+
+fn client_with(server: &Server, wire: Wire, key: &str, secret: &str, clock: Option<SystemTime>) -> sd::Client {
+    let mut b = sd::Config::builder()
+        .behavior_version(sd::config::BehaviorVersion::latest())
+        .region(sd::config::Region::new(REGION))
+        .credentials_provider(sd::config::Credentials::new(key, secret, None, None, "test"))
+        .endpoint_url(server.endpoint())
+        .retry_config(sd::config::retry::RetryConfig::disabled())
+        .interceptor(StripDataPrefix);
+    if wire == Wire::Cbor {
+        b = b.protocol(aws_smithy_cbor::protocol::RpcV2CborProtocol::new());
+    }
+    if let Some(t) = clock {
+        b = b.time_source(aws_smithy_async::time::StaticTimeSource::new(t));
+    }
+    sd::Client::from_conf(b.build())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigv4_verification_accepts_the_right_keys_and_rejects_the_rest() {
+    let (server, dir) = verifying_server().await;
+    for wire in [Wire::Json, Wire::Cbor] {
+        let good = client_with(&server, wire, KEY, SECRET, None);
+        let name = format!("signed-{wire:?}").to_lowercase();
+        let op = good.create_http_namespace().name(&name).send().await.expect("a correctly signed request passes");
+        let got = good.get_operation().operation_id(op.operation_id().unwrap()).send().await.unwrap();
+        assert_eq!(got.operation.unwrap().owner_account(), Some("111122223333"), "the key's account from the config");
+        let ns = good.list_namespaces().max_results(50).send().await.unwrap();
+        assert!(!ns.namespaces().is_empty());
+        // DiscoverInstances goes through the data- prefix path and is signed for the host it reaches.
+        let err = good.discover_instances().namespace_name(&name).service_name("none").send().await.unwrap_err();
+        assert_eq!(code(&err), "ServiceNotFound");
+
+        let unknown = client_with(&server, wire, "AKIAUNKNOWNKEY000000", SECRET, None);
+        let err = unknown.list_namespaces().send().await.unwrap_err();
+        assert_eq!(code(&err), "UnrecognizedClientException");
+        let wrong = client_with(&server, wire, KEY, "not-the-secret", None);
+        let err = wrong.list_namespaces().send().await.unwrap_err();
+        assert_eq!(code(&err), "InvalidSignatureException");
+        assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(400));
+        let skewed = client_with(&server, wire, KEY, SECRET, Some(SystemTime::now() - Duration::from_secs(20 * 60)));
+        let err = skewed.list_namespaces().send().await.unwrap_err();
+        assert_eq!(code(&err), "InvalidSignatureException");
+        assert!(err.as_service_error().and_then(|e| e.meta().message()).unwrap_or_default().contains("expired"));
+    }
+    // No signature at all.
+    let resp = reqwest::Client::new()
+        .post(server.endpoint())
+        .header("x-amz-target", "Route53AutoNaming_v20170314.ListNamespaces")
+        .header("content-type", "application/x-amz-json-1.1")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["__type"], "MissingAuthenticationTokenException");
+
+    // The admin API wants the token; health stays open for probes.
+    let admin = format!("{}/_localplane/operations", server.endpoint());
+    assert_eq!(reqwest::get(&admin).await.unwrap().status().as_u16(), 401);
+    let ok = reqwest::Client::new().get(&admin).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let wrong = reqwest::Client::new().get(&admin).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    assert_eq!(reqwest::get(format!("{}/_localplane/health", server.endpoint())).await.unwrap().status().as_u16(), 200);
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verification_or_wide_listen_without_admin_token_refuses_to_start() {
+    let dir = temp_dir("noauth");
+    let cfg = dir.join("verify.toml");
+    std::fs::write(
+        &cfg,
+        format!("[auth]\nmode = \"verify\"\n[[auth.credentials]]\naccess_key = \"{KEY}\"\nsecret_key = \"s\"\naccount = \"111122223333\"\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_localplane"))
+        .args(["serve", "--ephemeral", "--dns-listen", "off", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--admin-token"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_localplane"))
+        .args(["serve", "--ephemeral", "--dns-listen", "off", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--admin-token"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_clients_get_one_winner() {
+    let server = Server::ephemeral("fast").await;
+    let c = cloudmap(&server, Wire::Json);
+    // 64 clients create the same namespace: one operation, the rest NamespaceAlreadyExists.
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move { c.create_http_namespace().name("race").send().await }));
+    }
+    let mut ok = Vec::new();
+    let mut codes = std::collections::BTreeMap::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(o) => ok.push(o.operation_id.unwrap()),
+            Err(e) => *codes.entry(code(&e)).or_insert(0) += 1,
+        }
+    }
+    assert_eq!(ok.len(), 1, "exactly one create wins: {codes:?}");
+    assert_eq!(codes.get("NamespaceAlreadyExists"), Some(&63));
+    let (op, _) = wait_cloudmap_operation(&c, &ok[0]).await;
+    let ns_id = op.targets().unwrap().get(&sd::types::OperationTargetType::Namespace).unwrap().clone();
+
+    // 64 clients create the same service.
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let c = c.clone();
+        let ns = ns_id.clone();
+        tasks.push(tokio::spawn(async move { c.create_service().name("svc").namespace_id(ns).send().await }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => winners += 1,
+            Err(e) => assert_eq!(code(&e), "ServiceAlreadyExists"),
+        }
+    }
+    assert_eq!(winners, 1);
+    let svc_id = c.list_services().send().await.unwrap().services()[0].id().unwrap().to_string();
+
+    // 64 clients register the same instance id: one operation in flight, the rest DuplicateRequest.
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let c = c.clone();
+        let svc = svc_id.clone();
+        tasks.push(tokio::spawn(async move {
+            c.register_instance().service_id(svc).instance_id("same").attributes("n", i.to_string()).send().await
+        }));
+    }
+    let mut ops = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(o) => ops.push(o.operation_id.unwrap()),
+            Err(e) => assert_eq!(code(&e), "DuplicateRequest"),
+        }
+    }
+    assert_eq!(ops.len(), 1, "one registration wins while it is in flight");
+    wait_cloudmap_operation(&c, &ops[0]).await;
+    let listed = c.list_instances().service_id(&svc_id).send().await.unwrap();
+    assert_eq!(listed.instances().len(), 1, "one instance");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_headers_and_bodies_are_refused_and_the_server_stays_up() {
+    let server = Server::ephemeral("instant").await;
+    let big = "x".repeat(100 * 1024);
+    let resp = reqwest::Client::new()
+        .post(server.endpoint())
+        .header("x-amz-target", "Route53AutoNaming_v20170314.ListNamespaces")
+        .header("x-padding", big)
+        .body("{}")
+        .send()
+        .await;
+    match resp {
+        Ok(r) => assert_eq!(r.status().as_u16(), 431, "request header fields too large"),
+        Err(e) => assert!(e.is_request() || e.is_connect() || e.to_string().contains("closed"), "{e}"),
+    }
+    // A client that opens a connection and sends nothing does not hold up anyone else.
+    let idle = tokio::net::TcpStream::connect(("127.0.0.1", server.port)).await.unwrap();
+    let c = cloudmap(&server, Wire::Json);
+    assert!(c.list_namespaces().send().await.is_ok());
+    drop(idle);
+}
