@@ -573,10 +573,15 @@ fn check_health_check(h: &m::HealthCheckConfig) -> Result<(), ApiError> {
 fn check_record_types(records: &[m::DnsRecord]) -> Result<(), ApiError> {
     let mut types: Vec<&str> = records.iter().map(|r| r.type_.as_str()).collect();
     types.sort_unstable();
-    let ok = matches!(types.as_slice(), ["A"] | ["AAAA"] | ["A", "AAAA"] | ["SRV"] | ["CNAME"]);
+    // The model's five sets, plus SRV beside A and/or AAAA, which real configurations use (ECS,
+    // consul-aws, Terraform) and AWS accepts.
+    let ok = matches!(
+        types.as_slice(),
+        ["A"] | ["AAAA"] | ["A", "AAAA"] | ["SRV"] | ["CNAME"] | ["A", "SRV"] | ["AAAA", "SRV"] | ["A", "AAAA", "SRV"]
+    );
     if !ok {
         return Err(invalid(format!(
-            "DnsRecords must be one of A, AAAA, A and AAAA, SRV, or CNAME; got [{}]",
+            "DnsRecords must be A, AAAA, A and AAAA, SRV (optionally with A and/or AAAA), or CNAME; got [{}]",
             types.join(", ")
         )));
     }
@@ -591,7 +596,8 @@ fn health_check_rec(h: &m::HealthCheckConfig) -> HealthCheckRec {
     HealthCheckRec {
         check_type: h.type_.as_str().to_string(),
         resource_path: path,
-        failure_threshold: Some(h.failure_threshold.unwrap_or(1)),
+        // Echoed only when the caller gave it; the prober uses Route 53's default of 3 otherwise.
+        failure_threshold: h.failure_threshold,
     }
 }
 
@@ -648,8 +654,17 @@ fn check_attributes(srv: &ServiceRec, attrs: &BTreeMap<String, String>, quotas: 
             return Err(invalid("Only AWS_INIT_HEALTH_STATUS may accompany AWS_EC2_INSTANCE_ID"));
         }
     }
+    let types: Vec<&str> = srv.dns_records.iter().flatten().map(|r| r.record_type.as_str()).collect();
+    let both_addresses = types.contains(&"A") && types.contains(&"AAAA");
+    if both_addresses && !has("AWS_INSTANCE_IPV4") && !has("AWS_INSTANCE_IPV6") {
+        return Err(invalid(
+            "AWS_INSTANCE_IPV4 or AWS_INSTANCE_IPV6 is required for a service with A and AAAA records",
+        ));
+    }
     for r in srv.dns_records.iter().flatten() {
         let missing = match r.record_type.as_str() {
+            // With both A and AAAA records an instance may have either address (checked above).
+            "A" | "AAAA" if both_addresses => None,
             "A" if !has("AWS_INSTANCE_IPV4") => Some("AWS_INSTANCE_IPV4 is required for a service with an A record"),
             "AAAA" if !has("AWS_INSTANCE_IPV6") => {
                 Some("AWS_INSTANCE_IPV6 is required for a service with an AAAA record")

@@ -425,6 +425,23 @@ async fn dns(wire: Wire) {
         .namespace_id(&ns_id)
         .dns_config(
             DnsConfig::builder()
+                .dns_records(record(RecordType::Cname, 30))
+                .dns_records(record(RecordType::Srv, 30))
+                .routing_policy(RoutingPolicy::Weighted)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidInput", "CNAME and SRV cannot be combined");
+    // A and SRV together are what ECS and Terraform users configure.
+    let both = c
+        .create_service()
+        .name("grpc")
+        .namespace_id(&ns_id)
+        .dns_config(
+            DnsConfig::builder()
                 .dns_records(record(RecordType::A, 30))
                 .dns_records(record(RecordType::Srv, 30))
                 .build()
@@ -432,8 +449,8 @@ async fn dns(wire: Wire) {
         )
         .send()
         .await
-        .unwrap_err();
-    assert_eq!(code(&err), "InvalidInput", "A and SRV cannot be combined");
+        .unwrap();
+    c.delete_service().id(both.service.unwrap().id().unwrap()).send().await.unwrap();
     let err = c
         .create_service()
         .name("web")

@@ -58,7 +58,7 @@ async fn wait_plugin(
     }
 }
 
-async fn active_plugin(c: &kc::Client, name: &str) -> String {
+pub(crate) async fn active_plugin(c: &kc::Client, name: &str) -> String {
     let arn = create_plugin(c, name).await;
     wait_plugin(c, &arn, CustomPluginState::Active).await;
     arn
@@ -75,7 +75,7 @@ fn provisioned(mcu: i32, workers: i32) -> Capacity {
 }
 
 /// A CreateConnector request with everything required, one worker of 1 MCU and `tasks.max=1`.
-fn connector_request(
+pub(crate) fn connector_request(
     c: &kc::Client,
     name: &str,
     plugin_arn: &str,
@@ -114,11 +114,11 @@ fn connector_request(
         .service_execution_role_arn(ROLE)
 }
 
-type Described = kc::operation::describe_connector::DescribeConnectorOutput;
-type DescribedOperation = kc::operation::describe_connector_operation::DescribeConnectorOperationOutput;
+pub(crate) type Described = kc::operation::describe_connector::DescribeConnectorOutput;
+pub(crate) type DescribedOperation = kc::operation::describe_connector_operation::DescribeConnectorOperationOutput;
 
 /// Polls DescribeConnector until the connector is `want`; returns it and every state seen.
-async fn wait_connector(c: &kc::Client, arn: &str, want: ConnectorState) -> (Described, Vec<String>) {
+pub(crate) async fn wait_connector(c: &kc::Client, arn: &str, want: ConnectorState) -> (Described, Vec<String>) {
     let deadline = Instant::now() + WAIT;
     let mut seen: Vec<String> = Vec::new();
     loop {
@@ -135,13 +135,13 @@ async fn wait_connector(c: &kc::Client, arn: &str, want: ConnectorState) -> (Des
     }
 }
 
-async fn running_connector(c: &kc::Client, name: &str, plugin_arn: &str) -> Described {
+pub(crate) async fn running_connector(c: &kc::Client, name: &str, plugin_arn: &str) -> Described {
     let created = connector_request(c, name, plugin_arn).send().await.expect("CreateConnector");
     wait_connector(c, created.connector_arn().unwrap(), ConnectorState::Running).await.0
 }
 
 /// Polls DescribeConnectorOperation until it has an end time; returns it and every state seen.
-async fn wait_operation(c: &kc::Client, arn: &str) -> (DescribedOperation, Vec<String>) {
+pub(crate) async fn wait_operation(c: &kc::Client, arn: &str) -> (DescribedOperation, Vec<String>) {
     let deadline = Instant::now() + WAIT;
     let mut seen: Vec<String> = Vec::new();
     loop {

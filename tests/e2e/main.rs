@@ -3,6 +3,7 @@
 mod admin;
 mod cloudmap;
 mod common;
+mod crash;
 mod dns;
 mod kafkaconnect;
 mod models;
