@@ -5,6 +5,8 @@
 // The binary is $LOCALPLANE_BIN or <repo>/target/debug/localplane. Set
 // LOCALPLANE_ENDPOINT=http://127.0.0.1:4566 to use a server that is already
 // running instead (nothing is started or stopped then).
+//
+// adminRequest / addFault / removeFault call the admin API (/_localplane/...).
 
 import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, openSync, readFileSync, closeSync } from 'node:fs';
@@ -103,4 +105,33 @@ export async function startLocalplane() {
     clearTimeout(timer);
   };
   return { endpoint, stop, logTail };
+}
+
+/**
+ * Calls localplane's admin API (`/_localplane/...`), which no AWS client knows about.
+ * Resolves to {status, body} (body parsed as JSON, or null when empty).
+ */
+export async function adminRequest(endpoint, method, path, doc) {
+  const res = await fetch(`${endpoint}${path}`, {
+    method,
+    headers: doc === undefined ? {} : { 'content-type': 'application/json' },
+    body: doc === undefined ? undefined : JSON.stringify(doc),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+/**
+ * Installs a fault rule (`POST /_localplane/faults`) and resolves to its id; throws unless 2xx.
+ * Delete a rule that may still be unused with `removeFault(endpoint, id)` (404 once used up).
+ */
+export async function addFault(endpoint, rule) {
+  const { status, body } = await adminRequest(endpoint, 'POST', '/_localplane/faults', rule);
+  if (status < 200 || status >= 300) throw new Error(`POST /_localplane/faults ${JSON.stringify(rule)} -> ${status} ${JSON.stringify(body)}`);
+  return body.id;
+}
+
+export async function removeFault(endpoint, id) {
+  return (await adminRequest(endpoint, 'DELETE', `/_localplane/faults/${encodeURIComponent(id)}`)).status;
 }

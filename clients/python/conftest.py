@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,6 +171,55 @@ def servicediscovery_as(endpoint_url):
     return lambda account: make_client("servicediscovery", endpoint_url, access_key=account)
 
 
+@pytest.fixture(scope="session")
+def kafkaconnect(endpoint_url):
+    """A boto3 ``kafkaconnect`` (MSK Connect, restJson1) client bound to localplane."""
+    return make_client("kafkaconnect", endpoint_url)
+
+
+class Admin:
+    """The localplane admin API (``/_localplane/...``), which no AWS client knows about.
+
+    ``admin.add_fault({...})`` installs a fault rule (``POST /_localplane/faults``) and returns the
+    answer (``{"id": ...}``). Rules added through the fixture that are still unused when the test
+    ends are deleted then, so a failed test leaves none behind.
+    """
+
+    def __init__(self, endpoint_url: str):
+        self.endpoint_url = endpoint_url
+        self.fault_ids: list[str] = []
+
+    def request(self, method: str, path: str, doc=None) -> tuple[int, object]:
+        data = None if doc is None else json.dumps(doc).encode()
+        req = urllib.request.Request(f"{self.endpoint_url}{path}", data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def add_fault(self, rule: dict) -> dict:
+        status, body = self.request("POST", "/_localplane/faults", rule)
+        assert 200 <= status < 300, f"POST /_localplane/faults {rule} -> {status} {body}"
+        self.fault_ids.append(body["id"])
+        return body
+
+    def remove_unused_faults(self) -> None:
+        for fault_id in self.fault_ids:
+            self.request("DELETE", f"/_localplane/faults/{urllib.parse.quote(fault_id, safe='')}")  # 404 once used up
+        self.fault_ids.clear()
+
+
+@pytest.fixture
+def admin(endpoint_url):
+    """The localplane admin API for one test (see :class:`Admin`)."""
+    client = Admin(endpoint_url)
+    yield client
+    client.remove_unused_faults()
+
+
 @dataclass
 class CliResult:
     returncode: int
@@ -184,13 +234,19 @@ class CliResult:
 class AwsCli:
     """Runs the AWS CLI (``python -m awscli``) against localplane.
 
-    ``aws_cli("servicediscovery", "get-operation", "--operation-id", op)`` returns the
+    ``aws_cli("servicediscovery", "get-operation", "--operation-id", op)`` (or
+    ``aws_cli("kafkaconnect", "describe-connector", "--connector-arn", arn)``) returns the
     parsed JSON output (None for commands that print nothing) and fails the test
     when the command fails; ``aws_cli.run(...)`` returns the raw :class:`CliResult`.
+    Relative ``file://`` arguments (``--cli-input-json file://connector.json``) are
+    read from ``aws_cli.workdir``, a directory of its own: ``aws_cli.write(name, doc)``
+    puts a JSON document there and returns the ``file://`` argument for it.
     """
 
     def __init__(self, endpoint_url: str, home: Path):
         self.endpoint_url = endpoint_url
+        self.workdir = home / "work"
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.env = {
             k: v for k, v in os.environ.items() if not k.startswith("AWS_")
         } | {
@@ -207,8 +263,13 @@ class AwsCli:
 
     def run(self, *args: str, timeout: float = 60) -> CliResult:
         cmd = [sys.executable, "-m", "awscli", "--endpoint-url", self.endpoint_url, "--output", "json", *args]
-        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, env=self.env, cwd=self.workdir, capture_output=True, text=True, timeout=timeout)
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    def write(self, name: str, doc) -> str:
+        """Writes `doc` as JSON to ``workdir/name``; returns ``file://name`` for a CLI argument."""
+        (self.workdir / name).write_text(json.dumps(doc, indent=2))
+        return f"file://{name}"
 
     def __call__(self, *args: str):
         result = self.run(*args)
