@@ -315,7 +315,15 @@ async fn reset(app: &App, service: Option<&str>) -> Result<usize, ResetError> {
         .store()
         .write(move |tx| -> Result<usize, StoreError> {
             match prefix {
-                None => tx.delete_prefix(""),
+                None => {
+                    // The replica-wide settings (the timing profile) are configuration, not state.
+                    let settings = tx.scan(crate::engine::SETTINGS, None, usize::MAX)?;
+                    let n = tx.delete_prefix("")?;
+                    for (k, v) in &settings {
+                        tx.put(k, v)?;
+                    }
+                    Ok(n.saturating_sub(settings.len()))
+                }
                 Some((name, prefix)) => {
                     let mut n = tx.delete_prefix(&prefix)?;
                     n += tx.delete_prefix(&format!("ops/{name}/"))?;
@@ -375,38 +383,44 @@ enum ImportError {
 }
 
 /// Known top-level key prefixes; anything else in a snapshot is rejected.
-const KNOWN_PREFIXES: &[&str] = &["sd/", "kc/", "ops/", "sched/", "schedof/", "faults/"];
+const KNOWN_PREFIXES: &[&str] = &["sd/", "kc/", "ops/", "sched/", "schedof/", "faults/", crate::engine::SETTINGS];
 
-/// Replaces the whole state with a snapshot, in one transaction, after checking it.
-async fn import_snapshot(app: &App, body: Value) -> Result<usize, ImportError> {
+/// Checks a snapshot document and returns its rows; the message says what is wrong.
+pub fn check_snapshot(body: &Value) -> Result<Vec<(String, Vec<u8>)>, String> {
     if body.get("format").and_then(Value::as_str) != Some(SNAPSHOT_FORMAT) {
-        return Err(ImportError::Invalid(format!("format must be \"{SNAPSHOT_FORMAT}\"")));
+        return Err(format!("format must be \"{SNAPSHOT_FORMAT}\""));
     }
     if body.get("version").and_then(Value::as_u64) != Some(SNAPSHOT_VERSION) {
-        return Err(ImportError::Invalid(format!("version must be {SNAPSHOT_VERSION}")));
+        return Err(format!("version must be {SNAPSHOT_VERSION}"));
     }
     let Some(entries) = body.get("entries").and_then(Value::as_object) else {
-        return Err(ImportError::Invalid("entries must be an object of key → value strings".into()));
+        return Err("entries must be an object of key → value strings".into());
     };
     let mut rows = Vec::with_capacity(entries.len());
     for (k, v) in entries {
         let Some(v) = v.as_str() else {
-            return Err(ImportError::Invalid(format!("the value of {k} is not a string")));
+            return Err(format!("the value of {k} is not a string"));
         };
         if !KNOWN_PREFIXES.iter().any(|p| k.starts_with(p)) {
-            return Err(ImportError::Invalid(format!("unknown key {k}")));
+            return Err(format!("unknown key {k}"));
         }
         let is_document = k.starts_with("faults/")
             || ["/ns/", "/srv/", "/inst/", "/op/"].iter().any(|seg| k.starts_with("sd/") && k.contains(seg));
         if is_document && serde_json::from_str::<Value>(v).is_err() {
-            return Err(ImportError::Invalid(format!("the value of {k} is not a JSON document")));
+            return Err(format!("the value of {k} is not a JSON document"));
         }
         if k.starts_with("faults/") {
-            let rule: FaultRule = serde_json::from_str(v).map_err(|e| ImportError::Invalid(format!("{k}: {e}")))?;
-            validate_rule(&rule).map_err(|e| ImportError::Invalid(format!("{k}: {e}")))?;
+            let rule: FaultRule = serde_json::from_str(v).map_err(|e| format!("{k}: {e}"))?;
+            validate_rule(&rule).map_err(|e| format!("{k}: {e}"))?;
         }
         rows.push((k.clone(), v.as_bytes().to_vec()));
     }
+    Ok(rows)
+}
+
+/// Replaces the whole state with a snapshot, in one transaction, after checking it.
+async fn import_snapshot(app: &App, body: Value) -> Result<usize, ImportError> {
+    let rows = check_snapshot(&body).map_err(ImportError::Invalid)?;
     let n = rows.len();
     app.engine
         .store()

@@ -6,7 +6,7 @@ use crate::config::FileConfig;
 use crate::engine::{Engine, SystemClock, Timing, TimingProfile};
 use crate::mskconnect::{driver::MskConnectDriver, MskConnect};
 use crate::server::{router, App};
-use crate::store::{sqlite::Sqlite, Store};
+use crate::store::Location;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -115,6 +115,10 @@ pub struct ServeArgs {
     /// Keep state in memory only (gone when the process exits).
     #[arg(long, env = "LOCALPLANE_EPHEMERAL")]
     pub ephemeral: bool,
+    /// Where state lives: postgres://USER@HOST:PORT/DB (one database shared by several replicas)
+    /// or sqlite://PATH (a data directory, like --data-dir) [default: SQLite in --data-dir].
+    #[arg(long, env = "LOCALPLANE_STORE", hide_env_values = true)]
+    pub store: Option<String>,
     /// How fast operations move: instant, fast, realistic or manual [default: fast].
     #[arg(long, env = "LOCALPLANE_TIMING")]
     pub timing: Option<TimingProfile>,
@@ -143,6 +147,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub ephemeral: bool,
+    /// Where state lives (what `--store`, `--data-dir` and `--ephemeral` decided together).
+    pub store: Location,
     pub timing: Timing,
     pub default_account: String,
     pub default_region: String,
@@ -187,6 +193,7 @@ impl ServeArgs {
             dns_listeners.push(crate::dns::ListenerSpec { listen: addr, view: crate::dns::View::default(), required });
         }
         dns_listeners.extend(file.dns_listeners.iter().map(|l| l.to_spec()));
+        let store = store_location(self, &file)?;
         let health_check_interval =
             match self.health_check_interval.clone().or_else(|| file.health_check_interval.clone()) {
                 Some(text) => Some(
@@ -197,8 +204,12 @@ impl ServeArgs {
             };
         Ok(Settings {
             listen: self.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4566))),
-            data_dir: self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("./.localplane")),
-            ephemeral: self.ephemeral || file.ephemeral.unwrap_or(false),
+            data_dir: match &store {
+                Location::Sqlite(dir) => dir.clone(),
+                _ => self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            },
+            ephemeral: store == Location::Memory,
+            store,
             timing: Timing { profile: timing_profile, overrides: file.timing_overrides },
             default_account,
             default_region: self.default_region.clone().or(file.default_region).unwrap_or_else(|| "us-east-1".into()),
@@ -208,6 +219,48 @@ impl ServeArgs {
             dns_listeners,
             health: crate::health::HealthSettings { interval: health_check_interval, ..Default::default() },
         })
+    }
+}
+
+/// The data directory when nothing says where state lives.
+const DEFAULT_DATA_DIR: &str = "./.localplane";
+
+/// Where state lives. `--store`, `--ephemeral` and `--data-dir` all answer that, so a flag (or its
+/// variable) beats the file, and two answers at the same level are a contradiction — except
+/// `--ephemeral` beating `--data-dir`, which it always has.
+fn store_location(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Location> {
+    let sqlite = |ephemeral: bool| {
+        if ephemeral {
+            Location::Memory
+        } else {
+            Location::Sqlite(
+                args.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            )
+        }
+    };
+    let file_ephemeral = file.ephemeral.unwrap_or(false);
+    if let Some(store) = &args.store {
+        if args.ephemeral {
+            anyhow::bail!("--ephemeral and --store (LOCALPLANE_STORE) both say where state lives; keep one");
+        }
+        if args.data_dir.is_some() {
+            anyhow::bail!(
+                "--data-dir and --store (LOCALPLANE_STORE) both say where state lives; keep one (--store sqlite://PATH is --data-dir PATH)"
+            );
+        }
+        return store.parse().map_err(|e| anyhow::anyhow!("--store: {e}"));
+    }
+    match &file.store {
+        Some(store) if !args.ephemeral && args.data_dir.is_none() => {
+            if file_ephemeral || file.data_dir.is_some() {
+                anyhow::bail!(
+                    "the config file sets store and also {}; keep one",
+                    if file_ephemeral { "ephemeral" } else { "data_dir" }
+                );
+            }
+            store.parse().map_err(|e| anyhow::anyhow!("store: {e}"))
+        }
+        _ => Ok(sqlite(args.ephemeral || file_ephemeral)),
     }
 }
 
@@ -311,12 +364,12 @@ fn init_logging(format: &str) {
 /// `localplane serve`.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     init_logging(&settings.log_format);
-    let backend = if settings.ephemeral { Sqlite::in_memory() } else { Sqlite::open(&settings.data_dir) }
-        .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
-    let store = Store::new(Arc::new(backend));
+    let store = settings.store.open().await.with_context(|| format!("opening the store {}", settings.store))?;
     let engine = Engine::new(store, Arc::new(SystemClock), settings.timing.clone());
     engine.register(crate::cloudmap::records::SERVICE, Arc::new(CloudMapDriver));
     engine.register(crate::mskconnect::records::SERVICE, Arc::new(MskConnectDriver));
+    // A start sets the timing like PUT /_localplane/timing does: for every replica of a shared store.
+    engine.set_timing(settings.timing.clone()).await.context("storing the timing profile")?;
     engine.install_config_faults(&settings.faults).await.context("installing the fault rules of the config file")?;
     let app = Arc::new(App {
         cloudmap: CloudMap::new(engine.clone(), Quotas::default()),
@@ -337,7 +390,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let scheduler = tokio::spawn(engine.run_scheduler());
     tracing::info!(
         listen = %settings.listen,
-        store = if settings.ephemeral { "memory".to_string() } else { settings.data_dir.display().to_string() },
+        store = %settings.store,
         timing = settings.timing.profile.as_str(),
         "localplane is serving"
     );

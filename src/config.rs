@@ -16,6 +16,8 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     /// `data_dir = "./.localplane"`
     pub data_dir: Option<PathBuf>,
+    /// `store = "postgres://USER@HOST:PORT/DB"` (shared by replicas) or `"sqlite://PATH"`.
+    pub store: Option<String>,
     /// `ephemeral = true`
     pub ephemeral: Option<bool>,
     /// `timing = "fast"`
@@ -71,6 +73,9 @@ impl FileConfig {
         if let Some(t) = &cfg.timing {
             t.parse::<TimingProfile>().map_err(|e| format!("timing: {e}"))?;
         }
+        if let Some(s) = &cfg.store {
+            s.parse::<crate::store::Location>().map_err(|e| format!("store: {e}"))?;
+        }
         if let Some(f) = &cfg.log_format {
             if f != "text" && f != "json" {
                 return Err(format!("log_format must be text or json, not '{f}'"));
@@ -110,6 +115,9 @@ mod tests {
         assert!(e.contains("tming"), "{e}");
         let e = FileConfig::parse("timing = \"slow\"").unwrap_err();
         assert!(e.contains("timing"), "{e}");
+        let e = FileConfig::parse("store = \"mysql://db\"").unwrap_err();
+        assert!(e.contains("store"), "{e}");
+        assert!(FileConfig::parse("store = \"postgres://lp@127.0.0.1:5432/lp\"").is_ok());
         let e = FileConfig::parse("[timing_overrides]\nCREATE_NAMESPACE = -1").unwrap_err();
         assert!(e.contains("CREATE_NAMESPACE"), "{e}");
         let e = FileConfig::parse("dns_listen = \"8053\"").unwrap_err();

@@ -7,6 +7,7 @@ pub mod cloudmap;
 pub mod config;
 pub mod dns;
 pub mod engine;
+pub mod fuzzing;
 pub mod health;
 pub mod metrics;
 pub mod model;

@@ -128,10 +128,15 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
         Route::KafkaConnect { operation, .. } => (Protocol::RestJson1, operation.name.to_string()),
         Route::KafkaConnectUnknown => (Protocol::RestJson1, String::new()),
         Route::Other => {
-            let body = format!(
-                "{{\"message\":\"No AWS API at {method} {raw_path}; localplane serves Cloud Map and MSK Connect\"}}"
+            // Not an AWS API request (no X-Amz-Target, no CBOR route, no /v1 path): answered as AWS
+            // front ends answer unknown operations.
+            let err = ApiError::new(
+                &crate::wire::shape::UNKNOWN_OPERATION_EXCEPTION,
+                format!("No AWS API at {method} {raw_path}; localplane serves Cloud Map and MSK Connect"),
             );
-            return respond(404, Some("application/json"), vec![], body.into_bytes(), &request_id);
+            let r = wire::encode_error(Protocol::AwsJson11, &err);
+            let headers = vec![("x-amzn-ErrorType", err.shape.name.to_string())];
+            return respond(404, Some("application/json"), headers, r.body, &request_id);
         }
     };
     let headers = req.headers().clone();
@@ -329,4 +334,30 @@ pub async fn serve_http(
         }
     }
     Ok(())
+}
+
+impl App {
+    /// Wires an application over `engine`: both services, their operation drivers registered.
+    pub fn new(engine: Engine, default_account: String, default_region: String, auth: crate::auth::Auth) -> App {
+        engine.register(crate::cloudmap::records::SERVICE, Arc::new(crate::cloudmap::driver::CloudMapDriver));
+        engine.register(crate::mskconnect::records::SERVICE, Arc::new(crate::mskconnect::driver::MskConnectDriver));
+        App {
+            cloudmap: CloudMap::new(engine.clone(), crate::cloudmap::Quotas::default()),
+            mskconnect: crate::mskconnect::MskConnect::new(engine.clone()),
+            engine,
+            default_account,
+            default_region,
+            config_faults: Vec::new(),
+            metrics: None,
+            auth,
+        }
+    }
+
+    /// An application over a fresh in-memory store, for in-process tests.
+    pub fn in_memory(timing: crate::engine::Timing) -> Result<Arc<App>, crate::store::StoreError> {
+        let store = crate::store::Store::new(Arc::new(crate::store::sqlite::Sqlite::in_memory()?));
+        let engine = Engine::new(store, Arc::new(crate::engine::SystemClock), timing);
+        let auth = crate::auth::Auth { default_account: "000000000000".into(), ..Default::default() };
+        Ok(Arc::new(App::new(engine, "000000000000".into(), "us-east-1".into(), auth)))
+    }
 }

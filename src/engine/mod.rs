@@ -9,8 +9,9 @@ pub mod timing;
 pub use faults::{FaultRule, Rollback};
 pub use timing::{Timing, TimingProfile};
 
-use crate::store::{Store, StoreError, Tx};
-use std::collections::HashMap;
+use crate::store::{get_json, put_json, Store, StoreError, Tx};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -22,6 +23,22 @@ const SCHED: &str = "sched/";
 const SCHED_OF: &str = "schedof/";
 /// Key prefix of the index of every operation ever submitted: `ops/{service}/{op}`.
 const OPS: &str = "ops/";
+/// Key prefix of the settings every replica sharing the store follows (a reset keeps them).
+pub const SETTINGS: &str = "settings/";
+/// The timing in force for every replica: `{"profile": "fast", "overrides": {…}}`.
+const SETTINGS_TIMING: &str = "settings/timing";
+/// How often the scheduler re-reads what other replicas may have changed (timing, fault rules).
+const SETTINGS_REFRESH: Duration = Duration::from_millis(250);
+/// The longest the scheduler sleeps, which bounds how late a replica sees those changes.
+const MAX_SCHEDULER_SLEEP_MS: i64 = 500;
+
+/// The timing as the store keeps it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredTiming {
+    profile: String,
+    #[serde(default)]
+    overrides: BTreeMap<String, i64>,
+}
 
 /// Reads the time. Nothing in localplane reads the wall clock but through this.
 pub trait Clock: Send + Sync {
@@ -105,11 +122,19 @@ pub struct Engine {
 struct EngineInner {
     store: Store,
     clock: Arc<dyn Clock>,
-    timing: RwLock<Timing>,
+    /// This replica's copy of the replica-wide timing, with a count of its local changes.
+    timing: RwLock<(u64, Timing)>,
     drivers: RwLock<HashMap<&'static str, Arc<dyn OperationDriver>>>,
     wake: Notify,
-    /// Whether any request fault rule may exist (keeps the request path free of store reads).
-    request_faults: std::sync::atomic::AtomicBool,
+    /// Whether any request fault rule may exist (keeps the request path free of store reads): the
+    /// low bit; the bits above count the local changes of the flag.
+    request_faults: AtomicU64,
+}
+
+/// A refresh read the store when the local copy had seen `changes` local changes; a local change
+/// since then is newer than what the refresh read, so the refresh must not overwrite it.
+fn faults_word(changes: u64, any: bool) -> u64 {
+    (changes << 1) | u64::from(any)
 }
 
 fn sched_key(due: i64, service: &str, op: &str) -> String {
@@ -123,10 +148,10 @@ impl Engine {
             inner: Arc::new(EngineInner {
                 store,
                 clock,
-                timing: RwLock::new(timing),
+                timing: RwLock::new((0, timing)),
                 drivers: RwLock::new(HashMap::new()),
                 wake: Notify::new(),
-                request_faults: std::sync::atomic::AtomicBool::new(true),
+                request_faults: AtomicU64::new(faults_word(0, true)),
             }),
         }
     }
@@ -143,9 +168,9 @@ impl Engine {
         self.inner.clock.now_ms()
     }
 
-    /// The timing in force.
+    /// The timing in force (as of this replica's last look at the store).
     pub fn timing(&self) -> Timing {
-        self.inner.timing.read().map(|t| t.clone()).unwrap_or_default()
+        self.inner.timing.read().map(|t| t.1.clone()).unwrap_or_default()
     }
 
     /// The store.
@@ -237,33 +262,73 @@ impl Engine {
         }
     }
 
-    /// Changes the timing in force. Operations waiting for a manual advance get scheduled when the
-    /// new profile moves things on its own.
+    /// Changes the timing in force for every replica sharing the store (the others see it at their
+    /// next refresh). Operations waiting for a manual advance get scheduled when the new profile
+    /// moves things on its own.
     pub async fn set_timing(&self, timing: Timing) -> Result<(), StoreError> {
         let manual = timing.profile == TimingProfile::Manual;
-        if let Ok(mut t) = self.inner.timing.write() {
-            *t = timing;
-        }
-        if !manual {
-            let engine = self.clone();
-            self.inner
-                .store
-                .write(move |tx| -> Result<(), StoreError> {
-                    let now = engine.now_ms();
-                    for (key, value) in tx.scan(SCHED_OF, None, usize::MAX)? {
-                        if value.is_empty() {
-                            if let Some((service, op)) = key.strip_prefix(SCHED_OF).and_then(|r| r.split_once('/')) {
-                                let (service, op) = (service.to_string(), op.to_string());
-                                engine.schedule(tx, &service, &op, Some(now))?;
-                            }
+        let stored = StoredTiming { profile: timing.profile.as_str().to_string(), overrides: timing.overrides.clone() };
+        let engine = self.clone();
+        self.inner
+            .store
+            .write(move |tx| -> Result<(), StoreError> {
+                put_json(tx, SETTINGS_TIMING, &stored)?;
+                if manual {
+                    return Ok(());
+                }
+                let now = engine.now_ms();
+                for (key, value) in tx.scan(SCHED_OF, None, usize::MAX)? {
+                    if value.is_empty() {
+                        if let Some((service, op)) = key.strip_prefix(SCHED_OF).and_then(|r| r.split_once('/')) {
+                            let (service, op) = (service.to_string(), op.to_string());
+                            engine.schedule(tx, &service, &op, Some(now))?;
                         }
                     }
-                    Ok(())
-                })
-                .await?;
+                }
+                Ok(())
+            })
+            .await?;
+        if let Ok(mut t) = self.inner.timing.write() {
+            *t = (t.0 + 1, timing);
         }
         self.inner.wake.notify_one();
         Ok(())
+    }
+
+    /// Re-reads the settings another replica may have changed: the timing and whether request
+    /// fault rules exist. The scheduler calls it every [`SETTINGS_REFRESH`].
+    pub async fn refresh_settings(&self) -> Result<(), StoreError> {
+        let timing_seen = self.inner.timing.read().map(|t| t.0).unwrap_or(0);
+        let faults_seen = self.inner.request_faults.load(Ordering::Acquire);
+        let (stored, any) = self
+            .inner
+            .store
+            .read(|tx| -> Result<_, StoreError> {
+                // An unreadable timing document (a hand-edited snapshot?) leaves the timing as it is.
+                let stored = get_json::<StoredTiming>(tx, SETTINGS_TIMING).ok().flatten();
+                Ok((stored, faults::any_request_fault(tx)?))
+            })
+            .await?;
+        self.settle_fault_flag(faults_seen, any);
+        let Some(stored) = stored else { return Ok(()) };
+        let Ok(profile) = stored.profile.parse::<TimingProfile>() else { return Ok(()) };
+        let timing = Timing { profile, overrides: stored.overrides };
+        if let Ok(mut t) = self.inner.timing.write() {
+            if t.0 == timing_seen {
+                t.1 = timing;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the request-fault flag to `any` unless it changed since it was `seen`.
+    fn settle_fault_flag(&self, seen: u64, any: bool) {
+        let _ = self.inner.request_faults.compare_exchange(
+            seen,
+            faults_word((seen >> 1) + 1, any),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
     }
 
     /// Every operation ever submitted (oldest key first), as the admin API shows them.
@@ -384,27 +449,31 @@ impl Engine {
 
     /// Takes one use of a request fault for `service`/`api`, if any rule matches.
     pub async fn take_request_fault(&self, service: &str, api: &str) -> Result<Option<FaultRule>, StoreError> {
-        if !self.inner.request_faults.load(std::sync::atomic::Ordering::Relaxed) {
+        let seen = self.inner.request_faults.load(Ordering::Acquire);
+        if seen & 1 == 0 {
             return Ok(None);
         }
         let (service, api) = (service.to_string(), api.to_string());
-        let engine = self.clone();
-        self.inner
+        let (taken, any) = self
+            .inner
             .store
-            .write(move |tx| -> Result<Option<FaultRule>, StoreError> {
+            .write(move |tx| -> Result<(Option<FaultRule>, bool), StoreError> {
                 let taken = faults::take(tx, |r| r.service == service && r.api.as_deref() == Some(api.as_str()))?;
-                let any = faults::any_request_fault(tx)?;
-                engine.inner.request_faults.store(any, std::sync::atomic::Ordering::Relaxed);
-                Ok(taken)
+                Ok((taken, faults::any_request_fault(tx)?))
             })
-            .await
+            .await?;
+        self.settle_fault_flag(seen, any);
+        Ok(taken)
     }
 
     /// Adds a fault rule; returns it with its id.
     pub async fn add_fault(&self, rule: FaultRule) -> Result<FaultRule, StoreError> {
         let id = format!("{:016x}-{}", self.now_ms(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
         if rule.is_request_fault() {
-            self.inner.request_faults.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = self
+                .inner
+                .request_faults
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| Some(faults_word((w >> 1) + 1, true)));
         }
         self.inner.store.write(move |tx| faults::add(tx, rule, id)).await
     }
@@ -427,8 +496,9 @@ impl Engine {
 
     /// Re-reads whether any request fault exists (after a reset, a snapshot import, a start).
     pub async fn refresh_fault_flag(&self) -> Result<(), StoreError> {
+        let seen = self.inner.request_faults.load(Ordering::Acquire);
         let any = self.inner.store.read(|tx| faults::any_request_fault(tx)).await?;
-        self.inner.request_faults.store(any, std::sync::atomic::Ordering::Relaxed);
+        self.settle_fault_flag(seen, any);
         Ok(())
     }
 
@@ -470,6 +540,8 @@ impl Engine {
             match stepped {
                 Ok(true) => ran += 1,
                 Ok(false) => {}
+                // The rest of the pass would fail the same way; the caller reports it once.
+                Err(e @ StoreError::Unavailable(_)) => return Err(e),
                 Err(e) => {
                     tracing::error!(error = %e, "advancing an operation failed; it stays scheduled")
                 }
@@ -494,20 +566,41 @@ impl Engine {
         }))
     }
 
-    /// The scheduler task: sleeps until the next step is due or something new is scheduled.
+    /// The scheduler task: sleeps until the next step is due or something new is scheduled, and
+    /// keeps this replica's copy of the replica-wide settings fresh.
     pub async fn run_scheduler(self) {
+        let mut refreshed: Option<tokio::time::Instant> = None;
+        let mut failing = false;
         loop {
+            let mut pass: Result<(), StoreError> = Ok(());
+            if refreshed.is_none_or(|t| t.elapsed() >= SETTINGS_REFRESH) {
+                pass = self.refresh_settings().await;
+                refreshed = Some(tokio::time::Instant::now());
+            }
             let manual = self.timing().profile == TimingProfile::Manual;
-            if !manual {
-                if let Err(e) = self.advance_due_operations().await {
-                    tracing::error!(error = %e, "scheduler pass failed; retrying");
-                }
+            if !manual && pass.is_ok() {
+                pass = self.advance_due_operations().await.map(|_| ());
             }
             let wait = match self.next_due_in().await {
-                Ok(Some(ms)) => Duration::from_millis(ms.clamp(1, 1000) as u64),
-                Ok(None) => Duration::from_secs(1),
-                Err(_) => Duration::from_millis(500),
+                Ok(Some(ms)) => Duration::from_millis(ms.clamp(1, MAX_SCHEDULER_SLEEP_MS) as u64),
+                Ok(None) => Duration::from_millis(MAX_SCHEDULER_SLEEP_MS as u64),
+                Err(e) => {
+                    pass = pass.and(Err(e));
+                    Duration::from_millis(MAX_SCHEDULER_SLEEP_MS as u64)
+                }
             };
+            // One line when the store goes away and one when it is back, not one per pass.
+            match pass {
+                Err(e) if !failing => {
+                    tracing::error!(error = %e, "scheduler pass failed; operations wait until the store answers again");
+                    failing = true;
+                }
+                Ok(()) if failing => {
+                    tracing::info!("the store answers again; operations move on");
+                    failing = false;
+                }
+                _ => {}
+            }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.inner.wake.notified() => {}

@@ -4941,6 +4941,34 @@ pub trait Api: Sync {
 
 /// Decodes the input of operation `name`, calls the backend, and encodes its output.
 /// `Ok(None)` is an operation whose output is Unit (no body).
+/// Decodes and validates the input of operation `name` without running it (fuzzing, property tests).
+pub fn validate_input(name: &str, input: &Json) -> Result<(), ApiError> {
+    match name {
+        "CreateConnector" => decode_input::<CreateConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "CreateCustomPlugin" => decode_input::<CreateCustomPluginRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "CreateWorkerConfiguration" => decode_input::<CreateWorkerConfigurationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "DeleteConnector" => decode_input::<DeleteConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "DeleteCustomPlugin" => decode_input::<DeleteCustomPluginRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "DeleteWorkerConfiguration" => decode_input::<DeleteWorkerConfigurationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "DescribeConnector" => decode_input::<DescribeConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "DescribeConnectorOperation" => decode_input::<DescribeConnectorOperationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "DescribeCustomPlugin" => decode_input::<DescribeCustomPluginRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "DescribeWorkerConfiguration" => decode_input::<DescribeWorkerConfigurationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "ListConnectorOperations" => decode_input::<ListConnectorOperationsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "ListConnectors" => decode_input::<ListConnectorsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "ListCustomPlugins" => decode_input::<ListCustomPluginsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "ListTagsForResource" => decode_input::<ListTagsForResourceRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "ListWorkerConfigurations" => decode_input::<ListWorkerConfigurationsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "PauseConnector" => decode_input::<PauseConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "RestartConnector" => decode_input::<RestartConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "ResumeConnector" => decode_input::<ResumeConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "TagResource" => decode_input::<TagResourceRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "UntagResource" => decode_input::<UntagResourceRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        "UpdateConnector" => decode_input::<UpdateConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        _ => Err(ApiError::unknown_operation(name)),
+    }
+}
+
 pub async fn dispatch<A: Api>(api: &A, cx: &RequestContext, name: &str, input: &Json, protocol: Protocol) -> Result<Option<Vec<u8>>, ApiError> {
     match name {
         "CreateConnector" => {

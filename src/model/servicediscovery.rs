@@ -4549,6 +4549,43 @@ pub trait Api: Sync {
 
 /// Decodes the input of operation `name`, calls the backend, and encodes its output.
 /// `Ok(None)` is an operation whose output is Unit (no body).
+/// Decodes and validates the input of operation `name` without running it (fuzzing, property tests).
+pub fn validate_input(name: &str, input: &Json) -> Result<(), ApiError> {
+    match name {
+        "CreateHttpNamespace" => decode_input::<CreateHttpNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "CreatePrivateDnsNamespace" => decode_input::<CreatePrivateDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "CreatePublicDnsNamespace" => decode_input::<CreatePublicDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "CreateService" => decode_input::<CreateServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "DeleteNamespace" => decode_input::<DeleteNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "DeleteService" => decode_input::<DeleteServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "DeleteServiceAttributes" => decode_input::<DeleteServiceAttributesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "DeregisterInstance" => decode_input::<DeregisterInstanceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "DiscoverInstances" => decode_input::<DiscoverInstancesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "DiscoverInstancesRevision" => decode_input::<DiscoverInstancesRevisionRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "GetInstance" => decode_input::<GetInstanceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "GetInstancesHealthStatus" => decode_input::<GetInstancesHealthStatusRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "GetNamespace" => decode_input::<GetNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "GetOperation" => decode_input::<GetOperationRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "GetService" => decode_input::<GetServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "GetServiceAttributes" => decode_input::<GetServiceAttributesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "ListInstances" => decode_input::<ListInstancesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "ListNamespaces" => decode_input::<ListNamespacesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "ListOperations" => decode_input::<ListOperationsRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "ListServices" => decode_input::<ListServicesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "ListTagsForResource" => decode_input::<ListTagsForResourceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "RegisterInstance" => decode_input::<RegisterInstanceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "TagResource" => decode_input::<TagResourceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "UntagResource" => decode_input::<UntagResourceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "UpdateHttpNamespace" => decode_input::<UpdateHttpNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "UpdateInstanceCustomHealthStatus" => decode_input::<UpdateInstanceCustomHealthStatusRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "UpdatePrivateDnsNamespace" => decode_input::<UpdatePrivateDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "UpdatePublicDnsNamespace" => decode_input::<UpdatePublicDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "UpdateService" => decode_input::<UpdateServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        "UpdateServiceAttributes" => decode_input::<UpdateServiceAttributesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        _ => Err(ApiError::unknown_operation(name)),
+    }
+}
+
 pub async fn dispatch<A: Api>(api: &A, cx: &RequestContext, name: &str, input: &Json, protocol: Protocol) -> Result<Option<Vec<u8>>, ApiError> {
     match name {
         "CreateHttpNamespace" => {

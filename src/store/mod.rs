@@ -2,12 +2,82 @@
 //! SQLite (embedded default) and PostgreSQL (shared by replicas) can both serve it. Everything above
 //! speaks keys and JSON documents; secondary indexes are more keys written in the same transaction.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::any::Any;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
+
+/// Where the state lives: `--store`, `--data-dir` and `--ephemeral` all name one of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// SQLite in memory, gone with the process (`--ephemeral`).
+    Memory,
+    /// SQLite in this data directory (`sqlite://PATH` or `--data-dir PATH`).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database that several replicas may share (`postgres://USER@HOST:PORT/DB`).
+    Postgres(String),
+}
+
+impl std::str::FromStr for Location {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(Location::Postgres(s.to_string()));
+        }
+        match s.strip_prefix("sqlite://") {
+            Some("") => Err("sqlite:// needs a data directory: sqlite://PATH".into()),
+            Some(path) => Ok(Location::Sqlite(PathBuf::from(path))),
+            None => {
+                // Whatever stands before an @ may be a password: leave it out.
+                let shown = match (s.split_once("://"), s.rsplit_once('@')) {
+                    (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}"),
+                    _ => s.to_string(),
+                };
+                Err(format!("the store must be postgres://USER@HOST:PORT/DB or sqlite://PATH, not '{shown}'"))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    /// The location for logs: a PostgreSQL URL loses its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Memory => f.write_str("memory"),
+            Location::Sqlite(dir) => write!(f, "sqlite://{}", dir.display()),
+            Location::Postgres(url) => match url.split_once("://").and_then(|(_, rest)| rest.split_once('@')) {
+                Some((user, host)) => {
+                    let host = host.split('?').next().unwrap_or(host);
+                    write!(f, "postgres://{}@{host}", user.split_once(':').map_or(user, |(name, _)| name))
+                }
+                None => f.write_str(url.split('?').next().unwrap_or(url)),
+            },
+        }
+    }
+}
+
+impl Location {
+    /// Opens (creating or migrating if needed) the store here.
+    pub async fn open(&self) -> Result<Store, StoreError> {
+        let backend: Arc<dyn Backend> = match self {
+            Location::Memory => Arc::new(sqlite::Sqlite::in_memory()?),
+            Location::Sqlite(dir) => Arc::new(sqlite::Sqlite::open(dir)?),
+            Location::Postgres(url) => {
+                let url = url.clone();
+                Arc::new(
+                    tokio::task::spawn_blocking(move || self::postgres::Postgres::open(&url))
+                        .await
+                        .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL failed: {e}")))??,
+                )
+            }
+        };
+        Ok(Store::new(backend))
+    }
+}
 
 /// A failure of the storage backend itself (not of the request).
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,9 @@
 //! Shared test helpers: start the binary on a free port, build SDK clients for it, wait for operations.
+//!
+//! With `LOCALPLANE_TEST_STORE=postgres://USER@HOST:PORT/DB` (what `scripts/test` sets for its second
+//! pass) every server runs on PostgreSQL instead of SQLite: an "ephemeral" server gets a fresh
+//! database of its own, dropped with it, and a "persistent" one a database named after its data
+//! directory, so that it finds its state again after a restart.
 
 use aws_sdk_servicediscovery as sd;
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -20,6 +25,78 @@ pub struct Server {
     child: Option<Child>,
     pub port: u16,
     args: Vec<String>,
+    /// A PostgreSQL database that lives and dies with this server.
+    own_database: Option<TestDatabase>,
+}
+
+/// The PostgreSQL server the tests run against (`LOCALPLANE_TEST_STORE`), or None for SQLite. Its
+/// database is only used to create the databases of the tests.
+pub fn test_postgres() -> Option<String> {
+    std::env::var("LOCALPLANE_TEST_STORE")
+        .ok()
+        .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+}
+
+/// `base` with its database name replaced by `name`.
+fn database_url(base: &str, name: &str) -> String {
+    let base = base.split('?').next().unwrap_or(base);
+    let (scheme, rest) = base.split_once("://").expect("a postgres:// URL");
+    let authority = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{authority}/{name}")
+}
+
+/// Runs one statement on the test PostgreSQL's own database, on a thread of its own (the sync
+/// client must not run on the test's runtime).
+fn admin_statement(base: &str, sql: String) -> Result<(), String> {
+    let base = base.to_string();
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&base, postgres::NoTls)
+            .map_err(|e| format!("cannot reach the test PostgreSQL at {base}: {e}"))?;
+        match client.batch_execute(&sql) {
+            Ok(()) => Ok(()),
+            Err(e) if e.code() == Some(&postgres::error::SqlState::DUPLICATE_DATABASE) => Ok(()),
+            Err(e) => Err(format!("{sql}: {e}")),
+        }
+    })
+    .join()
+    .map_err(|_| "the PostgreSQL admin thread panicked".to_string())?
+}
+
+/// A database on the test PostgreSQL, dropped (with whatever is still connected) when this is.
+pub struct TestDatabase {
+    /// `postgres://USER@HOST:PORT/NAME`, for `--store`.
+    pub url: String,
+    name: String,
+    base: String,
+}
+
+impl TestDatabase {
+    /// A new empty database, or None when the tests run on SQLite.
+    pub fn fresh() -> Option<TestDatabase> {
+        let base = test_postgres()?;
+        let name = format!("lp_{}", uuid_like());
+        admin_statement(&base, format!("CREATE DATABASE \"{name}\"")).expect("create a test database");
+        Some(TestDatabase { url: database_url(&base, &name), name, base })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let _ = admin_statement(&self.base, format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
+    }
+}
+
+/// The database that stands for `data_dir` on the test PostgreSQL (created if missing): the same
+/// directory always names the same database.
+fn database_for_dir(base: &str, data_dir: &Path) -> String {
+    // FNV-1a: stable across processes, unlike the std hasher.
+    let hash = data_dir
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    let name = format!("lp_dir_{hash:016x}");
+    admin_statement(base, format!("CREATE DATABASE \"{name}\"")).expect("create the test database of a data dir");
+    database_url(base, &name)
 }
 
 fn free_port() -> u16 {
@@ -44,25 +121,49 @@ fn uuid_like() -> String {
 }
 
 impl Server {
-    /// Starts the binary with `--ephemeral` and the given timing profile.
+    /// Starts the binary with `--ephemeral` (on PostgreSQL: a fresh database) and the given timing
+    /// profile.
     pub async fn ephemeral(timing: &str) -> Server {
-        Server::start(vec!["--ephemeral".into(), "--timing".into(), timing.into()], temp_dir("eph")).await
+        Server::ephemeral_with(&["--timing", timing]).await
     }
 
-    /// Starts the binary with `--ephemeral` and extra arguments.
+    /// Starts the binary with `--ephemeral` (on PostgreSQL: a fresh database) and extra arguments.
     pub async fn ephemeral_with(extra: &[&str]) -> Server {
-        let mut args = vec!["--ephemeral".to_string()];
+        let database = tokio::task::spawn_blocking(TestDatabase::fresh).await.expect("create a test database");
+        let mut args = match &database {
+            Some(db) => vec!["--store".to_string(), db.url.clone()],
+            None => vec!["--ephemeral".to_string()],
+        };
         args.extend(extra.iter().map(|s| s.to_string()));
-        Server::start(args, temp_dir("eph")).await
+        let mut server = Server::start(args, temp_dir("eph")).await;
+        server.own_database = database;
+        server
     }
 
-    /// Starts the binary on `data_dir` with the given timing profile.
+    /// Starts the binary on `data_dir` (on PostgreSQL: the database named after it) with the given
+    /// timing profile.
     pub async fn persistent(data_dir: &Path, timing: &str) -> Server {
-        Server::start(
-            vec!["--data-dir".into(), data_dir.display().to_string(), "--timing".into(), timing.into()],
-            data_dir.to_path_buf(),
-        )
-        .await
+        let store = match test_postgres() {
+            Some(base) => {
+                let dir = data_dir.to_path_buf();
+                let url = tokio::task::spawn_blocking(move || database_for_dir(&base, &dir))
+                    .await
+                    .expect("create the test database of a data dir");
+                vec!["--store".to_string(), url]
+            }
+            None => vec!["--data-dir".to_string(), data_dir.display().to_string()],
+        };
+        let mut args = store;
+        args.extend(["--timing".to_string(), timing.to_string()]);
+        Server::start(args, data_dir.to_path_buf()).await
+    }
+
+    /// Starts the binary on the store `url` with extra arguments: every server started on one
+    /// PostgreSQL URL is a replica of the others.
+    pub async fn replica(url: &str, extra: &[&str]) -> Server {
+        let mut args = vec!["--store".to_string(), url.to_string()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Server::start(args, temp_dir("replica")).await
     }
 
     async fn start(mut args: Vec<String>, data_dir: PathBuf) -> Server {
@@ -71,7 +172,7 @@ impl Server {
         if !args.iter().any(|a| a == "--dns-listen") {
             args.extend(["--dns-listen".to_string(), "off".to_string()]);
         }
-        let mut s = Server { child: None, port: free_port(), args };
+        let mut s = Server { child: None, port: free_port(), args, own_database: None };
         s.spawn().await;
         s
     }

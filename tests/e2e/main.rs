@@ -7,4 +7,6 @@ mod crash;
 mod dns;
 mod kafkaconnect;
 mod models;
+mod replicas;
+mod robustness;
 mod security;

@@ -379,6 +379,7 @@ impl<'a> Generator<'a> {
         let mut o = String::new();
         let mut trait_methods = String::new();
         let mut dispatch = String::new();
+        let mut validate = String::new();
         let mut table = String::new();
         for (name, op) in self.operations {
             let op = obj(op, name)?;
@@ -440,6 +441,16 @@ impl<'a> Generator<'a> {
             };
             let encode =
                 if output.is_some() { "Ok(Some(encode_output(&out, protocol)))" } else { "let () = out; Ok(None)" };
+            if input.is_some() {
+                writeln!(
+                    validate,
+                    "        {} => decode_input::<{in_ty}>(input, &{validation}, &{malformed}).map(|_| ()),",
+                    lit(name)
+                )
+                .ok();
+            } else {
+                writeln!(validate, "        {} => Ok(()),", lit(name)).ok();
+            }
             writeln!(
                 dispatch,
                 "        {} => {{\n            {decode}\n            let out = api.{fname}(cx, input).await?;\n            {encode}\n        }}",
@@ -452,6 +463,12 @@ impl<'a> Generator<'a> {
         writeln!(o, "/// One method per operation: what a backend of this service implements.").ok();
         writeln!(o, "pub trait Api: Sync {{\n{trait_methods}}}\n").ok();
         writeln!(o, "/// Decodes the input of operation `name`, calls the backend, and encodes its output.\n/// `Ok(None)` is an operation whose output is Unit (no body).").ok();
+        writeln!(
+            o,
+            "/// Decodes and validates the input of operation `name` without running it (fuzzing, property tests)."
+        )
+        .ok();
+        writeln!(o, "pub fn validate_input(name: &str, input: &Json) -> Result<(), ApiError> {{\n    match name {{\n{validate}        _ => Err(ApiError::unknown_operation(name)),\n    }}\n}}\n").ok();
         writeln!(o, "pub async fn dispatch<A: Api>(api: &A, cx: &RequestContext, name: &str, input: &Json, protocol: Protocol) -> Result<Option<Vec<u8>>, ApiError> {{\n    match name {{\n{dispatch}        _ => Err(ApiError::unknown_operation(name)),\n    }}\n}}").ok();
         Ok(o)
     }
