@@ -10,3 +10,4 @@ mod models;
 mod replicas;
 mod robustness;
 mod security;
+mod soak;
