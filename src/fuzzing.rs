@@ -96,6 +96,119 @@ pub fn config_file(data: &[u8]) {
     let _ = crate::config::FileConfig::parse(&String::from_utf8_lossy(data));
 }
 
+/// A transaction over a map in memory: the DNS target's store.
+struct MemTx(std::collections::BTreeMap<String, Vec<u8>>);
+
+impl crate::store::Tx for MemTx {
+    fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
+        Ok(self.0.get(key).cloned())
+    }
+    fn put(&mut self, key: &str, value: &[u8]) -> Result<(), crate::store::StoreError> {
+        self.0.insert(key.to_string(), value.to_vec());
+        Ok(())
+    }
+    fn delete(&mut self, key: &str) -> Result<bool, crate::store::StoreError> {
+        Ok(self.0.remove(key).is_some())
+    }
+    fn scan(
+        &mut self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, crate::store::StoreError> {
+        Ok(self
+            .0
+            .range(prefix.to_string()..crate::store::prefix_end(prefix))
+            .filter(|(k, _)| after.is_none_or(|a| k.as_str() > a))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+    fn delete_prefix(&mut self, prefix: &str) -> Result<usize, crate::store::StoreError> {
+        let keys: Vec<String> = self.0.range(prefix.to_string()..crate::store::prefix_end(prefix)).map(|(k, _)| k.clone()).collect();
+        for k in &keys {
+            self.0.remove(k);
+        }
+        Ok(keys.len())
+    }
+}
+
+/// A private DNS namespace `fuzz.local` with a MULTIVALUE A+SRV service `web` of 10 instances.
+fn dns_fixture() -> MemTx {
+    use crate::cloudmap::records::*;
+    use crate::store::put_json;
+    let mut tx = MemTx(Default::default());
+    let keys = Keys::new("000000000000", "us-east-1");
+    let ns = NamespaceRec {
+        id: "ns-fuzzfuzzfuzzfuzz".into(),
+        arn: "arn:aws:servicediscovery:us-east-1:000000000000:namespace/ns-fuzzfuzzfuzzfuzz".into(),
+        name: "fuzz.local".into(),
+        http_name: "fuzz.local".into(),
+        ns_type: "DNS_PRIVATE".into(),
+        description: None,
+        vpc: Some("vpc-1".into()),
+        hosted_zone_id: Some("ZFUZZ".into()),
+        soa_ttl: Some(60),
+        create_date: 0,
+        creator_request_id: None,
+        owner: "000000000000".into(),
+        state: NamespaceState::Active,
+        service_count: 1,
+    };
+    let srv = ServiceRec {
+        id: "srv-fuzzfuzzfuzzfuzz".into(),
+        arn: "arn:aws:servicediscovery:us-east-1:000000000000:service/srv-fuzzfuzzfuzzfuzz".into(),
+        name: "web".into(),
+        namespace_id: ns.id.clone(),
+        description: None,
+        routing_policy: Some("MULTIVALUE".into()),
+        dns_records: Some(vec![
+            DnsRecordRec { record_type: "A".into(), ttl: 30 },
+            DnsRecordRec { record_type: "SRV".into(), ttl: 30 },
+        ]),
+        service_type: "DNS_HTTP".into(),
+        health_check: None,
+        custom_health: true,
+        create_date: 0,
+        creator_request_id: None,
+        created_by: "000000000000".into(),
+        owner: "000000000000".into(),
+        instance_count: 10,
+        revision: 1,
+        attributes: Default::default(),
+    };
+    let _ = put_json(&mut tx, &keys.namespace(&ns.id), &ns);
+    let _ = put_json(&mut tx, &keys.service(&srv.id), &srv);
+    let _ = crate::store::Tx::put(&mut tx, &keys.service_name(&ns.id, "web"), srv.id.as_bytes());
+    for i in 0..10 {
+        let inst = InstanceRec {
+            id: format!("i-{i}"),
+            service_id: srv.id.clone(),
+            creator_request_id: None,
+            attributes: [
+                ("AWS_INSTANCE_IPV4".to_string(), format!("10.0.0.{i}")),
+                ("AWS_INSTANCE_PORT".to_string(), "80".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            created_by: "000000000000".into(),
+            health: if i % 3 == 0 { "UNHEALTHY".into() } else { "HEALTHY".into() },
+        };
+        let _ = put_json(&mut tx, &keys.instance(&srv.id, &inst.id), &inst);
+    }
+    tx
+}
+
+/// A DNS message: parsed, and each of its questions resolved against a fixture namespace.
+pub fn dns_query(data: &[u8]) {
+    let Ok(message) = hickory_proto::op::Message::from_vec(data) else { return };
+    let mut tx = dns_fixture();
+    let view = crate::dns::view::View::default();
+    for q in message.queries.iter().take(4) {
+        let _ = crate::dns::lookup::resolve(&mut tx, &view, q.name(), q.query_type(), &mut rand::thread_rng());
+    }
+}
+
 /// A fuzz target: takes arbitrary bytes, must not panic.
 pub type Target = fn(&[u8]);
 
@@ -107,4 +220,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("sigv4_header", sigv4_header),
     ("admin_body", admin_body),
     ("config_file", config_file),
+    ("dns_query", dns_query),
 ];
