@@ -7,17 +7,6 @@ use sd::types::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-async fn admin(server: &Server, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = reqwest::Client::new().request(method, format!("{}{path}", server.endpoint()));
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.expect("admin request");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
 async fn status_of(c: &sd::Client, op: &str) -> String {
     let got = c.get_operation().operation_id(op).send().await.unwrap().operation.unwrap();
     got.status().unwrap().as_str().to_string()

@@ -316,3 +316,20 @@ pub async fn wait_cloudmap_operation(client: &sd::Client, id: &str) -> (sd::type
 pub fn code<E: aws_sdk_servicediscovery::error::ProvideErrorMetadata>(err: &E) -> String {
     err.code().unwrap_or("<none>").to_string()
 }
+
+/// Calls the admin API of `server`; returns the status and the JSON body (or the text as a string).
+pub async fn admin(
+    server: &Server,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new().request(method, format!("{}{path}", server.endpoint()));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("admin request");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}

@@ -25,17 +25,6 @@ async fn shared_database(test: &str) -> Option<TestDatabase> {
     db
 }
 
-async fn admin(server: &Server, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = reqwest::Client::new().request(method, format!("{}{path}", server.endpoint()));
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.expect("admin request");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
 async fn timing_of(server: &Server) -> Value {
     admin(server, reqwest::Method::GET, "/_localplane/timing", None).await.1["profile"].clone()
 }
