@@ -125,7 +125,8 @@ impl crate::store::Tx for MemTx {
             .collect())
     }
     fn delete_prefix(&mut self, prefix: &str) -> Result<usize, crate::store::StoreError> {
-        let keys: Vec<String> = self.0.range(prefix.to_string()..crate::store::prefix_end(prefix)).map(|(k, _)| k.clone()).collect();
+        let keys: Vec<String> =
+            self.0.range(prefix.to_string()..crate::store::prefix_end(prefix)).map(|(k, _)| k.clone()).collect();
         for k in &keys {
             self.0.remove(k);
         }

@@ -6,7 +6,7 @@ pub mod records;
 
 use crate::engine::Engine;
 use crate::model::servicediscovery::{self as m, errors as e};
-use crate::store::{decode_all, get_json, put_json, StoreError, Tx};
+use crate::store::{decode_all, decode_one, get_json, put_json, StoreError, Tx};
 use crate::wire::shape::{ApiError, RequestContext, Timestamp};
 use base64::Engine as _;
 use records::*;
@@ -123,10 +123,14 @@ fn page<T: serde::de::DeserializeOwned>(
         None => None,
     };
     let mut out = Vec::new();
+    // One row past a full page is enough to know there is a next page when nothing is filtered out.
+    let batch = (max + 1).min(256);
     loop {
-        let rows = tx.scan(prefix, after.as_deref(), 256)?;
-        let exhausted = rows.len() < 256;
-        for (k, item) in decode_all::<T>(rows)? {
+        let rows = tx.scan(prefix, after.as_deref(), batch)?;
+        let exhausted = rows.len() < batch;
+        // Decoded one at a time: rows past the page are never decoded.
+        for (k, v) in rows {
+            let item: T = decode_one(&k, &v)?;
             if keep(tx, &item)? {
                 if out.len() == max {
                     return Ok((out, after.map(|a| encode_token(&a))));
@@ -1064,10 +1068,40 @@ impl m::Api for CloudMap {
                     return Err(ns_not_found(&input.namespace_name));
                 };
                 let (ns, srv) = Self::discover_target(tx, &keys, &input.namespace_name, &input.service_name)?;
-                let rows = tx.scan(&keys.instances(&srv.id), None, usize::MAX)?;
-                let all: Vec<InstanceRec> = decode_all::<InstanceRec>(rows)?.into_iter().map(|(_, i)| i).collect();
+                let mut rows = tx.scan(&keys.instances(&srv.id), None, usize::MAX)?;
                 let matches = |i: &InstanceRec, params: &BTreeMap<String, String>| {
                     params.iter().all(|(k, v)| i.attributes.get(k) == Some(v))
+                };
+                let checked = srv.health_check.is_some() || srv.custom_health;
+                let max = page_size(input.max_results, 100);
+                use rand::seq::SliceRandom;
+                let health = input.health_status.unwrap_or(m::HealthStatusFilter::Healthy);
+                let whole_set_needed = input.optional_parameters.is_some()
+                    || (checked && health == m::HealthStatusFilter::HealthyOrElseAll);
+                let all: Vec<InstanceRec> = if whole_set_needed {
+                    decode_all::<InstanceRec>(rows)?.into_iter().map(|(_, i)| i).collect()
+                } else {
+                    // A random page of the matching instances without decoding the others: shuffling
+                    // first and taking the first `max` that match picks the same way as filtering,
+                    // shuffling and truncating.
+                    rows.shuffle(&mut rand::thread_rng());
+                    let mut picked = Vec::new();
+                    for (k, v) in &rows {
+                        if picked.len() == max {
+                            break;
+                        }
+                        let i: InstanceRec = decode_one(k, v)?;
+                        let wanted_health = !checked
+                            || match health {
+                                m::HealthStatusFilter::Healthy => i.health == "HEALTHY",
+                                m::HealthStatusFilter::Unhealthy => i.health == "UNHEALTHY",
+                                _ => true,
+                            };
+                        if wanted_health && input.query_parameters.as_ref().is_none_or(|q| matches(&i, q)) {
+                            picked.push(i);
+                        }
+                    }
+                    picked
                 };
                 let mut found: Vec<&InstanceRec> = match &input.query_parameters {
                     Some(q) => all.iter().filter(|i| matches(i, q)).collect(),
@@ -1079,8 +1113,7 @@ impl m::Api for CloudMap {
                         found = narrowed;
                     }
                 }
-                let checked = srv.health_check.is_some() || srv.custom_health;
-                if checked {
+                if checked && whole_set_needed {
                     let healthy = |i: &&InstanceRec| i.health == "HEALTHY";
                     found = match input.health_status.unwrap_or(m::HealthStatusFilter::Healthy) {
                         m::HealthStatusFilter::Healthy => found.into_iter().filter(healthy).collect(),
@@ -1098,9 +1131,8 @@ impl m::Api for CloudMap {
                         }
                     };
                 }
-                use rand::seq::SliceRandom;
                 found.shuffle(&mut rand::thread_rng());
-                found.truncate(page_size(input.max_results, 100));
+                found.truncate(max);
                 let instances = found
                     .into_iter()
                     .map(|i| m::HttpInstanceSummary {

@@ -210,6 +210,11 @@ pub fn put_json<T: serde::Serialize>(tx: &mut dyn Tx, key: &str, value: &T) -> R
 }
 
 /// Decodes the JSON documents of a scan.
+/// Decodes one stored value.
+pub fn decode_one<T: serde::de::DeserializeOwned>(key: &str, value: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(value).map_err(|e| StoreError::Corrupt { key: key.to_string(), detail: e.to_string() })
+}
+
 pub fn decode_all<T: serde::de::DeserializeOwned>(
     rows: Vec<(String, Vec<u8>)>,
 ) -> Result<Vec<(String, T)>, StoreError> {

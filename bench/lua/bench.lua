@@ -1,0 +1,124 @@
+-- One wrk script for every row of bench/run. Configured through the environment:
+--   BENCH_METHOD   POST (default) or GET
+--   BENCH_PATH     request path (default /)
+--   BENCH_TARGET   X-Amz-Target (awsJson1_1 rows); empty for restJson1
+--   BENCH_SERVICE  SigV4 scope service: servicediscovery | kafkaconnect
+--   BENCH_KEY      access key id (a 12-digit key is the account in localplane)
+--   BENCH_BODY     request body (fixed rows)
+--   BENCH_EXPECT   a substring every correct 200 body must contain
+--   BENCH_MODE     "fixed" (default) or "register": RegisterInstance with a distinct InstanceId per
+--                  request, spread round-robin over BENCH_SERVICES ("key:srv-id,key:srv-id,...")
+--   BENCH_TAG      prefix of the generated instance ids (distinct per run)
+--   BENCH_QUOTA    register mode: registrations per thread, then the thread stops (0 = until -d
+--                  ends; wrk itself still runs until -d ends)
+-- done() prints one line: BENCHJSON {...} with the counts and the latency percentiles (µs).
+
+local method = os.getenv("BENCH_METHOD") or "POST"
+local path = os.getenv("BENCH_PATH") or "/"
+local target = os.getenv("BENCH_TARGET") or ""
+local service = os.getenv("BENCH_SERVICE") or "servicediscovery"
+local key = os.getenv("BENCH_KEY") or "123456789012"
+local body = os.getenv("BENCH_BODY") or ""
+local expect = os.getenv("BENCH_EXPECT") or ""
+local mode = os.getenv("BENCH_MODE") or "fixed"
+local tag = os.getenv("BENCH_TAG") or "b"
+local quota = tonumber(os.getenv("BENCH_QUOTA") or "0")
+
+local function auth_for(k)
+  return "AWS4-HMAC-SHA256 Credential=" .. k .. "/20260101/us-east-1/" .. service ..
+         "/aws4_request, SignedHeaders=host;x-amz-date, Signature=" .. string.rep("0", 64)
+end
+
+local function headers_for(k)
+  local h = {}
+  h["Authorization"] = auth_for(k)
+  h["X-Amz-Date"] = "20260101T000000Z"
+  if target ~= "" then
+    h["X-Amz-Target"] = target
+    h["Content-Type"] = "application/x-amz-json-1.1"
+  else
+    h["Content-Type"] = "application/json"
+  end
+  return h
+end
+
+-- setup() runs in the main Lua state, once per thread: number the threads, keep them for done().
+local threads = {}
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+  table.insert(threads, thread)
+end
+
+-- Per thread (each wrk thread has its own Lua state).
+ok, non2xx, badbody, sent = 0, 0, 0, 0
+local fixed_request
+local services = {}
+local nthreads = 1
+
+function init(args)
+  nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
+  if mode == "register" then
+    for entry in string.gmatch(os.getenv("BENCH_SERVICES") or "", "[^,]+") do
+      local k, s = string.match(entry, "([^:]+):(.+)")
+      table.insert(services, { key = k, id = s, headers = headers_for(k) })
+    end
+  else
+    fixed_request = wrk.format(method, path, headers_for(key), body ~= "" and body or nil)
+  end
+end
+
+function request()
+  if mode ~= "register" then
+    return fixed_request
+  end
+  local n = sent
+  sent = sent + 1
+  if quota > 0 and n >= quota then
+    -- Over this thread's quota while its last registrations are in flight: a health check, which
+    -- registers nothing (and is not counted as ok); response() stops the thread.
+    return wrk.format("GET", "/_localplane/health")
+  end
+  local g = n * nthreads + (tid - 1)
+  local s = services[(g % #services) + 1]
+  local id = tag .. "-" .. tid .. "-" .. n
+  local b = '{"ServiceId":"' .. s.id .. '","InstanceId":"' .. id .. '","CreatorRequestId":"' .. id ..
+            '","Attributes":{"AWS_INSTANCE_IPV4":"10.' .. (n % 250) .. '.' .. (tid % 250) .. '.7",' ..
+            '"AWS_INSTANCE_PORT":"8080","stage":"blue","zone":"z' .. (n % 3) .. '"}}'
+  return wrk.format("POST", "/", s.headers, b)
+end
+
+function response(status, headers, rbody)
+  if status == 200 then
+    if expect == "" or string.find(rbody, expect, 1, true) then
+      ok = ok + 1
+    else
+      badbody = badbody + 1
+    end
+  else
+    non2xx = non2xx + 1
+    if non2xx == 1 then
+      -- The first failure of each thread, for the record (bench.py keeps it).
+      io.stderr:write("BENCHERR " .. status .. " " .. string.sub(rbody or "", 1, 300):gsub("\n", " ") .. "\n")
+    end
+  end
+  if mode == "register" and quota > 0 and ok + non2xx >= quota then
+    wrk.thread:stop()
+  end
+end
+
+function done(summary, latency, requests)
+  local tok, tnon, tbad = 0, 0, 0
+  for _, t in ipairs(threads) do
+    tok = tok + (t:get("ok") or 0)
+    tnon = tnon + (t:get("non2xx") or 0)
+    tbad = tbad + (t:get("badbody") or 0)
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCHJSON {"ok":%d,"non2xx":%d,"badbody":%d,"requests":%d,"duration_us":%d,' ..
+    '"connect":%d,"read":%d,"write":%d,"timeout":%d,"p50":%d,"p99":%d,"mean":%.1f,"max":%d}\n',
+    tok, tnon, tbad, summary.requests, summary.duration, e.connect, e.read, e.write, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.mean, latency.max))
+end
