@@ -64,7 +64,7 @@ impl Sqlite {
         let path = dir.join("localplane.db");
         let writer = Connection::open(&path).map_err(backend_err)?;
         writer
-            .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")
+            .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA journal_size_limit=67108864;")
             .map_err(backend_err)?;
         migrate(&writer)?;
         let readers = (0..READERS).map(|_| open_reader(&path)).collect::<Result<Vec<_>, _>>()?;
