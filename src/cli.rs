@@ -1,10 +1,8 @@
 //! The command line: `localplane serve | ops | snapshot | reset`. For `serve`, flags override
 //! `LOCALPLANE_*` variables, which override the `--config` file, which overrides the defaults.
 
-use crate::cloudmap::{driver::CloudMapDriver, CloudMap, Quotas};
 use crate::config::FileConfig;
 use crate::engine::{Engine, SystemClock, Timing, TimingProfile};
-use crate::mskconnect::{driver::MskConnectDriver, MskConnect};
 use crate::server::{router, App};
 use crate::store::Location;
 use anyhow::Context;
@@ -366,21 +364,19 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     init_logging(&settings.log_format);
     let store = settings.store.open().await.with_context(|| format!("opening the store {}", settings.store))?;
     let engine = Engine::new(store, Arc::new(SystemClock), settings.timing.clone());
-    engine.register(crate::cloudmap::records::SERVICE, Arc::new(CloudMapDriver));
-    engine.register(crate::mskconnect::records::SERVICE, Arc::new(MskConnectDriver));
+    // The drivers are registered before anything can advance an operation.
+    let mut app = App::new(
+        engine.clone(),
+        settings.default_account.clone(),
+        settings.default_region.clone(),
+        settings.auth.clone(),
+    );
+    app.config_faults = settings.faults.clone();
+    app.metrics = crate::metrics::install();
     // A start sets the timing like PUT /_localplane/timing does: for every replica of a shared store.
     engine.set_timing(settings.timing.clone()).await.context("storing the timing profile")?;
     engine.install_config_faults(&settings.faults).await.context("installing the fault rules of the config file")?;
-    let app = Arc::new(App {
-        cloudmap: CloudMap::new(engine.clone(), Quotas::default()),
-        mskconnect: MskConnect::new(engine.clone()),
-        engine: engine.clone(),
-        default_account: settings.default_account.clone(),
-        default_region: settings.default_region.clone(),
-        config_faults: settings.faults.clone(),
-        metrics: crate::metrics::install(),
-        auth: settings.auth.clone(),
-    });
+    let app = Arc::new(app);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}; is another server using it? (--listen)", settings.listen))?;
