@@ -177,6 +177,7 @@ fn dns_fixture() -> MemTx {
         instance_count: 10,
         revision: 1,
         attributes: Default::default(),
+        instances_tag: 0,
     };
     let _ = put_json(&mut tx, &keys.namespace(&ns.id), &ns);
     let _ = put_json(&mut tx, &keys.service(&srv.id), &srv);

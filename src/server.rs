@@ -355,7 +355,7 @@ impl App {
 
     /// An application over a fresh in-memory store, for in-process tests.
     pub fn in_memory(timing: crate::engine::Timing) -> Result<Arc<App>, crate::store::StoreError> {
-        let store = crate::store::Store::new(Arc::new(crate::store::sqlite::Sqlite::in_memory()?));
+        let store = crate::store::Store::new(Arc::new(crate::store::memory::Memory::new()));
         let engine = Engine::new(store, Arc::new(crate::engine::SystemClock), timing);
         let auth = crate::auth::Auth { default_account: "000000000000".into(), ..Default::default() };
         Ok(Arc::new(App::new(engine, "000000000000".into(), "us-east-1".into(), auth)))

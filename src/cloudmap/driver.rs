@@ -183,6 +183,7 @@ fn apply(tx: &mut dyn Tx, keys: &Keys, op: &OperationRec) -> Result<Result<(), F
                 s.instance_count += 1;
             }
             s.revision += 1;
+            s.instances_changed();
             put_json(tx, &ik, instance)?;
             put_json(tx, &sk, &s)?;
         }
@@ -193,6 +194,7 @@ fn apply(tx: &mut dyn Tx, keys: &Keys, op: &OperationRec) -> Result<Result<(), F
                 if let Some(mut s) = get_json::<ServiceRec>(tx, &sk)? {
                     s.instance_count = (s.instance_count - 1).max(0);
                     s.revision += 1;
+                    s.instances_changed();
                     put_json(tx, &sk, &s)?;
                 }
             }

@@ -1,16 +1,18 @@
 //! AWS Cloud Map: the 30 operations of `servicediscovery` over the store and the operation engine.
 //! Each operation is a function from a typed input to a typed output; rules live here, bytes do not.
 
+pub mod discover;
 pub mod driver;
 pub mod records;
 
 use crate::engine::Engine;
 use crate::model::servicediscovery::{self as m, errors as e};
-use crate::store::{decode_all, decode_one, get_json, put_json, StoreError, Tx};
+use crate::store::{decode_one, get_json, put_json, StoreError, Tx};
 use crate::wire::shape::{ApiError, RequestContext, Timestamp};
 use base64::Engine as _;
 use records::*;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
@@ -51,6 +53,7 @@ impl Default for Quotas {
 pub struct CloudMap {
     engine: Engine,
     quotas: Quotas,
+    instances: Arc<discover::InstanceCache>,
 }
 
 fn invalid(msg: impl Into<String>) -> ApiError {
@@ -155,8 +158,36 @@ fn tags_to_rec(tags: &Option<Vec<m::Tag>>) -> Vec<(String, String)> {
 
 impl CloudMap {
     /// A backend over the engine's store.
+    /// What DiscoverInstances returns: the service's instances, the indexes of those chosen, and the
+    /// service's revision.
+    async fn discover(
+        &self,
+        cx: &RequestContext,
+        input: m::DiscoverInstancesRequest,
+    ) -> Result<(Arc<discover::ServiceInstances>, Vec<usize>, i64), ApiError> {
+        let cx = cx.clone();
+        let cache = self.instances.clone();
+        self.engine
+            .store()
+            .read(move |tx| {
+                let Some(keys) = Self::owner_scope(&cx, &input.owner_account) else {
+                    return Err(ns_not_found(&input.namespace_name));
+                };
+                let (ns, srv) = Self::discover_target(tx, &keys, &input.namespace_name, &input.service_name)?;
+                let set = cache.instances(tx, &keys, &ns.http_name, &srv)?;
+                let picked = set.pick(&input, page_size(input.max_results, 100));
+                Ok((set, picked, srv.revision))
+            })
+            .await
+    }
+
+    /// Forgets cached decoded records (after a reset or an import replaced what the store holds).
+    pub fn forget_cached(&self) {
+        self.instances.clear();
+    }
+
     pub fn new(engine: Engine, quotas: Quotas) -> Self {
-        CloudMap { engine, quotas }
+        CloudMap { engine, quotas, instances: Arc::default() }
     }
 
     fn check_tags(&self, resource: &str, tags: &[(String, String)]) -> Result<(), ApiError> {
@@ -893,6 +924,7 @@ impl m::Api for CloudMap {
                     instance_count: 0,
                     revision: 1,
                     attributes: BTreeMap::new(),
+                    instances_tag: 0,
                 };
                 put_json(tx, &keys.service(&id), &srv)?;
                 tx.put(&name_key, id.as_bytes())?;
@@ -1060,92 +1092,19 @@ impl m::Api for CloudMap {
         cx: &RequestContext,
         input: m::DiscoverInstancesRequest,
     ) -> Result<m::DiscoverInstancesResponse, ApiError> {
-        let cx = cx.clone();
-        self.engine
-            .store()
-            .read(move |tx| {
-                let Some(keys) = Self::owner_scope(&cx, &input.owner_account) else {
-                    return Err(ns_not_found(&input.namespace_name));
-                };
-                let (ns, srv) = Self::discover_target(tx, &keys, &input.namespace_name, &input.service_name)?;
-                let mut rows = tx.scan(&keys.instances(&srv.id), None, usize::MAX)?;
-                let matches = |i: &InstanceRec, params: &BTreeMap<String, String>| {
-                    params.iter().all(|(k, v)| i.attributes.get(k) == Some(v))
-                };
-                let checked = srv.health_check.is_some() || srv.custom_health;
-                let max = page_size(input.max_results, 100);
-                use rand::seq::SliceRandom;
-                let health = input.health_status.unwrap_or(m::HealthStatusFilter::Healthy);
-                let whole_set_needed = input.optional_parameters.is_some()
-                    || (checked && health == m::HealthStatusFilter::HealthyOrElseAll);
-                let all: Vec<InstanceRec> = if whole_set_needed {
-                    decode_all::<InstanceRec>(rows)?.into_iter().map(|(_, i)| i).collect()
-                } else {
-                    // A random page of the matching instances without decoding the others: shuffling
-                    // first and taking the first `max` that match picks the same way as filtering,
-                    // shuffling and truncating.
-                    rows.shuffle(&mut rand::thread_rng());
-                    let mut picked = Vec::new();
-                    for (k, v) in &rows {
-                        if picked.len() == max {
-                            break;
-                        }
-                        let i: InstanceRec = decode_one(k, v)?;
-                        let wanted_health = !checked
-                            || match health {
-                                m::HealthStatusFilter::Healthy => i.health == "HEALTHY",
-                                m::HealthStatusFilter::Unhealthy => i.health == "UNHEALTHY",
-                                _ => true,
-                            };
-                        if wanted_health && input.query_parameters.as_ref().is_none_or(|q| matches(&i, q)) {
-                            picked.push(i);
-                        }
-                    }
-                    picked
-                };
-                let mut found: Vec<&InstanceRec> = match &input.query_parameters {
-                    Some(q) => all.iter().filter(|i| matches(i, q)).collect(),
-                    None => all.iter().collect(),
-                };
-                if let Some(opt) = &input.optional_parameters {
-                    let narrowed: Vec<&InstanceRec> = found.iter().copied().filter(|i| matches(i, opt)).collect();
-                    if !narrowed.is_empty() {
-                        found = narrowed;
-                    }
-                }
-                if checked && whole_set_needed {
-                    let healthy = |i: &&InstanceRec| i.health == "HEALTHY";
-                    found = match input.health_status.unwrap_or(m::HealthStatusFilter::Healthy) {
-                        m::HealthStatusFilter::Healthy => found.into_iter().filter(healthy).collect(),
-                        m::HealthStatusFilter::Unhealthy => {
-                            found.into_iter().filter(|i| i.health == "UNHEALTHY").collect()
-                        }
-                        m::HealthStatusFilter::All => found,
-                        m::HealthStatusFilter::HealthyOrElseAll => {
-                            let h: Vec<&InstanceRec> = found.iter().copied().filter(healthy).collect();
-                            if h.is_empty() {
-                                found
-                            } else {
-                                h
-                            }
-                        }
-                    };
-                }
-                found.shuffle(&mut rand::thread_rng());
-                found.truncate(max);
-                let instances = found
-                    .into_iter()
-                    .map(|i| m::HttpInstanceSummary {
-                        instance_id: Some(i.id.clone()),
-                        namespace_name: Some(ns.http_name.clone()),
-                        service_name: Some(srv.name.clone()),
-                        health_status: Some(reported_health(&srv, i)),
-                        attributes: Some(i.attributes.clone()),
-                    })
-                    .collect();
-                Ok(m::DiscoverInstancesResponse { instances: Some(instances), instances_revision: Some(srv.revision) })
-            })
-            .await
+        let (set, picked, revision) = self.discover(cx, input).await?;
+        let instances = picked.iter().map(|&i| set.summary(i)).collect();
+        Ok(m::DiscoverInstancesResponse { instances: Some(instances), instances_revision: Some(revision) })
+    }
+
+    async fn discover_instances_encoded(
+        &self,
+        cx: &RequestContext,
+        input: m::DiscoverInstancesRequest,
+        protocol: crate::wire::shape::Protocol,
+    ) -> Result<Vec<u8>, ApiError> {
+        let (set, picked, revision) = self.discover(cx, input).await?;
+        Ok(set.response(&picked, revision, protocol))
     }
 
     async fn discover_instances_revision(
@@ -1726,7 +1685,7 @@ impl m::Api for CloudMap {
                 let Some(srv_id) = resolve_id(&cx, "service", &input.service_id)? else {
                     return Err(srv_not_found(&input.service_id));
                 };
-                let srv = Self::service(tx, &keys, &srv_id)?;
+                let mut srv = Self::service(tx, &keys, &srv_id)?;
                 let ik = keys.instance(&srv_id, &input.instance_id);
                 let mut inst =
                     get_json::<InstanceRec>(tx, &ik)?.ok_or_else(|| inst_not_found(&srv_id, &input.instance_id))?;
@@ -1738,6 +1697,8 @@ impl m::Api for CloudMap {
                 }
                 inst.health = input.status.as_str().to_string();
                 put_json(tx, &ik, &inst)?;
+                srv.instances_changed();
+                put_json(tx, &keys.service(&srv_id), &srv)?;
                 Ok(())
             })
             .await

@@ -74,6 +74,18 @@ pub struct ServiceRec {
     pub instance_count: i32,
     pub revision: i64,
     pub attributes: BTreeMap<String, String>,
+    /// Changes (to a new random value) with every change of any of the service's instance records,
+    /// health included — unlike `revision`, which AWS moves only on (de)registration. It tells the
+    /// decoded-instances cache whether what it holds is still what the store holds.
+    #[serde(default)]
+    pub instances_tag: u64,
+}
+
+impl ServiceRec {
+    /// Marks the service's instances as changed (see `instances_tag`).
+    pub fn instances_changed(&mut self) {
+        self.instances_tag = rand::random();
+    }
 }
 
 /// A registered instance.

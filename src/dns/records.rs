@@ -197,6 +197,7 @@ mod tests {
                 instance_count: 0,
                 revision: 1,
                 attributes: BTreeMap::new(),
+                instances_tag: 0,
             },
             labels: vec![b"api".to_vec()],
             instances: Vec::new(),

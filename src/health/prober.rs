@@ -6,7 +6,7 @@ use super::probe;
 use super::status::Checker;
 use super::targets::{self, ProbeSpec, Target, TargetKey};
 use super::HealthSettings;
-use crate::cloudmap::records::{InstanceRec, Keys};
+use crate::cloudmap::records::{InstanceRec, Keys, ServiceRec};
 use crate::engine::{Engine, TimingProfile};
 use crate::store::{get_json, put_json, StoreError};
 use rand::Rng;
@@ -210,6 +210,11 @@ async fn write_status(
             }
             inst.health = new.to_string();
             put_json(tx, &ik, &inst)?;
+            let sk = keys.service(&service);
+            if let Some(mut srv) = get_json::<ServiceRec>(tx, &sk)? {
+                srv.instances_changed();
+                put_json(tx, &sk, &srv)?;
+            }
             Ok(true)
         })
         .await

@@ -145,6 +145,7 @@ mod tests {
             instance_count: 0,
             revision: 1,
             attributes: BTreeMap::new(),
+            instances_tag: 0,
         }
     }
 

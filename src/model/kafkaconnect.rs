@@ -4897,46 +4897,151 @@ pub static OPERATIONS: &[OperationInfo] = &[
 pub trait Api: Sync {
     /// `CreateConnector`
     fn create_connector(&self, cx: &RequestContext, input: CreateConnectorRequest) -> impl std::future::Future<Output = Result<CreateConnectorResponse, ApiError>> + Send;
+    /// `CreateConnector` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn create_connector_encoded(&self, cx: &RequestContext, input: CreateConnectorRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.create_connector(cx, input).await?, protocol)) }
+    }
     /// `CreateCustomPlugin`
     fn create_custom_plugin(&self, cx: &RequestContext, input: CreateCustomPluginRequest) -> impl std::future::Future<Output = Result<CreateCustomPluginResponse, ApiError>> + Send;
+    /// `CreateCustomPlugin` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn create_custom_plugin_encoded(&self, cx: &RequestContext, input: CreateCustomPluginRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.create_custom_plugin(cx, input).await?, protocol)) }
+    }
     /// `CreateWorkerConfiguration`
     fn create_worker_configuration(&self, cx: &RequestContext, input: CreateWorkerConfigurationRequest) -> impl std::future::Future<Output = Result<CreateWorkerConfigurationResponse, ApiError>> + Send;
+    /// `CreateWorkerConfiguration` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn create_worker_configuration_encoded(&self, cx: &RequestContext, input: CreateWorkerConfigurationRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.create_worker_configuration(cx, input).await?, protocol)) }
+    }
     /// `DeleteConnector`
     fn delete_connector(&self, cx: &RequestContext, input: DeleteConnectorRequest) -> impl std::future::Future<Output = Result<DeleteConnectorResponse, ApiError>> + Send;
+    /// `DeleteConnector` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn delete_connector_encoded(&self, cx: &RequestContext, input: DeleteConnectorRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.delete_connector(cx, input).await?, protocol)) }
+    }
     /// `DeleteCustomPlugin`
     fn delete_custom_plugin(&self, cx: &RequestContext, input: DeleteCustomPluginRequest) -> impl std::future::Future<Output = Result<DeleteCustomPluginResponse, ApiError>> + Send;
+    /// `DeleteCustomPlugin` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn delete_custom_plugin_encoded(&self, cx: &RequestContext, input: DeleteCustomPluginRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.delete_custom_plugin(cx, input).await?, protocol)) }
+    }
     /// `DeleteWorkerConfiguration`
     fn delete_worker_configuration(&self, cx: &RequestContext, input: DeleteWorkerConfigurationRequest) -> impl std::future::Future<Output = Result<DeleteWorkerConfigurationResponse, ApiError>> + Send;
+    /// `DeleteWorkerConfiguration` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn delete_worker_configuration_encoded(&self, cx: &RequestContext, input: DeleteWorkerConfigurationRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.delete_worker_configuration(cx, input).await?, protocol)) }
+    }
     /// `DescribeConnector`
     fn describe_connector(&self, cx: &RequestContext, input: DescribeConnectorRequest) -> impl std::future::Future<Output = Result<DescribeConnectorResponse, ApiError>> + Send;
+    /// `DescribeConnector` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn describe_connector_encoded(&self, cx: &RequestContext, input: DescribeConnectorRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.describe_connector(cx, input).await?, protocol)) }
+    }
     /// `DescribeConnectorOperation`
     fn describe_connector_operation(&self, cx: &RequestContext, input: DescribeConnectorOperationRequest) -> impl std::future::Future<Output = Result<DescribeConnectorOperationResponse, ApiError>> + Send;
+    /// `DescribeConnectorOperation` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn describe_connector_operation_encoded(&self, cx: &RequestContext, input: DescribeConnectorOperationRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.describe_connector_operation(cx, input).await?, protocol)) }
+    }
     /// `DescribeCustomPlugin`
     fn describe_custom_plugin(&self, cx: &RequestContext, input: DescribeCustomPluginRequest) -> impl std::future::Future<Output = Result<DescribeCustomPluginResponse, ApiError>> + Send;
+    /// `DescribeCustomPlugin` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn describe_custom_plugin_encoded(&self, cx: &RequestContext, input: DescribeCustomPluginRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.describe_custom_plugin(cx, input).await?, protocol)) }
+    }
     /// `DescribeWorkerConfiguration`
     fn describe_worker_configuration(&self, cx: &RequestContext, input: DescribeWorkerConfigurationRequest) -> impl std::future::Future<Output = Result<DescribeWorkerConfigurationResponse, ApiError>> + Send;
+    /// `DescribeWorkerConfiguration` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn describe_worker_configuration_encoded(&self, cx: &RequestContext, input: DescribeWorkerConfigurationRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.describe_worker_configuration(cx, input).await?, protocol)) }
+    }
     /// `ListConnectorOperations`
     fn list_connector_operations(&self, cx: &RequestContext, input: ListConnectorOperationsRequest) -> impl std::future::Future<Output = Result<ListConnectorOperationsResponse, ApiError>> + Send;
+    /// `ListConnectorOperations` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn list_connector_operations_encoded(&self, cx: &RequestContext, input: ListConnectorOperationsRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.list_connector_operations(cx, input).await?, protocol)) }
+    }
     /// `ListConnectors`
     fn list_connectors(&self, cx: &RequestContext, input: ListConnectorsRequest) -> impl std::future::Future<Output = Result<ListConnectorsResponse, ApiError>> + Send;
+    /// `ListConnectors` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn list_connectors_encoded(&self, cx: &RequestContext, input: ListConnectorsRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.list_connectors(cx, input).await?, protocol)) }
+    }
     /// `ListCustomPlugins`
     fn list_custom_plugins(&self, cx: &RequestContext, input: ListCustomPluginsRequest) -> impl std::future::Future<Output = Result<ListCustomPluginsResponse, ApiError>> + Send;
+    /// `ListCustomPlugins` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn list_custom_plugins_encoded(&self, cx: &RequestContext, input: ListCustomPluginsRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.list_custom_plugins(cx, input).await?, protocol)) }
+    }
     /// `ListTagsForResource`
     fn list_tags_for_resource(&self, cx: &RequestContext, input: ListTagsForResourceRequest) -> impl std::future::Future<Output = Result<ListTagsForResourceResponse, ApiError>> + Send;
+    /// `ListTagsForResource` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn list_tags_for_resource_encoded(&self, cx: &RequestContext, input: ListTagsForResourceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.list_tags_for_resource(cx, input).await?, protocol)) }
+    }
     /// `ListWorkerConfigurations`
     fn list_worker_configurations(&self, cx: &RequestContext, input: ListWorkerConfigurationsRequest) -> impl std::future::Future<Output = Result<ListWorkerConfigurationsResponse, ApiError>> + Send;
+    /// `ListWorkerConfigurations` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn list_worker_configurations_encoded(&self, cx: &RequestContext, input: ListWorkerConfigurationsRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.list_worker_configurations(cx, input).await?, protocol)) }
+    }
     /// `PauseConnector`
     fn pause_connector(&self, cx: &RequestContext, input: PauseConnectorRequest) -> impl std::future::Future<Output = Result<PauseConnectorResponse, ApiError>> + Send;
+    /// `PauseConnector` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn pause_connector_encoded(&self, cx: &RequestContext, input: PauseConnectorRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.pause_connector(cx, input).await?, protocol)) }
+    }
     /// `RestartConnector`
     fn restart_connector(&self, cx: &RequestContext, input: RestartConnectorRequest) -> impl std::future::Future<Output = Result<RestartConnectorResponse, ApiError>> + Send;
+    /// `RestartConnector` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn restart_connector_encoded(&self, cx: &RequestContext, input: RestartConnectorRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.restart_connector(cx, input).await?, protocol)) }
+    }
     /// `ResumeConnector`
     fn resume_connector(&self, cx: &RequestContext, input: ResumeConnectorRequest) -> impl std::future::Future<Output = Result<ResumeConnectorResponse, ApiError>> + Send;
+    /// `ResumeConnector` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn resume_connector_encoded(&self, cx: &RequestContext, input: ResumeConnectorRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.resume_connector(cx, input).await?, protocol)) }
+    }
     /// `TagResource`
     fn tag_resource(&self, cx: &RequestContext, input: TagResourceRequest) -> impl std::future::Future<Output = Result<TagResourceResponse, ApiError>> + Send;
+    /// `TagResource` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn tag_resource_encoded(&self, cx: &RequestContext, input: TagResourceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.tag_resource(cx, input).await?, protocol)) }
+    }
     /// `UntagResource`
     fn untag_resource(&self, cx: &RequestContext, input: UntagResourceRequest) -> impl std::future::Future<Output = Result<UntagResourceResponse, ApiError>> + Send;
+    /// `UntagResource` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn untag_resource_encoded(&self, cx: &RequestContext, input: UntagResourceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.untag_resource(cx, input).await?, protocol)) }
+    }
     /// `UpdateConnector`
     fn update_connector(&self, cx: &RequestContext, input: UpdateConnectorRequest) -> impl std::future::Future<Output = Result<UpdateConnectorResponse, ApiError>> + Send;
+    /// `UpdateConnector` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn update_connector_encoded(&self, cx: &RequestContext, input: UpdateConnectorRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.update_connector(cx, input).await?, protocol)) }
+    }
 }
 
 /// Decodes the input of operation `name`, calls the backend, and encodes its output.
@@ -4973,108 +5078,87 @@ pub async fn dispatch<A: Api>(api: &A, cx: &RequestContext, name: &str, input: &
     match name {
         "CreateConnector" => {
             let input = decode_input::<CreateConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.create_connector(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.create_connector_encoded(cx, input, protocol).await?))
         }
         "CreateCustomPlugin" => {
             let input = decode_input::<CreateCustomPluginRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.create_custom_plugin(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.create_custom_plugin_encoded(cx, input, protocol).await?))
         }
         "CreateWorkerConfiguration" => {
             let input = decode_input::<CreateWorkerConfigurationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.create_worker_configuration(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.create_worker_configuration_encoded(cx, input, protocol).await?))
         }
         "DeleteConnector" => {
             let input = decode_input::<DeleteConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.delete_connector(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.delete_connector_encoded(cx, input, protocol).await?))
         }
         "DeleteCustomPlugin" => {
             let input = decode_input::<DeleteCustomPluginRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.delete_custom_plugin(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.delete_custom_plugin_encoded(cx, input, protocol).await?))
         }
         "DeleteWorkerConfiguration" => {
             let input = decode_input::<DeleteWorkerConfigurationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.delete_worker_configuration(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.delete_worker_configuration_encoded(cx, input, protocol).await?))
         }
         "DescribeConnector" => {
             let input = decode_input::<DescribeConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.describe_connector(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.describe_connector_encoded(cx, input, protocol).await?))
         }
         "DescribeConnectorOperation" => {
             let input = decode_input::<DescribeConnectorOperationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.describe_connector_operation(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.describe_connector_operation_encoded(cx, input, protocol).await?))
         }
         "DescribeCustomPlugin" => {
             let input = decode_input::<DescribeCustomPluginRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.describe_custom_plugin(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.describe_custom_plugin_encoded(cx, input, protocol).await?))
         }
         "DescribeWorkerConfiguration" => {
             let input = decode_input::<DescribeWorkerConfigurationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.describe_worker_configuration(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.describe_worker_configuration_encoded(cx, input, protocol).await?))
         }
         "ListConnectorOperations" => {
             let input = decode_input::<ListConnectorOperationsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.list_connector_operations(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.list_connector_operations_encoded(cx, input, protocol).await?))
         }
         "ListConnectors" => {
             let input = decode_input::<ListConnectorsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.list_connectors(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.list_connectors_encoded(cx, input, protocol).await?))
         }
         "ListCustomPlugins" => {
             let input = decode_input::<ListCustomPluginsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.list_custom_plugins(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.list_custom_plugins_encoded(cx, input, protocol).await?))
         }
         "ListTagsForResource" => {
             let input = decode_input::<ListTagsForResourceRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.list_tags_for_resource(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.list_tags_for_resource_encoded(cx, input, protocol).await?))
         }
         "ListWorkerConfigurations" => {
             let input = decode_input::<ListWorkerConfigurationsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.list_worker_configurations(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.list_worker_configurations_encoded(cx, input, protocol).await?))
         }
         "PauseConnector" => {
             let input = decode_input::<PauseConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.pause_connector(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.pause_connector_encoded(cx, input, protocol).await?))
         }
         "RestartConnector" => {
             let input = decode_input::<RestartConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.restart_connector(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.restart_connector_encoded(cx, input, protocol).await?))
         }
         "ResumeConnector" => {
             let input = decode_input::<ResumeConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.resume_connector(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.resume_connector_encoded(cx, input, protocol).await?))
         }
         "TagResource" => {
             let input = decode_input::<TagResourceRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.tag_resource(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.tag_resource_encoded(cx, input, protocol).await?))
         }
         "UntagResource" => {
             let input = decode_input::<UntagResourceRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.untag_resource(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.untag_resource_encoded(cx, input, protocol).await?))
         }
         "UpdateConnector" => {
             let input = decode_input::<UpdateConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
-            let out = api.update_connector(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.update_connector_encoded(cx, input, protocol).await?))
         }
         _ => Err(ApiError::unknown_operation(name)),
     }

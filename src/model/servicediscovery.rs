@@ -4487,64 +4487,209 @@ pub static OPERATIONS: &[OperationInfo] = &[
 pub trait Api: Sync {
     /// `CreateHttpNamespace`
     fn create_http_namespace(&self, cx: &RequestContext, input: CreateHttpNamespaceRequest) -> impl std::future::Future<Output = Result<CreateHttpNamespaceResponse, ApiError>> + Send;
+    /// `CreateHttpNamespace` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn create_http_namespace_encoded(&self, cx: &RequestContext, input: CreateHttpNamespaceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.create_http_namespace(cx, input).await?, protocol)) }
+    }
     /// `CreatePrivateDnsNamespace`
     fn create_private_dns_namespace(&self, cx: &RequestContext, input: CreatePrivateDnsNamespaceRequest) -> impl std::future::Future<Output = Result<CreatePrivateDnsNamespaceResponse, ApiError>> + Send;
+    /// `CreatePrivateDnsNamespace` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn create_private_dns_namespace_encoded(&self, cx: &RequestContext, input: CreatePrivateDnsNamespaceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.create_private_dns_namespace(cx, input).await?, protocol)) }
+    }
     /// `CreatePublicDnsNamespace`
     fn create_public_dns_namespace(&self, cx: &RequestContext, input: CreatePublicDnsNamespaceRequest) -> impl std::future::Future<Output = Result<CreatePublicDnsNamespaceResponse, ApiError>> + Send;
+    /// `CreatePublicDnsNamespace` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn create_public_dns_namespace_encoded(&self, cx: &RequestContext, input: CreatePublicDnsNamespaceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.create_public_dns_namespace(cx, input).await?, protocol)) }
+    }
     /// `CreateService`
     fn create_service(&self, cx: &RequestContext, input: CreateServiceRequest) -> impl std::future::Future<Output = Result<CreateServiceResponse, ApiError>> + Send;
+    /// `CreateService` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn create_service_encoded(&self, cx: &RequestContext, input: CreateServiceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.create_service(cx, input).await?, protocol)) }
+    }
     /// `DeleteNamespace`
     fn delete_namespace(&self, cx: &RequestContext, input: DeleteNamespaceRequest) -> impl std::future::Future<Output = Result<DeleteNamespaceResponse, ApiError>> + Send;
+    /// `DeleteNamespace` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn delete_namespace_encoded(&self, cx: &RequestContext, input: DeleteNamespaceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.delete_namespace(cx, input).await?, protocol)) }
+    }
     /// `DeleteService`
     fn delete_service(&self, cx: &RequestContext, input: DeleteServiceRequest) -> impl std::future::Future<Output = Result<DeleteServiceResponse, ApiError>> + Send;
+    /// `DeleteService` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn delete_service_encoded(&self, cx: &RequestContext, input: DeleteServiceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.delete_service(cx, input).await?, protocol)) }
+    }
     /// `DeleteServiceAttributes`
     fn delete_service_attributes(&self, cx: &RequestContext, input: DeleteServiceAttributesRequest) -> impl std::future::Future<Output = Result<DeleteServiceAttributesResponse, ApiError>> + Send;
+    /// `DeleteServiceAttributes` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn delete_service_attributes_encoded(&self, cx: &RequestContext, input: DeleteServiceAttributesRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.delete_service_attributes(cx, input).await?, protocol)) }
+    }
     /// `DeregisterInstance`
     fn deregister_instance(&self, cx: &RequestContext, input: DeregisterInstanceRequest) -> impl std::future::Future<Output = Result<DeregisterInstanceResponse, ApiError>> + Send;
+    /// `DeregisterInstance` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn deregister_instance_encoded(&self, cx: &RequestContext, input: DeregisterInstanceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.deregister_instance(cx, input).await?, protocol)) }
+    }
     /// `DiscoverInstances`
     fn discover_instances(&self, cx: &RequestContext, input: DiscoverInstancesRequest) -> impl std::future::Future<Output = Result<DiscoverInstancesResponse, ApiError>> + Send;
+    /// `DiscoverInstances` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn discover_instances_encoded(&self, cx: &RequestContext, input: DiscoverInstancesRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.discover_instances(cx, input).await?, protocol)) }
+    }
     /// `DiscoverInstancesRevision`
     fn discover_instances_revision(&self, cx: &RequestContext, input: DiscoverInstancesRevisionRequest) -> impl std::future::Future<Output = Result<DiscoverInstancesRevisionResponse, ApiError>> + Send;
+    /// `DiscoverInstancesRevision` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn discover_instances_revision_encoded(&self, cx: &RequestContext, input: DiscoverInstancesRevisionRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.discover_instances_revision(cx, input).await?, protocol)) }
+    }
     /// `GetInstance`
     fn get_instance(&self, cx: &RequestContext, input: GetInstanceRequest) -> impl std::future::Future<Output = Result<GetInstanceResponse, ApiError>> + Send;
+    /// `GetInstance` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn get_instance_encoded(&self, cx: &RequestContext, input: GetInstanceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.get_instance(cx, input).await?, protocol)) }
+    }
     /// `GetInstancesHealthStatus`
     fn get_instances_health_status(&self, cx: &RequestContext, input: GetInstancesHealthStatusRequest) -> impl std::future::Future<Output = Result<GetInstancesHealthStatusResponse, ApiError>> + Send;
+    /// `GetInstancesHealthStatus` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn get_instances_health_status_encoded(&self, cx: &RequestContext, input: GetInstancesHealthStatusRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.get_instances_health_status(cx, input).await?, protocol)) }
+    }
     /// `GetNamespace`
     fn get_namespace(&self, cx: &RequestContext, input: GetNamespaceRequest) -> impl std::future::Future<Output = Result<GetNamespaceResponse, ApiError>> + Send;
+    /// `GetNamespace` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn get_namespace_encoded(&self, cx: &RequestContext, input: GetNamespaceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.get_namespace(cx, input).await?, protocol)) }
+    }
     /// `GetOperation`
     fn get_operation(&self, cx: &RequestContext, input: GetOperationRequest) -> impl std::future::Future<Output = Result<GetOperationResponse, ApiError>> + Send;
+    /// `GetOperation` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn get_operation_encoded(&self, cx: &RequestContext, input: GetOperationRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.get_operation(cx, input).await?, protocol)) }
+    }
     /// `GetService`
     fn get_service(&self, cx: &RequestContext, input: GetServiceRequest) -> impl std::future::Future<Output = Result<GetServiceResponse, ApiError>> + Send;
+    /// `GetService` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn get_service_encoded(&self, cx: &RequestContext, input: GetServiceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.get_service(cx, input).await?, protocol)) }
+    }
     /// `GetServiceAttributes`
     fn get_service_attributes(&self, cx: &RequestContext, input: GetServiceAttributesRequest) -> impl std::future::Future<Output = Result<GetServiceAttributesResponse, ApiError>> + Send;
+    /// `GetServiceAttributes` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn get_service_attributes_encoded(&self, cx: &RequestContext, input: GetServiceAttributesRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.get_service_attributes(cx, input).await?, protocol)) }
+    }
     /// `ListInstances`
     fn list_instances(&self, cx: &RequestContext, input: ListInstancesRequest) -> impl std::future::Future<Output = Result<ListInstancesResponse, ApiError>> + Send;
+    /// `ListInstances` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn list_instances_encoded(&self, cx: &RequestContext, input: ListInstancesRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.list_instances(cx, input).await?, protocol)) }
+    }
     /// `ListNamespaces`
     fn list_namespaces(&self, cx: &RequestContext, input: ListNamespacesRequest) -> impl std::future::Future<Output = Result<ListNamespacesResponse, ApiError>> + Send;
+    /// `ListNamespaces` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn list_namespaces_encoded(&self, cx: &RequestContext, input: ListNamespacesRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.list_namespaces(cx, input).await?, protocol)) }
+    }
     /// `ListOperations`
     fn list_operations(&self, cx: &RequestContext, input: ListOperationsRequest) -> impl std::future::Future<Output = Result<ListOperationsResponse, ApiError>> + Send;
+    /// `ListOperations` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn list_operations_encoded(&self, cx: &RequestContext, input: ListOperationsRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.list_operations(cx, input).await?, protocol)) }
+    }
     /// `ListServices`
     fn list_services(&self, cx: &RequestContext, input: ListServicesRequest) -> impl std::future::Future<Output = Result<ListServicesResponse, ApiError>> + Send;
+    /// `ListServices` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn list_services_encoded(&self, cx: &RequestContext, input: ListServicesRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.list_services(cx, input).await?, protocol)) }
+    }
     /// `ListTagsForResource`
     fn list_tags_for_resource(&self, cx: &RequestContext, input: ListTagsForResourceRequest) -> impl std::future::Future<Output = Result<ListTagsForResourceResponse, ApiError>> + Send;
+    /// `ListTagsForResource` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn list_tags_for_resource_encoded(&self, cx: &RequestContext, input: ListTagsForResourceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.list_tags_for_resource(cx, input).await?, protocol)) }
+    }
     /// `RegisterInstance`
     fn register_instance(&self, cx: &RequestContext, input: RegisterInstanceRequest) -> impl std::future::Future<Output = Result<RegisterInstanceResponse, ApiError>> + Send;
+    /// `RegisterInstance` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn register_instance_encoded(&self, cx: &RequestContext, input: RegisterInstanceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.register_instance(cx, input).await?, protocol)) }
+    }
     /// `TagResource`
     fn tag_resource(&self, cx: &RequestContext, input: TagResourceRequest) -> impl std::future::Future<Output = Result<TagResourceResponse, ApiError>> + Send;
+    /// `TagResource` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn tag_resource_encoded(&self, cx: &RequestContext, input: TagResourceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.tag_resource(cx, input).await?, protocol)) }
+    }
     /// `UntagResource`
     fn untag_resource(&self, cx: &RequestContext, input: UntagResourceRequest) -> impl std::future::Future<Output = Result<UntagResourceResponse, ApiError>> + Send;
+    /// `UntagResource` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn untag_resource_encoded(&self, cx: &RequestContext, input: UntagResourceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.untag_resource(cx, input).await?, protocol)) }
+    }
     /// `UpdateHttpNamespace`
     fn update_http_namespace(&self, cx: &RequestContext, input: UpdateHttpNamespaceRequest) -> impl std::future::Future<Output = Result<UpdateHttpNamespaceResponse, ApiError>> + Send;
+    /// `UpdateHttpNamespace` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn update_http_namespace_encoded(&self, cx: &RequestContext, input: UpdateHttpNamespaceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.update_http_namespace(cx, input).await?, protocol)) }
+    }
     /// `UpdateInstanceCustomHealthStatus`
     fn update_instance_custom_health_status(&self, cx: &RequestContext, input: UpdateInstanceCustomHealthStatusRequest) -> impl std::future::Future<Output = Result<(), ApiError>> + Send;
     /// `UpdatePrivateDnsNamespace`
     fn update_private_dns_namespace(&self, cx: &RequestContext, input: UpdatePrivateDnsNamespaceRequest) -> impl std::future::Future<Output = Result<UpdatePrivateDnsNamespaceResponse, ApiError>> + Send;
+    /// `UpdatePrivateDnsNamespace` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn update_private_dns_namespace_encoded(&self, cx: &RequestContext, input: UpdatePrivateDnsNamespaceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.update_private_dns_namespace(cx, input).await?, protocol)) }
+    }
     /// `UpdatePublicDnsNamespace`
     fn update_public_dns_namespace(&self, cx: &RequestContext, input: UpdatePublicDnsNamespaceRequest) -> impl std::future::Future<Output = Result<UpdatePublicDnsNamespaceResponse, ApiError>> + Send;
+    /// `UpdatePublicDnsNamespace` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn update_public_dns_namespace_encoded(&self, cx: &RequestContext, input: UpdatePublicDnsNamespaceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.update_public_dns_namespace(cx, input).await?, protocol)) }
+    }
     /// `UpdateService`
     fn update_service(&self, cx: &RequestContext, input: UpdateServiceRequest) -> impl std::future::Future<Output = Result<UpdateServiceResponse, ApiError>> + Send;
+    /// `UpdateService` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn update_service_encoded(&self, cx: &RequestContext, input: UpdateServiceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.update_service(cx, input).await?, protocol)) }
+    }
     /// `UpdateServiceAttributes`
     fn update_service_attributes(&self, cx: &RequestContext, input: UpdateServiceAttributesRequest) -> impl std::future::Future<Output = Result<UpdateServiceAttributesResponse, ApiError>> + Send;
+    /// `UpdateServiceAttributes` as bytes in the request's protocol: the typed output, encoded, unless the backend
+    /// writes the bytes itself (from parts it keeps encoded).
+    fn update_service_attributes_encoded(&self, cx: &RequestContext, input: UpdateServiceAttributesRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
+        async move { Ok(encode_output(&self.update_service_attributes(cx, input).await?, protocol)) }
+    }
 }
 
 /// Decodes the input of operation `name`, calls the backend, and encodes its output.
@@ -4590,153 +4735,124 @@ pub async fn dispatch<A: Api>(api: &A, cx: &RequestContext, name: &str, input: &
     match name {
         "CreateHttpNamespace" => {
             let input = decode_input::<CreateHttpNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.create_http_namespace(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.create_http_namespace_encoded(cx, input, protocol).await?))
         }
         "CreatePrivateDnsNamespace" => {
             let input = decode_input::<CreatePrivateDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.create_private_dns_namespace(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.create_private_dns_namespace_encoded(cx, input, protocol).await?))
         }
         "CreatePublicDnsNamespace" => {
             let input = decode_input::<CreatePublicDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.create_public_dns_namespace(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.create_public_dns_namespace_encoded(cx, input, protocol).await?))
         }
         "CreateService" => {
             let input = decode_input::<CreateServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.create_service(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.create_service_encoded(cx, input, protocol).await?))
         }
         "DeleteNamespace" => {
             let input = decode_input::<DeleteNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.delete_namespace(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.delete_namespace_encoded(cx, input, protocol).await?))
         }
         "DeleteService" => {
             let input = decode_input::<DeleteServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.delete_service(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.delete_service_encoded(cx, input, protocol).await?))
         }
         "DeleteServiceAttributes" => {
             let input = decode_input::<DeleteServiceAttributesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.delete_service_attributes(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.delete_service_attributes_encoded(cx, input, protocol).await?))
         }
         "DeregisterInstance" => {
             let input = decode_input::<DeregisterInstanceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.deregister_instance(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.deregister_instance_encoded(cx, input, protocol).await?))
         }
         "DiscoverInstances" => {
             let input = decode_input::<DiscoverInstancesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.discover_instances(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.discover_instances_encoded(cx, input, protocol).await?))
         }
         "DiscoverInstancesRevision" => {
             let input = decode_input::<DiscoverInstancesRevisionRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.discover_instances_revision(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.discover_instances_revision_encoded(cx, input, protocol).await?))
         }
         "GetInstance" => {
             let input = decode_input::<GetInstanceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.get_instance(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.get_instance_encoded(cx, input, protocol).await?))
         }
         "GetInstancesHealthStatus" => {
             let input = decode_input::<GetInstancesHealthStatusRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.get_instances_health_status(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.get_instances_health_status_encoded(cx, input, protocol).await?))
         }
         "GetNamespace" => {
             let input = decode_input::<GetNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.get_namespace(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.get_namespace_encoded(cx, input, protocol).await?))
         }
         "GetOperation" => {
             let input = decode_input::<GetOperationRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.get_operation(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.get_operation_encoded(cx, input, protocol).await?))
         }
         "GetService" => {
             let input = decode_input::<GetServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.get_service(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.get_service_encoded(cx, input, protocol).await?))
         }
         "GetServiceAttributes" => {
             let input = decode_input::<GetServiceAttributesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.get_service_attributes(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.get_service_attributes_encoded(cx, input, protocol).await?))
         }
         "ListInstances" => {
             let input = decode_input::<ListInstancesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.list_instances(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.list_instances_encoded(cx, input, protocol).await?))
         }
         "ListNamespaces" => {
             let input = decode_input::<ListNamespacesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.list_namespaces(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.list_namespaces_encoded(cx, input, protocol).await?))
         }
         "ListOperations" => {
             let input = decode_input::<ListOperationsRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.list_operations(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.list_operations_encoded(cx, input, protocol).await?))
         }
         "ListServices" => {
             let input = decode_input::<ListServicesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.list_services(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.list_services_encoded(cx, input, protocol).await?))
         }
         "ListTagsForResource" => {
             let input = decode_input::<ListTagsForResourceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.list_tags_for_resource(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.list_tags_for_resource_encoded(cx, input, protocol).await?))
         }
         "RegisterInstance" => {
             let input = decode_input::<RegisterInstanceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.register_instance(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.register_instance_encoded(cx, input, protocol).await?))
         }
         "TagResource" => {
             let input = decode_input::<TagResourceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.tag_resource(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.tag_resource_encoded(cx, input, protocol).await?))
         }
         "UntagResource" => {
             let input = decode_input::<UntagResourceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.untag_resource(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.untag_resource_encoded(cx, input, protocol).await?))
         }
         "UpdateHttpNamespace" => {
             let input = decode_input::<UpdateHttpNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.update_http_namespace(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.update_http_namespace_encoded(cx, input, protocol).await?))
         }
         "UpdateInstanceCustomHealthStatus" => {
             let input = decode_input::<UpdateInstanceCustomHealthStatusRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.update_instance_custom_health_status(cx, input).await?;
-            let () = out; Ok(None)
+            let () = api.update_instance_custom_health_status(cx, input).await?;
+            Ok(None)
         }
         "UpdatePrivateDnsNamespace" => {
             let input = decode_input::<UpdatePrivateDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.update_private_dns_namespace(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.update_private_dns_namespace_encoded(cx, input, protocol).await?))
         }
         "UpdatePublicDnsNamespace" => {
             let input = decode_input::<UpdatePublicDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.update_public_dns_namespace(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.update_public_dns_namespace_encoded(cx, input, protocol).await?))
         }
         "UpdateService" => {
             let input = decode_input::<UpdateServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.update_service(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.update_service_encoded(cx, input, protocol).await?))
         }
         "UpdateServiceAttributes" => {
             let input = decode_input::<UpdateServiceAttributesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
-            let out = api.update_service_attributes(cx, input).await?;
-            Ok(Some(encode_output(&out, protocol)))
+            Ok(Some(api.update_service_attributes_encoded(cx, input, protocol).await?))
         }
         _ => Err(ApiError::unknown_operation(name)),
     }

@@ -2,6 +2,7 @@
 //! SQLite (embedded default) and PostgreSQL (shared by replicas) can both serve it. Everything above
 //! speaks keys and JSON documents; secondary indexes are more keys written in the same transaction.
 
+pub mod memory;
 pub mod postgres;
 pub mod sqlite;
 
@@ -14,7 +15,7 @@ use std::sync::Arc;
 /// Where the state lives: `--store`, `--data-dir` and `--ephemeral` all name one of these.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
-    /// SQLite in memory, gone with the process (`--ephemeral`).
+    /// In memory, gone with the process (`--ephemeral`).
     Memory,
     /// SQLite in this data directory (`sqlite://PATH` or `--data-dir PATH`).
     Sqlite(PathBuf),
@@ -64,7 +65,7 @@ impl Location {
     /// Opens (creating or migrating if needed) the store here.
     pub async fn open(&self) -> Result<Store, StoreError> {
         let backend: Arc<dyn Backend> = match self {
-            Location::Memory => Arc::new(sqlite::Sqlite::in_memory()?),
+            Location::Memory => Arc::new(memory::Memory::new()),
             Location::Sqlite(dir) => Arc::new(sqlite::Sqlite::open(dir)?),
             Location::Postgres(url) => {
                 let url = url.clone();

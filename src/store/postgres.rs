@@ -597,8 +597,10 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn both_backends_read_the_same() {
-        let sqlite = Location::Memory.open().await.expect("open SQLite");
+        let sqlite = Store::new(std::sync::Arc::new(super::super::sqlite::Sqlite::in_memory().expect("open SQLite")));
         let expected = transcript(&sqlite).await;
+        let memory = Location::Memory.open().await.expect("open the memory store");
+        assert_eq!(transcript(&memory).await, expected, "the memory store reads like SQLite");
         assert_eq!(
             expected[0], r#""a/1"=again "a/10"=v2 "a/2"=v1 "a/é"=v4 "a/\u{ffff}z"=v8 "a/\u{10fffd}"=v3"#,
             "bytewise order, up to the last character"

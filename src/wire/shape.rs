@@ -543,6 +543,8 @@ pub trait Encoder {
     fn bool(&mut self, b: bool);
     /// Writes a timestamp in the protocol's format.
     fn timestamp(&mut self, t: Timestamp);
+    /// Writes one value that is already encoded in this encoder's format (by this encoder's kind).
+    fn raw(&mut self, encoded: &[u8]);
 }
 
 /// Types the generated code can encode.
@@ -623,7 +625,12 @@ pub struct JsonEncoder {
 impl JsonEncoder {
     /// A new encoder.
     pub fn new(timestamps: JsonTimestamps) -> Self {
-        JsonEncoder { buf: Vec::with_capacity(256), timestamps, comma: Vec::new(), after_key: false }
+        Self::with_capacity(timestamps, 256)
+    }
+
+    /// A new encoder whose buffer starts with room for `bytes`.
+    pub fn with_capacity(timestamps: JsonTimestamps, bytes: usize) -> Self {
+        JsonEncoder { buf: Vec::with_capacity(bytes), timestamps, comma: Vec::new(), after_key: false }
     }
 
     /// The encoded bytes.
@@ -710,6 +717,10 @@ impl Encoder for JsonEncoder {
             }
         }
     }
+    fn raw(&mut self, encoded: &[u8]) {
+        self.value_start();
+        self.buf.extend_from_slice(encoded);
+    }
 }
 
 struct Utf8Sink<'a>(&'a mut Vec<u8>);
@@ -730,7 +741,12 @@ pub struct CborEncoder {
 impl CborEncoder {
     /// A new encoder.
     pub fn new() -> Self {
-        CborEncoder { buf: Vec::with_capacity(256) }
+        Self::with_capacity(256)
+    }
+
+    /// A new encoder whose buffer starts with room for `bytes`.
+    pub fn with_capacity(bytes: usize) -> Self {
+        CborEncoder { buf: Vec::with_capacity(bytes) }
     }
 
     /// The encoded bytes.
@@ -788,6 +804,9 @@ impl Encoder for CborEncoder {
         self.buf.push(0xfb);
         let secs = t.0 as f64 / 1000.0;
         self.buf.extend_from_slice(&secs.to_bits().to_be_bytes());
+    }
+    fn raw(&mut self, encoded: &[u8]) {
+        self.buf.extend_from_slice(encoded);
     }
 }
 

@@ -439,8 +439,18 @@ impl<'a> Generator<'a> {
             } else {
                 "let input = ();".to_string()
             };
-            let encode =
-                if output.is_some() { "Ok(Some(encode_output(&out, protocol)))" } else { "let () = out; Ok(None)" };
+            if output.is_some() {
+                writeln!(
+                    trait_methods,
+                    "    /// `{name}` as bytes in the request's protocol: the typed output, encoded, unless the backend\n    /// writes the bytes itself (from parts it keeps encoded).\n    fn {fname}_encoded(&self, cx: &RequestContext, input: {in_ty}, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {{\n        async move {{ Ok(encode_output(&self.{fname}(cx, input).await?, protocol)) }}\n    }}"
+                )
+                .ok();
+            }
+            let call = if output.is_some() {
+                format!("Ok(Some(api.{fname}_encoded(cx, input, protocol).await?))")
+            } else {
+                format!("let () = api.{fname}(cx, input).await?;\n            Ok(None)")
+            };
             if input.is_some() {
                 writeln!(
                     validate,
@@ -451,12 +461,8 @@ impl<'a> Generator<'a> {
             } else {
                 writeln!(validate, "        {} => Ok(()),", lit(name)).ok();
             }
-            writeln!(
-                dispatch,
-                "        {} => {{\n            {decode}\n            let out = api.{fname}(cx, input).await?;\n            {encode}\n        }}",
-                lit(name)
-            )
-            .ok();
+            writeln!(dispatch, "        {} => {{\n            {decode}\n            {call}\n        }}", lit(name))
+                .ok();
         }
         writeln!(o, "/// Every operation of the service with its HTTP binding (sorted by name).").ok();
         writeln!(o, "pub static OPERATIONS: &[OperationInfo] = &[\n{table}];\n").ok();

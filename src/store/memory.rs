@@ -1,0 +1,191 @@
+//! The in-memory backend of `--ephemeral`: one ordered map behind a reader-writer lock. Reads run
+//! where they are asked for (no hop to a store thread) under the shared lock, which makes them a
+//! consistent snapshot; writes hold the exclusive lock for the length of their body, which makes
+//! them serializable, and keep an undo log so that a body that fails (or panics) leaves nothing
+//! behind. Gone with the process, like the SQLite database in memory it replaces.
+
+use super::{Backend, BoxFuture, StoreError, Tx, TxBody};
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// The map and the byte count of its keys and values (for metrics).
+#[derive(Default)]
+pub struct Memory {
+    map: RwLock<BTreeMap<String, Vec<u8>>>,
+    bytes: AtomicU64,
+}
+
+impl Memory {
+    /// An empty store.
+    pub fn new() -> Self {
+        Memory::default()
+    }
+
+    fn read_lock(&self) -> RwLockReadGuard<'_, BTreeMap<String, Vec<u8>>> {
+        // A panicking writer rolled its changes back before the lock was poisoned (see `WriteTx`).
+        self.map.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_lock(&self) -> RwLockWriteGuard<'_, BTreeMap<String, Vec<u8>>> {
+        self.map.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn range<'m>(
+    map: &'m BTreeMap<String, Vec<u8>>,
+    prefix: &'m str,
+    after: Option<&str>,
+) -> impl Iterator<Item = (&'m String, &'m Vec<u8>)> + 'm {
+    let start = match after {
+        Some(a) if a >= prefix => Bound::Excluded(a.to_string()),
+        _ => Bound::Included(prefix.to_string()),
+    };
+    map.range::<String, _>((start, Bound::Unbounded)).take_while(move |(k, _)| k.starts_with(prefix))
+}
+
+fn scan_map(
+    map: &BTreeMap<String, Vec<u8>>,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Vec<(String, Vec<u8>)> {
+    range(map, prefix, after).take(limit).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn read_only() -> StoreError {
+    StoreError::Backend("a write was attempted in a read-only transaction".into())
+}
+
+struct ReadTx<'m> {
+    map: &'m BTreeMap<String, Vec<u8>>,
+}
+
+impl Tx for ReadTx<'_> {
+    fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.map.get(key).cloned())
+    }
+    fn put(&mut self, _key: &str, _value: &[u8]) -> Result<(), StoreError> {
+        Err(read_only())
+    }
+    fn delete(&mut self, _key: &str) -> Result<bool, StoreError> {
+        Err(read_only())
+    }
+    fn scan(&mut self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        Ok(scan_map(self.map, prefix, after, limit))
+    }
+    fn delete_prefix(&mut self, _prefix: &str) -> Result<usize, StoreError> {
+        Err(read_only())
+    }
+}
+
+/// A write transaction: changes go straight into the map, with what they replaced kept in `undo`
+/// until the body's result says to keep them.
+struct WriteTx<'a, 'm> {
+    map: &'a mut BTreeMap<String, Vec<u8>>,
+    bytes: &'m AtomicU64,
+    undo: Vec<(String, Option<Vec<u8>>)>,
+    committed: bool,
+}
+
+impl WriteTx<'_, '_> {
+    fn replaced(&mut self, key: &str, old: Option<Vec<u8>>, new_len: Option<usize>) {
+        let old_len = old.as_ref().map(|v| key.len() + v.len());
+        if let Some(n) = old_len {
+            self.bytes.fetch_sub(n as u64, Ordering::Relaxed);
+        }
+        if let Some(n) = new_len {
+            self.bytes.fetch_add((key.len() + n) as u64, Ordering::Relaxed);
+        }
+        self.undo.push((key.to_string(), old));
+    }
+
+    fn rollback(&mut self) {
+        while let Some((key, old)) = self.undo.pop() {
+            let now = match old {
+                Some(v) => {
+                    self.bytes.fetch_add((key.len() + v.len()) as u64, Ordering::Relaxed);
+                    self.map.insert(key.clone(), v)
+                }
+                None => self.map.remove(&key),
+            };
+            if let Some(v) = now {
+                self.bytes.fetch_sub((key.len() + v.len()) as u64, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl Drop for WriteTx<'_, '_> {
+    /// A body that panicked never said to keep its changes: they go.
+    fn drop(&mut self) {
+        if !self.committed {
+            self.rollback();
+        }
+    }
+}
+
+impl Tx for WriteTx<'_, '_> {
+    fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.map.get(key).cloned())
+    }
+    fn put(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let old = self.map.insert(key.to_string(), value.to_vec());
+        self.replaced(key, old, Some(value.len()));
+        Ok(())
+    }
+    fn delete(&mut self, key: &str) -> Result<bool, StoreError> {
+        match self.map.remove(key) {
+            Some(old) => {
+                self.replaced(key, Some(old), None);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+    fn scan(&mut self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        Ok(scan_map(self.map, prefix, after, limit))
+    }
+    fn delete_prefix(&mut self, prefix: &str) -> Result<usize, StoreError> {
+        let keys: Vec<String> = range(self.map, prefix, None).map(|(k, _)| k.clone()).collect();
+        for k in &keys {
+            if let Some(old) = self.map.remove(k) {
+                self.replaced(k, Some(old), None);
+            }
+        }
+        Ok(keys.len())
+    }
+}
+
+impl Backend for Memory {
+    fn read_boxed(&self, body: TxBody) -> BoxFuture<Result<Box<dyn Any + Send>, StoreError>> {
+        let out = {
+            let map = self.read_lock();
+            body(&mut ReadTx { map: &map })
+        };
+        Box::pin(std::future::ready(Ok(out)))
+    }
+
+    fn write_boxed(
+        &self,
+        body: TxBody,
+        keep: fn(&(dyn Any + Send)) -> bool,
+    ) -> BoxFuture<Result<Box<dyn Any + Send>, StoreError>> {
+        let out = {
+            let mut map = self.write_lock();
+            let mut tx = WriteTx { map: &mut map, bytes: &self.bytes, undo: Vec::new(), committed: false };
+            let out = body(&mut tx);
+            if keep(out.as_ref()) {
+                tx.committed = true;
+            }
+            out
+        };
+        Box::pin(std::future::ready(Ok(out)))
+    }
+
+    fn size_bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+}
