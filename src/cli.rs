@@ -347,21 +347,33 @@ pub async fn admin_call(
     Ok(bytes)
 }
 
-fn init_logging(format: &str) {
+/// Logs go to stderr through a background thread that writes them in batches (a request's line
+/// costs the request a queue push, not a write system call). Keep the guard for as long as the
+/// server runs: dropping it writes out what is queued.
+fn init_logging(format: &str) -> tracing_appender::non_blocking::WorkerGuard {
     // hickory-server logs every DNS query at info; localplane's own DNS logs say what matters.
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOCALPLANE_LOG")
         .unwrap_or_else(|_| "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Never drop lines: when the queue is full the logging request waits for the writer.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("localplane-log")
+        .finish(std::io::BufWriter::new(std::io::stderr()));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if format == "json" {
         builder.json().init();
     } else {
         builder.init();
     }
+    guard
 }
 
 /// `localplane serve`.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    init_logging(&settings.log_format);
+    let _logs = init_logging(&settings.log_format);
     let store = settings.store.open().await.with_context(|| format!("opening the store {}", settings.store))?;
     let engine = Engine::new(store, Arc::new(SystemClock), settings.timing.clone());
     // The drivers are registered before anything can advance an operation.

@@ -17,13 +17,48 @@ pub fn install() -> Option<PrometheusHandle> {
         .ok()
 }
 
+/// The counter of one (status) and the latency histogram of one operation of a service.
+struct Handles {
+    histogram: metrics::Histogram,
+    counters: Vec<(u16, metrics::Counter)>,
+}
+
+thread_local! {
+    /// Metric handles by service and operation, so that a request costs a lookup, not a
+    /// registration with freshly built label strings.
+    static HANDLES: std::cell::RefCell<std::collections::HashMap<(&'static str, &'static str), Handles>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The operation's name as the model spells it (a static string), or `Unknown` for a name no model
+/// has: label values stay a bounded set whatever clients send.
+fn known_operation(operation: &str) -> &'static str {
+    crate::model::servicediscovery::OPERATIONS
+        .iter()
+        .chain(crate::model::kafkaconnect::OPERATIONS)
+        .find(|o| o.name == operation)
+        .map_or("Unknown", |o| o.name)
+}
+
 /// Records one API request.
 pub fn record_request(service: &'static str, operation: &str, status: u16, seconds: f64) {
-    let labels =
-        [("service", service.to_string()), ("operation", operation.to_string()), ("status", status.to_string())];
-    metrics::counter!("localplane_requests_total", &labels).increment(1);
-    let labels = [("service", service.to_string()), ("operation", operation.to_string())];
-    metrics::histogram!("localplane_request_duration_seconds", &labels).record(seconds);
+    let operation = known_operation(operation);
+    HANDLES.with(|h| {
+        let mut h = h.borrow_mut();
+        let entry = h.entry((service, operation)).or_insert_with(|| Handles {
+            histogram: metrics::histogram!("localplane_request_duration_seconds", "service" => service, "operation" => operation),
+            counters: Vec::new(),
+        });
+        entry.histogram.record(seconds);
+        match entry.counters.iter().find(|(s, _)| *s == status) {
+            Some((_, c)) => c.increment(1),
+            None => {
+                let c = metrics::counter!("localplane_requests_total", "service" => service, "operation" => operation, "status" => status.to_string());
+                c.increment(1);
+                entry.counters.push((status, c));
+            }
+        }
+    });
 }
 
 /// The text exposition, with the gauges read fresh from the store.

@@ -1,12 +1,16 @@
 //! The embedded SQLite backend. One writer thread owns the write connection and commits several
-//! queued transactions together (group commit: one fsync for many acknowledged writes, each in its
-//! own savepoint so that one failing body cannot touch another); reads run on a small pool of WAL
-//! readers. `--ephemeral` keeps the database in memory and serves reads from the writer thread too.
+//! queued transactions together (group commit: one fsync for many acknowledged writes). Each job's
+//! changes wait in memory until its body says to keep them, so that one failing body cannot touch
+//! another (a job that needs to read its own range scans or delete a prefix uses a savepoint
+//! instead); reads run on a small pool of WAL readers. `in_memory` (tests) keeps the database in
+//! memory and serves reads from the writer thread too.
 
 use super::{Backend, BoxFuture, StoreError, Tx, TxBody};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::any::Any;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -68,19 +72,39 @@ impl Sqlite {
             .map_err(backend_err)?;
         migrate(&writer)?;
         let readers = (0..READERS).map(|_| open_reader(&path)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Self::start(writer, Some(Arc::new(Mutex::new(readers))), Some(path)))
+        // Checkpoints run on their own thread and connection, not inline in the writer's commits.
+        writer.execute_batch("PRAGMA wal_autocheckpoint=0;").map_err(backend_err)?;
+        let checkpointer = Connection::open(&path).map_err(backend_err)?;
+        checkpointer.execute_batch("PRAGMA busy_timeout=5000;").map_err(backend_err)?;
+        let (committed, commits) = mpsc::sync_channel::<()>(1);
+        let wal_frames = Arc::new(AtomicI64::new(0));
+        let seen = wal_frames.clone();
+        std::thread::Builder::new()
+            .name("localplane-sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer, commits, seen))
+            .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))?;
+        let wal = Wal { committed, frames: wal_frames };
+        Ok(Self::start(writer, Some(wal), Some(Arc::new(Mutex::new(readers))), Some(path)))
     }
 
     /// A database that lives in memory and is gone when the process exits.
     pub fn in_memory() -> Result<Self, StoreError> {
         let conn = Connection::open_in_memory().map_err(backend_err)?;
         migrate(&conn)?;
-        Ok(Self::start(conn, None, None))
+        Ok(Self::start(conn, None, None, None))
     }
 
-    fn start(conn: Connection, readers: Option<Arc<Mutex<Vec<Connection>>>>, path: Option<PathBuf>) -> Self {
+    fn start(
+        conn: Connection,
+        wal: Option<Wal>,
+        readers: Option<Arc<Mutex<Vec<Connection>>>>,
+        path: Option<PathBuf>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new().name("localplane-sqlite-writer".into()).spawn(move || writer_loop(conn, rx)).ok();
+        std::thread::Builder::new()
+            .name("localplane-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx, wal))
+            .ok();
         Sqlite { jobs: Mutex::new(tx), readers, path }
     }
 
@@ -92,7 +116,36 @@ impl Sqlite {
     }
 }
 
-fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>) {
+/// How long the checkpointer lets commits gather before copying them into the database file.
+const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// WAL frames (4 KiB pages) past which the writer restarts the WAL itself: under a steady stream
+/// of commits the background checkpoint never finds the WAL idle, and the WAL would only grow.
+const WAL_RESTART_FRAMES: i64 = 16_384;
+
+/// What the writer and the checkpoint thread share about the WAL of a file database.
+struct Wal {
+    /// Told after each commit.
+    committed: mpsc::SyncSender<()>,
+    /// The WAL's length in frames at the last checkpoint.
+    frames: Arc<AtomicI64>,
+}
+
+/// Copies committed WAL frames into the database file (a PASSIVE checkpoint, which never blocks
+/// the writer or the readers) a moment after commits happened. When the writer is idle the WAL
+/// then starts over and is cut back to `journal_size_limit`.
+fn checkpoint_loop(conn: Connection, commits: mpsc::Receiver<()>, frames: Arc<AtomicI64>) {
+    while commits.recv().is_ok() {
+        std::thread::sleep(CHECKPOINT_PAUSE);
+        while commits.try_recv().is_ok() {}
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+            Ok(n) => frames.store(n, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds"),
+        }
+    }
+}
+
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, wal: Option<Wal>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_GROUP {
@@ -112,6 +165,18 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>) {
         }
         if !writes.is_empty() {
             commit_group(&mut conn, writes);
+            if let Some(wal) = &wal {
+                // Full means a checkpoint is already due.
+                let _ = wal.committed.try_send(());
+                if wal.frames.load(Ordering::Relaxed) > WAL_RESTART_FRAMES {
+                    // Most frames are copied already; this copies the rest and makes the next
+                    // commit start the WAL over (waiting for readers of older snapshots).
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+                        tracing::warn!(error = %e, "restarting the SQLite WAL failed; trying again later");
+                    }
+                    wal.frames.store(0, Ordering::Relaxed);
+                }
+            }
         }
     }
 }
@@ -127,22 +192,41 @@ fn commit_group(conn: &mut Connection, writes: Vec<WriteJob>) {
         return;
     }
     let mut results = Vec::with_capacity(writes.len());
+    // Set when a kept job's changes could not be written: the whole group is then rolled back.
+    let mut broken: Option<String> = None;
     for (body, keep, reply) in writes {
-        let outcome = (|| -> Result<Box<dyn Any + Send>, StoreError> {
-            run_cached(conn, "SAVEPOINT job")?;
-            let out = {
-                let mut tx = SqliteTx { conn };
-                body(&mut tx)
-            };
-            if keep(out.as_ref()) {
-                run_cached(conn, "RELEASE job")?;
-            } else {
-                run_cached(conn, "ROLLBACK TO job")?;
-                run_cached(conn, "RELEASE job")?;
+        if broken.is_some() {
+            results.push((Err(StoreError::Backend("an earlier write of the same commit failed".into())), reply));
+            continue;
+        }
+        let mut tx = JobTx { conn, overlay: BTreeMap::new(), direct: false };
+        // A body that panics is a bug; it must not take the writer thread (and every later write)
+        // with it: its changes are dropped and its caller gets an error.
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&mut tx)));
+        let kept = out.as_ref().is_ok_and(|out| keep(out.as_ref()));
+        let JobTx { overlay, direct, .. } = tx;
+        let out =
+            out.map_err(|_| StoreError::Backend("a write transaction panicked; nothing it wrote was kept".into()));
+        let finished = match (kept, direct) {
+            (true, false) => apply(conn, overlay),
+            (true, true) => run_cached(conn, "RELEASE job"),
+            (false, false) => Ok(()),
+            (false, true) => run_cached(conn, "ROLLBACK TO job").and_then(|()| run_cached(conn, "RELEASE job")),
+        };
+        match finished {
+            Ok(()) => results.push((out, reply)),
+            Err(e) => {
+                broken = Some(e.to_string());
+                results.push((Err(e), reply));
             }
-            Ok(out)
-        })();
-        results.push((outcome, reply));
+        }
+    }
+    if let Some(why) = broken {
+        let _ = conn.execute_batch("ROLLBACK");
+        for (_, reply) in results {
+            let _ = reply.send(Err(StoreError::Backend(format!("commit failed: {why}"))));
+        }
+        return;
     }
     match conn.execute_batch("COMMIT") {
         Ok(()) => {
@@ -156,6 +240,79 @@ fn commit_group(conn: &mut Connection, writes: Vec<WriteJob>) {
                 let _ = reply.send(Err(StoreError::Backend(format!("commit failed: {e}"))));
             }
         }
+    }
+}
+
+/// Writes a kept job's buffered changes.
+fn apply(conn: &Connection, overlay: BTreeMap<String, Option<Vec<u8>>>) -> Result<(), StoreError> {
+    for (k, v) in overlay {
+        match v {
+            Some(v) => raw_put(conn, &k, &v)?,
+            None => {
+                raw_delete(conn, &k)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One write job's view: its changes wait in `overlay` (so that a job that fails costs nothing to
+/// undo, and a key written twice is written once) until the job is kept. A job that scans keys it
+/// has changed, or deletes a whole prefix, switches to writing in place inside a savepoint.
+struct JobTx<'c> {
+    conn: &'c Connection,
+    overlay: BTreeMap<String, Option<Vec<u8>>>,
+    direct: bool,
+}
+
+impl JobTx<'_> {
+    fn go_direct(&mut self) -> Result<(), StoreError> {
+        if self.direct {
+            return Ok(());
+        }
+        run_cached(self.conn, "SAVEPOINT job")?;
+        self.direct = true;
+        apply(self.conn, std::mem::take(&mut self.overlay))
+    }
+}
+
+impl Tx for JobTx<'_> {
+    fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.overlay.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => raw_get(self.conn, key),
+        }
+    }
+
+    fn put(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        if self.direct {
+            return raw_put(self.conn, key, value);
+        }
+        self.overlay.insert(key.to_string(), Some(value.to_vec()));
+        Ok(())
+    }
+
+    fn delete(&mut self, key: &str) -> Result<bool, StoreError> {
+        if self.direct {
+            return raw_delete(self.conn, key);
+        }
+        let existed = self.get(key)?.is_some();
+        self.overlay.insert(key.to_string(), None);
+        Ok(existed)
+    }
+
+    fn scan(&mut self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let touched =
+            self.overlay.range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded)).next();
+        if touched.is_some_and(|(k, _)| k.starts_with(prefix)) {
+            self.go_direct()?;
+        }
+        raw_scan(self.conn, prefix, after, limit)
+    }
+
+    fn delete_prefix(&mut self, prefix: &str) -> Result<usize, StoreError> {
+        self.go_direct()?;
+        raw_delete_prefix(self.conn, prefix)
     }
 }
 
@@ -185,43 +342,62 @@ struct SqliteTx<'c> {
 
 impl Tx for SqliteTx<'_> {
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut st = self.conn.prepare_cached("SELECT v FROM kv WHERE k = ?1").map_err(backend_err)?;
-        st.query_row(params![key], |r| r.get::<_, Vec<u8>>(0)).optional().map_err(backend_err)
+        raw_get(self.conn, key)
     }
-
     fn put(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v")
-            .map_err(backend_err)?;
-        st.execute(params![key, value]).map_err(backend_err)?;
-        Ok(())
+        raw_put(self.conn, key, value)
     }
-
     fn delete(&mut self, key: &str) -> Result<bool, StoreError> {
-        let mut st = self.conn.prepare_cached("DELETE FROM kv WHERE k = ?1").map_err(backend_err)?;
-        Ok(st.execute(params![key]).map_err(backend_err)? > 0)
+        raw_delete(self.conn, key)
     }
-
     fn scan(&mut self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let end = super::prefix_end(prefix);
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT k, v FROM kv WHERE k >= ?1 AND k > ?2 AND k < ?3 ORDER BY k LIMIT ?4")
-            .map_err(backend_err)?;
-        let rows = st
-            .query_map(params![prefix, after.unwrap_or(""), end, limit.min(i64::MAX as usize) as i64], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })
-            .map_err(backend_err)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(backend_err)
+        raw_scan(self.conn, prefix, after, limit)
     }
-
     fn delete_prefix(&mut self, prefix: &str) -> Result<usize, StoreError> {
-        let end = super::prefix_end(prefix);
-        let mut st = self.conn.prepare_cached("DELETE FROM kv WHERE k >= ?1 AND k < ?2").map_err(backend_err)?;
-        st.execute(params![prefix, end]).map_err(backend_err)
+        raw_delete_prefix(self.conn, prefix)
     }
+}
+
+fn raw_get(conn: &Connection, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    let mut st = conn.prepare_cached("SELECT v FROM kv WHERE k = ?1").map_err(backend_err)?;
+    st.query_row(params![key], |r| r.get::<_, Vec<u8>>(0)).optional().map_err(backend_err)
+}
+
+fn raw_put(conn: &Connection, key: &str, value: &[u8]) -> Result<(), StoreError> {
+    let mut st = conn
+        .prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v")
+        .map_err(backend_err)?;
+    st.execute(params![key, value]).map_err(backend_err)?;
+    Ok(())
+}
+
+fn raw_delete(conn: &Connection, key: &str) -> Result<bool, StoreError> {
+    let mut st = conn.prepare_cached("DELETE FROM kv WHERE k = ?1").map_err(backend_err)?;
+    Ok(st.execute(params![key]).map_err(backend_err)? > 0)
+}
+
+fn raw_scan(
+    conn: &Connection,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    let end = super::prefix_end(prefix);
+    let mut st = conn
+        .prepare_cached("SELECT k, v FROM kv WHERE k >= ?1 AND k > ?2 AND k < ?3 ORDER BY k LIMIT ?4")
+        .map_err(backend_err)?;
+    let rows = st
+        .query_map(params![prefix, after.unwrap_or(""), end, limit.min(i64::MAX as usize) as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .map_err(backend_err)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(backend_err)
+}
+
+fn raw_delete_prefix(conn: &Connection, prefix: &str) -> Result<usize, StoreError> {
+    let end = super::prefix_end(prefix);
+    let mut st = conn.prepare_cached("DELETE FROM kv WHERE k >= ?1 AND k < ?2").map_err(backend_err)?;
+    st.execute(params![prefix, end]).map_err(backend_err)
 }
 
 impl Backend for Sqlite {
