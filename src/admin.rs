@@ -19,7 +19,8 @@ const MAX_ADMIN_BODY: usize = 256 * 1024 * 1024;
 
 /// The snapshot format name and version.
 const SNAPSHOT_FORMAT: &str = "localplane-snapshot";
-const SNAPSHOT_VERSION: u64 = 1;
+/// 2: operations filed under their creation time (`sd/…/op/{created}/{id}`, `ops/{service}/{ms}/…`).
+const SNAPSHOT_VERSION: u64 = 2;
 
 fn reply(status: StatusCode, body: Value, request_id: &str) -> Response<Body> {
     let mut resp = Response::new(Body::from(body.to_string()));

@@ -21,7 +21,8 @@ const SCHED: &str = "sched/";
 /// Key prefix of the reverse index: `schedof/{service}/{op}` → the schedule key (empty while the
 /// operation waits for a manual advance). Exists exactly for unfinished operations.
 const SCHED_OF: &str = "schedof/";
-/// Key prefix of the index of every operation ever submitted: `ops/{service}/{op}`.
+/// Key prefix of the index of every operation ever submitted: `ops/{service}/{created_ms:016x}/{op}`
+/// (in submission order, so that new entries land next to each other).
 const OPS: &str = "ops/";
 /// Key prefix of the settings every replica sharing the store follows (a reset keeps them).
 pub const SETTINGS: &str = "settings/";
@@ -192,7 +193,7 @@ impl Engine {
         op: &str,
         first_step_ms: Option<i64>,
     ) -> Result<(), StoreError> {
-        tx.put(&format!("{OPS}{service}/{op}"), b"")?;
+        tx.put(&format!("{OPS}{service}/{:016x}/{op}", self.now_ms().max(0)), b"")?;
         let timing = self.timing();
         if timing.profile == TimingProfile::Instant {
             return self.run_to_end(tx, service, op, &timing);
@@ -339,7 +340,7 @@ impl Engine {
             .read(move |tx| -> Result<Vec<OperationView>, StoreError> {
                 let mut out = Vec::new();
                 for (key, _) in tx.scan(OPS, None, usize::MAX)? {
-                    let Some((service, op)) = key.strip_prefix(OPS).and_then(|r| r.split_once('/')) else { continue };
+                    let Some((service, op)) = parse_ops_key(&key) else { continue };
                     if let Some(driver) = engine.driver(service) {
                         if let Some(view) = driver.describe(tx, op)? {
                             out.push(view);
@@ -360,7 +361,7 @@ impl Engine {
             .store
             .read(move |tx| -> Result<Option<(String, String)>, StoreError> {
                 for (key, _) in tx.scan(OPS, None, usize::MAX)? {
-                    let Some((service, op)) = key.strip_prefix(OPS).and_then(|r| r.split_once('/')) else { continue };
+                    let Some((service, op)) = parse_ops_key(&key) else { continue };
                     if op.rsplit('/').next() != public_id.rsplit('/').next() {
                         continue;
                     }
@@ -607,6 +608,13 @@ impl Engine {
             }
         }
     }
+}
+
+/// (service, operation reference) of an `ops/` index key.
+fn parse_ops_key(key: &str) -> Option<(&str, &str)> {
+    let (service, rest) = key.strip_prefix(OPS)?.split_once('/')?;
+    let (_, op) = rest.split_once('/')?;
+    Some((service, op))
 }
 
 fn parse_sched_key(key: &str) -> Option<(String, String)> {
