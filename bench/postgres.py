@@ -76,7 +76,7 @@ def rows_for(binary: str, wrk, store_args: list[str], replicas: int, seconds: fl
                 '"Instances"'), seconds),
         }
         c = bench.sd(ports[0])
-        services = [(bench.ACCOUNT, bench.create_service(c, seed["namespace"], f"reg-{i}")) for i in range(12)]
+        services = [(bench.ACCOUNT, bench.create_service(c, seed["namespace"], f"reg-{i}")) for i in range(40)]
         out["RegisterInstance (durable)"] = measure(wrk, ports, bench.register_env(services, f"pg{replicas}"), seconds)
         return out
     finally:

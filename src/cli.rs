@@ -347,18 +347,14 @@ pub async fn admin_call(
     Ok(bytes)
 }
 
-/// Logs go to stderr through a background thread that writes them in batches (a request's line
-/// costs the request a queue push, not a write system call). Keep the guard for as long as the
-/// server runs: dropping it writes out what is queued.
-fn init_logging(format: &str) -> tracing_appender::non_blocking::WorkerGuard {
+/// Logs go to stderr in batches written by a background thread (a request's line costs the request
+/// a lock and a copy, not a write system call). Keep the guard for as long as the server runs:
+/// dropping it writes out what is buffered.
+fn init_logging(format: &str) -> crate::logbuf::Guard {
     // hickory-server logs every DNS query at info; localplane's own DNS logs say what matters.
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOCALPLANE_LOG")
         .unwrap_or_else(|_| "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn".into());
-    // Never drop lines: when the queue is full the logging request waits for the writer.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("localplane-log")
-        .finish(std::io::BufWriter::new(std::io::stderr()));
+    let (writer, guard) = crate::logbuf::stderr();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)

@@ -99,8 +99,8 @@ const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// How long a client has to send its whole body.
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-async fn read_body(req: Request) -> Result<Bytes, ApiError> {
-    match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(req.into_body(), wire::MAX_BODY_BYTES)).await {
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, wire::MAX_BODY_BYTES)).await {
         Ok(Ok(b)) => Ok(b),
         Ok(Err(_)) => Err(ApiError::new(
             &REQUEST_ENTITY_TOO_LARGE,
@@ -139,7 +139,8 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
             return respond(404, Some("application/json"), headers, r.body, &request_id);
         }
     };
-    let headers = req.headers().clone();
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
     let header_bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
     if header_bytes > MAX_HEADER_BYTES {
         let err = ApiError::new(
@@ -155,7 +156,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
         request_id: request_id.clone(),
         protocol,
     };
-    let body = match read_body(req).await {
+    let body = match read_body(body).await {
         Ok(body) => match app.auth.identify(&method, &raw_path, query.as_deref(), &headers, &body, protocol) {
             Ok((account, region)) => {
                 cx.account = account;

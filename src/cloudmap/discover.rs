@@ -242,6 +242,23 @@ mod tests {
     }
 
     #[test]
+    fn operation_answers_follow_the_stored_bytes() {
+        let answers = OperationAnswers::default();
+        let build = |raw: &[u8]| -> Result<m::GetOperationResponse, StoreError> {
+            let id = String::from_utf8_lossy(raw).to_string();
+            Ok(m::GetOperationResponse { operation: Some(m::Operation { id: Some(id), ..Default::default() }) })
+        };
+        let first = answers.answer("k", b"one".to_vec(), Protocol::AwsJson11, build).unwrap();
+        assert_eq!(first, br#"{"Operation":{"Id":"one"}}"#);
+        let again = answers.answer("k", b"one".to_vec(), Protocol::AwsJson11, |_| panic!("kept answer")).unwrap();
+        assert_eq!(again, first);
+        let changed = answers.answer("k", b"two".to_vec(), Protocol::AwsJson11, build).unwrap();
+        assert_eq!(changed, br#"{"Operation":{"Id":"two"}}"#, "new bytes, new answer");
+        let cbor = answers.answer("k", b"two".to_vec(), Protocol::RpcV2Cbor, build).unwrap();
+        assert_ne!(cbor, changed, "each protocol has its own encoding");
+    }
+
+    #[test]
     fn picks_follow_filters_and_stay_distinct() {
         let s = set(30, true);
         let input = m::DiscoverInstancesRequest {
@@ -255,5 +272,69 @@ mod tests {
         assert!(picked.iter().all(|&i| i % 2 == 0 && i % 3 != 0), "blue and healthy only: {picked:?}");
         let all = m::DiscoverInstancesRequest { health_status: Some(m::HealthStatusFilter::All), ..Default::default() };
         assert_eq!(s.pick(&all, 100).len(), 30);
+    }
+}
+
+/// GetOperation answers of recently read operations, each valid while the stored record is byte for
+/// byte the one it was built from (the record is read on every call; only the decode and the
+/// encode are saved).
+#[derive(Default)]
+pub struct OperationAnswers {
+    held: Mutex<HashMap<String, Arc<Answer>>>,
+}
+
+/// One operation's record and its GetOperation answer per protocol.
+pub struct Answer {
+    raw: Vec<u8>,
+    json: OnceLock<Vec<u8>>,
+    cbor: OnceLock<Vec<u8>>,
+    rest: OnceLock<Vec<u8>>,
+}
+
+impl OperationAnswers {
+    /// The most answers held; past it the cache starts over.
+    const MAX: usize = 10_000;
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Answer>>> {
+        self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The GetOperation answer for the record `raw` stored at `key`, built by `build` when the
+    /// cache holds none for these exact bytes.
+    pub fn answer(
+        &self,
+        key: &str,
+        raw: Vec<u8>,
+        protocol: Protocol,
+        build: impl FnOnce(&[u8]) -> Result<m::GetOperationResponse, StoreError>,
+    ) -> Result<Vec<u8>, StoreError> {
+        let held = self.lock().get(key).filter(|a| a.raw == raw).cloned();
+        let answer = match held {
+            Some(a) => a,
+            None => {
+                let a = Arc::new(Answer { raw, json: OnceLock::new(), cbor: OnceLock::new(), rest: OnceLock::new() });
+                let mut map = self.lock();
+                if map.len() >= Self::MAX {
+                    map.clear();
+                }
+                map.insert(key.to_string(), a.clone());
+                a
+            }
+        };
+        let cell = match protocol {
+            Protocol::AwsJson11 => &answer.json,
+            Protocol::RpcV2Cbor => &answer.cbor,
+            Protocol::RestJson1 => &answer.rest,
+        };
+        if let Some(bytes) = cell.get() {
+            return Ok(bytes.clone());
+        }
+        let out = encode_output(&build(&answer.raw)?, protocol);
+        Ok(cell.get_or_init(|| out).clone())
+    }
+
+    /// Forgets everything.
+    pub fn clear(&self) {
+        self.lock().clear();
     }
 }

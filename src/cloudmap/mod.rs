@@ -54,10 +54,15 @@ pub struct CloudMap {
     engine: Engine,
     quotas: Quotas,
     instances: Arc<discover::InstanceCache>,
+    answers: Arc<discover::OperationAnswers>,
 }
 
 fn invalid(msg: impl Into<String>) -> ApiError {
     ApiError::new(&e::INVALID_INPUT, msg)
+}
+
+fn op_not_found(id: &str) -> ApiError {
+    ApiError::new(&e::OPERATION_NOT_FOUND, format!("No operation found with ID {id}"))
 }
 
 fn ns_not_found(id: &str) -> ApiError {
@@ -184,10 +189,11 @@ impl CloudMap {
     /// Forgets cached decoded records (after a reset or an import replaced what the store holds).
     pub fn forget_cached(&self) {
         self.instances.clear();
+        self.answers.clear();
     }
 
     pub fn new(engine: Engine, quotas: Quotas) -> Self {
-        CloudMap { engine, quotas, instances: Arc::default() }
+        CloudMap { engine, quotas, instances: Arc::default(), answers: Arc::default() }
     }
 
     fn check_tags(&self, resource: &str, tags: &[(String, String)]) -> Result<(), ApiError> {
@@ -1229,14 +1235,36 @@ impl m::Api for CloudMap {
         self.engine
             .store()
             .read(move |tx| {
-                let not_found = || {
-                    ApiError::new(&e::OPERATION_NOT_FOUND, format!("No operation found with ID {}", input.operation_id))
-                };
                 let Some(keys) = Self::owner_scope(&cx, &input.owner_account) else {
-                    return Err(not_found());
+                    return Err(op_not_found(&input.operation_id));
                 };
-                let op = get_json::<OperationRec>(tx, &keys.operation(&input.operation_id))?.ok_or_else(not_found)?;
+                let op = get_json::<OperationRec>(tx, &keys.operation(&input.operation_id))?
+                    .ok_or_else(|| op_not_found(&input.operation_id))?;
                 Ok(m::GetOperationResponse { operation: Some(op.to_model()) })
+            })
+            .await
+    }
+
+    async fn get_operation_encoded(
+        &self,
+        cx: &RequestContext,
+        input: m::GetOperationRequest,
+        protocol: crate::wire::shape::Protocol,
+    ) -> Result<Vec<u8>, ApiError> {
+        let cx = cx.clone();
+        let answers = self.answers.clone();
+        self.engine
+            .store()
+            .read(move |tx| {
+                let Some(keys) = Self::owner_scope(&cx, &input.owner_account) else {
+                    return Err(op_not_found(&input.operation_id));
+                };
+                let key = keys.operation(&input.operation_id);
+                let raw = tx.get(&key)?.ok_or_else(|| op_not_found(&input.operation_id))?;
+                Ok(answers.answer(&key, raw, protocol, |raw| {
+                    let op: OperationRec = decode_one(&key, raw)?;
+                    Ok(m::GetOperationResponse { operation: Some(op.to_model()) })
+                })?)
             })
             .await
     }
