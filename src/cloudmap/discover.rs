@@ -28,11 +28,7 @@ impl ServiceInstances {
     /// The `HttpInstanceSummary` of record `i`.
     pub fn summary(&self, i: usize) -> m::HttpInstanceSummary {
         let inst = &self.recs[i];
-        let health = if self.checked {
-            m::HealthStatus::from_wire(&inst.health).unwrap_or(m::HealthStatus::Unknown)
-        } else {
-            m::HealthStatus::Unknown
-        };
+        let health = super::health_as_reported(self.checked, &inst.health);
         m::HttpInstanceSummary {
             instance_id: Some(inst.id.clone()),
             namespace_name: Some(self.namespace_name.clone()),

@@ -733,10 +733,15 @@ fn check_attributes(srv: &ServiceRec, attrs: &BTreeMap<String, String>, quotas: 
 
 /// The health an instance reports in its service.
 fn reported_health(srv: &ServiceRec, inst: &InstanceRec) -> m::HealthStatus {
-    if srv.health_check.is_none() && !srv.custom_health {
+    health_as_reported(srv.health_check.is_some() || srv.custom_health, &inst.health)
+}
+
+/// The HealthStatus clients see: the stored status when the service has health checks, else UNKNOWN.
+fn health_as_reported(checked: bool, stored: &str) -> m::HealthStatus {
+    if !checked {
         return m::HealthStatus::Unknown;
     }
-    m::HealthStatus::from_wire(&inst.health).unwrap_or(m::HealthStatus::Unknown)
+    m::HealthStatus::from_wire(stored).unwrap_or(m::HealthStatus::Unknown)
 }
 
 fn filter_values<'a>(
