@@ -350,6 +350,7 @@ async fn reset(app: &App, service: Option<&str>) -> Result<usize, ResetError> {
         .await
         .map_err(ResetError::Store)?;
     app.cloudmap.forget_cached();
+    app.mskconnect.forget_cached();
     if service.is_none() {
         app.engine.install_config_faults(&app.config_faults).await.map_err(ResetError::Store)?;
     }
@@ -436,6 +437,7 @@ async fn import_snapshot(app: &App, body: Value) -> Result<usize, ImportError> {
         .await
         .map_err(ImportError::Store)?;
     app.cloudmap.forget_cached();
+    app.mskconnect.forget_cached();
     app.engine.refresh_fault_flag().await.map_err(ImportError::Store)?;
     app.engine.wake();
     Ok(n)

@@ -9,6 +9,7 @@ pub mod dns;
 pub mod engine;
 pub mod fuzzing;
 pub mod health;
+pub mod kept;
 pub mod logbuf;
 pub mod metrics;
 pub mod model;

@@ -3,7 +3,8 @@
 //! was read with, and each instance's `HttpInstanceSummary` is kept encoded in the protocols that
 //! asked for it, so that a response is a random choice of indexes and a copy of their bytes.
 
-use super::records::{InstanceRec, Keys, ServiceRec};
+use super::records::{InstanceRec, Keys, OperationRec, ServiceRec};
+use crate::kept::Encodings;
 use crate::model::servicediscovery as m;
 use crate::store::{decode_all, StoreError, Tx};
 use crate::wire::shape::{encode_output, CborEncoder, Encoder, JsonEncoder, JsonTimestamps, Protocol};
@@ -19,9 +20,12 @@ pub struct ServiceInstances {
     checked: bool,
     /// The instance records, in key order.
     pub recs: Vec<InstanceRec>,
-    /// Each record's `HttpInstanceSummary` in awsJson1_1 and in CBOR, built at first use.
+    /// Each record's `HttpInstanceSummary` (DiscoverInstances) and `InstanceSummary`
+    /// (ListInstances) in awsJson1_1 and in CBOR, built at first use.
     json: OnceLock<Vec<Vec<u8>>>,
     cbor: OnceLock<Vec<Vec<u8>>>,
+    list_json: OnceLock<Vec<Vec<u8>>>,
+    list_cbor: OnceLock<Vec<Vec<u8>>>,
 }
 
 impl ServiceInstances {
@@ -38,6 +42,16 @@ impl ServiceInstances {
         }
     }
 
+    /// The `InstanceSummary` of record `i` (ListInstances).
+    pub fn list_summary(&self, i: usize) -> m::InstanceSummary {
+        let inst = &self.recs[i];
+        m::InstanceSummary {
+            id: Some(inst.id.clone()),
+            attributes: Some(inst.attributes.clone()),
+            created_by_account: Some(inst.created_by.clone()),
+        }
+    }
+
     fn encoded(&self, protocol: Protocol) -> Option<&[Vec<u8>]> {
         let cell = match protocol {
             Protocol::AwsJson11 => &self.json,
@@ -45,6 +59,71 @@ impl ServiceInstances {
             Protocol::RestJson1 => return None,
         };
         Some(cell.get_or_init(|| (0..self.recs.len()).map(|i| encode_output(&self.summary(i), protocol)).collect()))
+    }
+
+    fn list_encoded(&self, protocol: Protocol) -> Option<&[Vec<u8>]> {
+        let cell = match protocol {
+            Protocol::AwsJson11 => &self.list_json,
+            Protocol::RpcV2Cbor => &self.list_cbor,
+            Protocol::RestJson1 => return None,
+        };
+        Some(
+            cell.get_or_init(|| (0..self.recs.len()).map(|i| encode_output(&self.list_summary(i), protocol)).collect()),
+        )
+    }
+
+    /// The index range of the ListInstances page that starts after the instance id `after` and
+    /// holds at most `max` records (at least 1), and whether records follow it.
+    pub fn list_range(&self, after: Option<&str>, max: usize) -> (std::ops::Range<usize>, bool) {
+        let start = after.map_or(0, |a| self.recs.partition_point(|r| r.id.as_str() <= a));
+        let end = start.saturating_add(max.max(1)).min(self.recs.len());
+        (start..end, end < self.recs.len())
+    }
+
+    /// The ListInstances response holding records `range`, in the request's protocol.
+    pub fn list_response(
+        &self,
+        range: std::ops::Range<usize>,
+        next_token: Option<&str>,
+        owner: &str,
+        protocol: Protocol,
+    ) -> Vec<u8> {
+        let Some(parts) = self.list_encoded(protocol) else {
+            let out = m::ListInstancesResponse {
+                instances: Some(range.map(|i| self.list_summary(i)).collect()),
+                next_token: next_token.map(str::to_string),
+                resource_owner: Some(owner.to_string()),
+            };
+            return encode_output(&out, protocol);
+        };
+        let parts = &parts[range];
+        let size: usize = parts.iter().map(|p| p.len() + 1).sum::<usize>() + 128;
+        fn write<E: Encoder>(e: &mut E, parts: &[Vec<u8>], next_token: Option<&str>, owner: &str) {
+            // The member order and count of the generated ListInstancesResponse encoder.
+            e.begin_map(2 + next_token.is_some() as usize);
+            e.key("Instances");
+            e.begin_list(parts.len());
+            for p in parts {
+                e.raw(p);
+            }
+            e.end_list();
+            if let Some(t) = next_token {
+                e.key("NextToken");
+                e.str(t);
+            }
+            e.key("ResourceOwner");
+            e.str(owner);
+            e.end_map();
+        }
+        if protocol == Protocol::RpcV2Cbor {
+            let mut e = CborEncoder::with_capacity(size);
+            write(&mut e, parts, next_token, owner);
+            e.finish()
+        } else {
+            let mut e = JsonEncoder::with_capacity(JsonTimestamps::EpochSeconds, size);
+            write(&mut e, parts, next_token, owner);
+            e.finish()
+        }
     }
 
     /// The DiscoverInstances response holding records `picked`, in the request's protocol.
@@ -140,23 +219,20 @@ impl InstanceCache {
         self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The instances of service `srv` of the namespace called `namespace_name` (its HTTP name), as
-    /// of this transaction.
-    pub fn instances(
+    /// The instances of service `srv`, as of this transaction. `namespace_name` gives the HTTP
+    /// name of the service's namespace; it is asked for only when the set is read anew (a
+    /// service never moves to another namespace, and neither has a name that changes).
+    pub fn instances<E: From<StoreError>>(
         &self,
         tx: &mut dyn Tx,
         keys: &Keys,
-        namespace_name: &str,
         srv: &ServiceRec,
-    ) -> Result<Arc<ServiceInstances>, StoreError> {
+        namespace_name: impl FnOnce(&mut dyn Tx) -> Result<String, E>,
+    ) -> Result<Arc<ServiceInstances>, E> {
         let prefix = keys.instances(&srv.id);
         let checked = srv.health_check.is_some() || srv.custom_health;
         if let Some(held) = self.lock().by_prefix.get(&prefix) {
-            if held.tag == srv.instances_tag
-                && held.checked == checked
-                && held.namespace_name == namespace_name
-                && held.service_name == srv.name
-            {
+            if held.tag == srv.instances_tag && held.checked == checked && held.service_name == srv.name {
                 return Ok(held.clone());
             }
         }
@@ -164,12 +240,14 @@ impl InstanceCache {
             decode_all::<InstanceRec>(tx.scan(&prefix, None, usize::MAX)?)?.into_iter().map(|(_, i)| i).collect();
         let read = Arc::new(ServiceInstances {
             tag: srv.instances_tag,
-            namespace_name: namespace_name.to_string(),
+            namespace_name: namespace_name(tx)?,
             service_name: srv.name.clone(),
             checked,
             recs,
             json: OnceLock::new(),
             cbor: OnceLock::new(),
+            list_json: OnceLock::new(),
+            list_cbor: OnceLock::new(),
         });
         let mut held = self.lock();
         if held.instances + read.recs.len() > Self::MAX_INSTANCES {
@@ -188,6 +266,29 @@ impl InstanceCache {
         let mut held = self.lock();
         held.by_prefix.clear();
         held.instances = 0;
+    }
+}
+
+/// A Cloud Map operation record as last read (GetOperation, ListOperations), and its GetOperation
+/// answer per protocol.
+pub struct KeptOperation {
+    pub rec: OperationRec,
+    pub answer: Encodings,
+}
+
+impl KeptOperation {
+    /// The most operation records kept decoded.
+    pub const MAX: usize = 20_000;
+
+    pub fn decode(key: &str, raw: &[u8]) -> Result<KeptOperation, StoreError> {
+        Ok(KeptOperation { rec: crate::store::decode_one(key, raw)?, answer: Encodings::default() })
+    }
+
+    /// The GetOperation answer in `protocol`.
+    pub fn answer(&self, protocol: Protocol) -> &[u8] {
+        self.answer.get(protocol, || {
+            encode_output(&m::GetOperationResponse { operation: Some(self.rec.to_model()) }, protocol)
+        })
     }
 }
 
@@ -217,6 +318,8 @@ mod tests {
             recs,
             json: OnceLock::new(),
             cbor: OnceLock::new(),
+            list_json: OnceLock::new(),
+            list_cbor: OnceLock::new(),
         }
     }
 
@@ -238,20 +341,24 @@ mod tests {
     }
 
     #[test]
-    fn operation_answers_follow_the_stored_bytes() {
-        let answers = OperationAnswers::default();
-        let build = |raw: &[u8]| -> Result<m::GetOperationResponse, StoreError> {
-            let id = String::from_utf8_lossy(raw).to_string();
-            Ok(m::GetOperationResponse { operation: Some(m::Operation { id: Some(id), ..Default::default() }) })
-        };
-        let first = answers.answer("k", b"one".to_vec(), Protocol::AwsJson11, build).unwrap();
-        assert_eq!(first, br#"{"Operation":{"Id":"one"}}"#);
-        let again = answers.answer("k", b"one".to_vec(), Protocol::AwsJson11, |_| panic!("kept answer")).unwrap();
-        assert_eq!(again, first);
-        let changed = answers.answer("k", b"two".to_vec(), Protocol::AwsJson11, build).unwrap();
-        assert_eq!(changed, br#"{"Operation":{"Id":"two"}}"#, "new bytes, new answer");
-        let cbor = answers.answer("k", b"two".to_vec(), Protocol::RpcV2Cbor, build).unwrap();
-        assert_ne!(cbor, changed, "each protocol has its own encoding");
+    fn assembled_list_pages_equal_the_generated_encoding() {
+        let s = set(7, false);
+        for (after, max) in [(None, 100), (None, 3), (Some("i-2"), 2), (Some("i-6"), 5), (Some("i-9"), 1)] {
+            let (range, more) = s.list_range(after, max);
+            let next = more.then(|| format!("token-{}", range.end));
+            for protocol in [Protocol::AwsJson11, Protocol::RpcV2Cbor, Protocol::RestJson1] {
+                let typed = m::ListInstancesResponse {
+                    instances: Some(range.clone().map(|i| s.list_summary(i)).collect()),
+                    next_token: next.clone(),
+                    resource_owner: Some("123456789012".into()),
+                };
+                let assembled = s.list_response(range.clone(), next.as_deref(), "123456789012", protocol);
+                assert_eq!(assembled, encode_output(&typed, protocol), "{after:?} {max} {protocol:?}");
+            }
+        }
+        assert_eq!(s.list_range(Some("i-2"), 2), (3..5, true));
+        assert_eq!(s.list_range(Some("i-5"), 5), (6..7, false));
+        assert_eq!(s.list_range(Some("i-9"), 5), (7..7, false));
     }
 
     #[test]
@@ -268,69 +375,5 @@ mod tests {
         assert!(picked.iter().all(|&i| i % 2 == 0 && i % 3 != 0), "blue and healthy only: {picked:?}");
         let all = m::DiscoverInstancesRequest { health_status: Some(m::HealthStatusFilter::All), ..Default::default() };
         assert_eq!(s.pick(&all, 100).len(), 30);
-    }
-}
-
-/// GetOperation answers of recently read operations, each valid while the stored record is byte for
-/// byte the one it was built from (the record is read on every call; only the decode and the
-/// encode are saved).
-#[derive(Default)]
-pub struct OperationAnswers {
-    held: Mutex<HashMap<String, Arc<Answer>>>,
-}
-
-/// One operation's record and its GetOperation answer per protocol.
-pub struct Answer {
-    raw: Vec<u8>,
-    json: OnceLock<Vec<u8>>,
-    cbor: OnceLock<Vec<u8>>,
-    rest: OnceLock<Vec<u8>>,
-}
-
-impl OperationAnswers {
-    /// The most answers held; past it the cache starts over.
-    const MAX: usize = 10_000;
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Answer>>> {
-        self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// The GetOperation answer for the record `raw` stored at `key`, built by `build` when the
-    /// cache holds none for these exact bytes.
-    pub fn answer(
-        &self,
-        key: &str,
-        raw: Vec<u8>,
-        protocol: Protocol,
-        build: impl FnOnce(&[u8]) -> Result<m::GetOperationResponse, StoreError>,
-    ) -> Result<Vec<u8>, StoreError> {
-        let held = self.lock().get(key).filter(|a| a.raw == raw).cloned();
-        let answer = match held {
-            Some(a) => a,
-            None => {
-                let a = Arc::new(Answer { raw, json: OnceLock::new(), cbor: OnceLock::new(), rest: OnceLock::new() });
-                let mut map = self.lock();
-                if map.len() >= Self::MAX {
-                    map.clear();
-                }
-                map.insert(key.to_string(), a.clone());
-                a
-            }
-        };
-        let cell = match protocol {
-            Protocol::AwsJson11 => &answer.json,
-            Protocol::RpcV2Cbor => &answer.cbor,
-            Protocol::RestJson1 => &answer.rest,
-        };
-        if let Some(bytes) = cell.get() {
-            return Ok(bytes.clone());
-        }
-        let out = encode_output(&build(&answer.raw)?, protocol);
-        Ok(cell.get_or_init(|| out).clone())
-    }
-
-    /// Forgets everything.
-    pub fn clear(&self) {
-        self.lock().clear();
     }
 }

@@ -54,7 +54,7 @@ pub struct CloudMap {
     engine: Engine,
     quotas: Quotas,
     instances: Arc<discover::InstanceCache>,
-    answers: Arc<discover::OperationAnswers>,
+    operations: Arc<crate::kept::Kept<discover::KeptOperation>>,
 }
 
 fn invalid(msg: impl Into<String>) -> ApiError {
@@ -179,7 +179,7 @@ impl CloudMap {
                     return Err(ns_not_found(&input.namespace_name));
                 };
                 let (ns, srv) = Self::discover_target(tx, &keys, &input.namespace_name, &input.service_name)?;
-                let set = cache.instances(tx, &keys, &ns.http_name, &srv)?;
+                let set = cache.instances(tx, &keys, &srv, |_| Ok::<_, ApiError>(ns.http_name.clone()))?;
                 let picked = set.pick(&input, page_size(input.max_results, 100));
                 Ok((set, picked, srv.revision))
             })
@@ -189,11 +189,16 @@ impl CloudMap {
     /// Forgets cached decoded records (after a reset or an import replaced what the store holds).
     pub fn forget_cached(&self) {
         self.instances.clear();
-        self.answers.clear();
+        self.operations.clear();
     }
 
     pub fn new(engine: Engine, quotas: Quotas) -> Self {
-        CloudMap { engine, quotas, instances: Arc::default(), answers: Arc::default() }
+        CloudMap {
+            engine,
+            quotas,
+            instances: Arc::default(),
+            operations: Arc::new(crate::kept::Kept::new(discover::KeptOperation::MAX)),
+        }
     }
 
     fn check_tags(&self, resource: &str, tags: &[(String, String)]) -> Result<(), ApiError> {
@@ -441,6 +446,32 @@ impl CloudMap {
     }
 
     /// Resolves `NamespaceName` (the HttpName) and `ServiceName` for discovery.
+    /// One ListInstances page of service `id`: its instance set, the range listed, the next
+    /// token and the service's owner. Instances are listed in key (instance id) order; the token
+    /// is the key of the last one listed.
+    #[allow(clippy::type_complexity)]
+    fn instances_page(
+        tx: &mut dyn Tx,
+        cache: &discover::InstanceCache,
+        keys: &Keys,
+        id: &str,
+        input: &m::ListInstancesRequest,
+    ) -> Result<(Arc<discover::ServiceInstances>, std::ops::Range<usize>, Option<String>, String), ApiError> {
+        let srv = Self::service(tx, keys, id)?;
+        let prefix = keys.instances(id);
+        let after = match decode_token(&input.next_token)? {
+            Some(k) if k.starts_with(&prefix) => Some(k[prefix.len()..].to_string()),
+            Some(_) => return Err(invalid("The NextToken does not belong to this request")),
+            None => None,
+        };
+        let set = cache.instances(tx, keys, &srv, |tx| {
+            Ok::<_, ApiError>(Self::namespace(tx, keys, &srv.namespace_id)?.http_name)
+        })?;
+        let (range, more) = set.list_range(after.as_deref(), page_size(input.max_results, 100));
+        let next = more.then(|| encode_token(&keys.instance(id, &set.recs[range.end - 1].id)));
+        Ok((set, range, next, srv.owner))
+    }
+
     fn discover_target(
         tx: &mut dyn Tx,
         keys: &Keys,
@@ -1257,7 +1288,7 @@ impl m::Api for CloudMap {
         protocol: crate::wire::shape::Protocol,
     ) -> Result<Vec<u8>, ApiError> {
         let cx = cx.clone();
-        let answers = self.answers.clone();
+        let kept = self.operations.clone();
         self.engine
             .store()
             .read(move |tx| {
@@ -1265,11 +1296,10 @@ impl m::Api for CloudMap {
                     return Err(op_not_found(&input.operation_id));
                 };
                 let key = keys.operation(&input.operation_id);
-                let raw = tx.get(&key)?.ok_or_else(|| op_not_found(&input.operation_id))?;
-                Ok(answers.answer(&key, raw, protocol, |raw| {
-                    let op: OperationRec = decode_one(&key, raw)?;
-                    Ok(m::GetOperationResponse { operation: Some(op.to_model()) })
-                })?)
+                let op = kept
+                    .read(tx, &key, |raw| discover::KeptOperation::decode(&key, raw))?
+                    .ok_or_else(|| op_not_found(&input.operation_id))?;
+                Ok(op.value.answer(protocol).to_vec())
             })
             .await
     }
@@ -1324,6 +1354,7 @@ impl m::Api for CloudMap {
         input: m::ListInstancesRequest,
     ) -> Result<m::ListInstancesResponse, ApiError> {
         let cx = cx.clone();
+        let cache = self.instances.clone();
         self.engine
             .store()
             .read(move |tx| {
@@ -1331,24 +1362,33 @@ impl m::Api for CloudMap {
                 let Some(id) = resolve_id(&cx, "service", &input.service_id)? else {
                     return Err(srv_not_found(&input.service_id));
                 };
-                let srv = Self::service(tx, &keys, &id)?;
-                let max = page_size(input.max_results, 100);
-                let (items, next_token) =
-                    page::<InstanceRec>(tx, &keys.instances(&id), &input.next_token, max, |_, _| Ok(true))?;
+                let (set, range, next_token, owner) = Self::instances_page(tx, &cache, &keys, &id, &input)?;
                 Ok(m::ListInstancesResponse {
-                    resource_owner: Some(srv.owner),
-                    instances: Some(
-                        items
-                            .into_iter()
-                            .map(|i| m::InstanceSummary {
-                                id: Some(i.id),
-                                attributes: Some(i.attributes),
-                                created_by_account: Some(i.created_by),
-                            })
-                            .collect(),
-                    ),
+                    resource_owner: Some(owner),
+                    instances: Some(range.map(|i| set.list_summary(i)).collect()),
                     next_token,
                 })
+            })
+            .await
+    }
+
+    async fn list_instances_encoded(
+        &self,
+        cx: &RequestContext,
+        input: m::ListInstancesRequest,
+        protocol: crate::wire::shape::Protocol,
+    ) -> Result<Vec<u8>, ApiError> {
+        let cx = cx.clone();
+        let cache = self.instances.clone();
+        self.engine
+            .store()
+            .read(move |tx| {
+                let keys = Keys::new(&cx.account, &cx.region);
+                let Some(id) = resolve_id(&cx, "service", &input.service_id)? else {
+                    return Err(srv_not_found(&input.service_id));
+                };
+                let (set, range, next_token, owner) = Self::instances_page(tx, &cache, &keys, &id, &input)?;
+                Ok(set.list_response(range, next_token.as_deref(), &owner, protocol))
             })
             .await
     }
@@ -1459,6 +1499,7 @@ impl m::Api for CloudMap {
                 }
             });
         }
+        let kept = self.operations.clone();
         self.engine
             .store()
             .read(move |tx| {
@@ -1472,12 +1513,17 @@ impl m::Api for CloudMap {
                 };
                 let mut out = Vec::new();
                 let mut next = None;
+                // One row past a full page is enough to know there is a next page when nothing
+                // is filtered out.
+                let batch = (max + 1).min(256);
                 'scan: loop {
-                    let rows = tx.scan(&prefix, after.as_deref(), 256)?;
-                    let exhausted = rows.len() < 256;
+                    let rows = tx.scan(&prefix, after.as_deref(), batch)?;
+                    let exhausted = rows.len() < batch;
                     for (k, _) in rows {
-                        let id = k.rsplit('/').next().unwrap_or_default().to_string();
-                        if let Some(op) = get_json::<OperationRec>(tx, &keys.operation(&id))? {
+                        let key = keys.operation(k.rsplit('/').next().unwrap_or_default());
+                        // Decoded unless kept from an earlier read of the same bytes.
+                        if let Some(entry) = kept.read(tx, &key, |raw| discover::KeptOperation::decode(&key, raw))? {
+                            let op = &entry.value.rec;
                             let keep = filters.iter().all(|f| match f {
                                 F::Namespace(n) => op.namespace_id.as_deref() == Some(n.as_str()),
                                 F::Service(s) => op.service_id.as_deref() == Some(s.as_str()),

@@ -7,13 +7,17 @@ pub mod driver;
 pub mod records;
 
 use crate::engine::{Engine, Rollback};
+use crate::kept::{Entry, Kept};
 use crate::model::kafkaconnect::{self as m, errors as e};
 use crate::store::{get_json, put_json, StoreError, Tx};
-use crate::wire::shape::{ApiError, RequestContext, Timestamp};
+use crate::wire::shape::{
+    encode_output, ApiError, Encoder, JsonEncoder, JsonTimestamps, Protocol, RequestContext, Timestamp,
+};
 use base64::Engine as _;
 use md5::Digest as _;
 use records::*;
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 /// The most tags one resource can carry (the usual AWS limit; MSK Connect's own is undocumented).
 pub const MAX_TAGS_PER_RESOURCE: usize = 50;
@@ -36,6 +40,56 @@ const SCAN_BATCH: usize = 256;
 #[derive(Clone)]
 pub struct MskConnect {
     engine: Engine,
+    operations: Arc<Kept<KeptOperation>>,
+}
+
+/// A connector operation record as last read (DescribeConnectorOperation,
+/// ListConnectorOperations), with its describe answer and its summary encoded at first use.
+struct KeptOperation {
+    rec: ConnectorOperationRec,
+    describe: OnceLock<Vec<u8>>,
+    summary: OnceLock<Vec<u8>>,
+}
+
+impl KeptOperation {
+    /// The most connector operation records kept decoded.
+    const MAX: usize = 20_000;
+
+    fn decode(key: &str, raw: &[u8]) -> Result<KeptOperation, StoreError> {
+        Ok(KeptOperation {
+            rec: crate::store::decode_one(key, raw)?,
+            describe: OnceLock::new(),
+            summary: OnceLock::new(),
+        })
+    }
+
+    fn describe(&self) -> &[u8] {
+        self.describe.get_or_init(|| encode_output(&self.rec.describe(), Protocol::RestJson1))
+    }
+
+    fn summary(&self) -> &[u8] {
+        self.summary.get_or_init(|| encode_output(&self.rec.summary(), Protocol::RestJson1))
+    }
+}
+
+/// The ListConnectorOperations response of `ops`, assembled from their kept summaries.
+fn connector_operations_response(ops: &[Arc<Entry<KeptOperation>>], next_token: Option<&str>) -> Vec<u8> {
+    let size: usize = ops.iter().map(|o| o.value.summary().len() + 1).sum::<usize>() + 64;
+    let mut e = JsonEncoder::with_capacity(JsonTimestamps::Iso8601, size);
+    // The member order and count of the generated ListConnectorOperationsResponse encoder.
+    e.begin_map(1 + next_token.is_some() as usize);
+    e.key("connectorOperations");
+    e.begin_list(ops.len());
+    for o in ops {
+        e.raw(o.value.summary());
+    }
+    e.end_list();
+    if let Some(t) = next_token {
+        e.key("nextToken");
+        e.str(t);
+    }
+    e.end_map();
+    e.finish()
 }
 
 fn bad_request(msg: impl Into<String>) -> ApiError {
@@ -450,9 +504,11 @@ fn page<T>(
         None => None,
     };
     let mut out = Vec::new();
+    // One row past a full page is enough to know there is a next page when nothing is skipped.
+    let batch = (max + 1).min(SCAN_BATCH);
     loop {
-        let rows = tx.scan(prefix, after.as_deref(), SCAN_BATCH)?;
-        let exhausted = rows.len() < SCAN_BATCH;
+        let rows = tx.scan(prefix, after.as_deref(), batch)?;
+        let exhausted = rows.len() < batch;
         for (k, v) in rows {
             let id = String::from_utf8_lossy(&v).into_owned();
             if let Some(item) = load(tx, &id)? {
@@ -587,7 +643,66 @@ fn injected_failure(op: &ConnectorOperationRec, rule: crate::engine::FaultRule) 
 impl MskConnect {
     /// A backend over the engine's store.
     pub fn new(engine: Engine) -> Self {
-        MskConnect { engine }
+        MskConnect { engine, operations: Arc::new(Kept::new(KeptOperation::MAX)) }
+    }
+
+    /// Forgets cached decoded records (after a reset or an import replaced what the store holds).
+    pub fn forget_cached(&self) {
+        self.operations.clear();
+    }
+
+    /// The connector operation `input` names, decoded unless kept from an earlier read of the
+    /// same bytes.
+    async fn kept_operation(
+        &self,
+        cx: &RequestContext,
+        input: m::DescribeConnectorOperationRequest,
+    ) -> Result<Arc<Entry<KeptOperation>>, ApiError> {
+        let cx = cx.clone();
+        let kept = self.operations.clone();
+        self.engine
+            .store()
+            .read(move |tx| {
+                let keys = Keys::new(&cx.account, &cx.region);
+                let arn = &input.connector_operation_arn;
+                let missing = || not_found(format!("Connector operation {arn} not found"));
+                let Some(p) = resolve(&cx, arn, &[ArnKind::ConnectorOperation])? else {
+                    return Err(missing());
+                };
+                let key = keys.operation(&p.id, &p.operation_id.unwrap_or_default());
+                match kept.read(tx, &key, |raw| KeptOperation::decode(&key, raw))? {
+                    Some(op) if op.value.rec.arn == *arn => Ok(op),
+                    _ => Err(missing()),
+                }
+            })
+            .await
+    }
+
+    /// One ListConnectorOperations page (newest first) and its next token.
+    async fn kept_operations_page(
+        &self,
+        cx: &RequestContext,
+        input: m::ListConnectorOperationsRequest,
+    ) -> Result<(Vec<Arc<Entry<KeptOperation>>>, Option<String>), ApiError> {
+        let cx = cx.clone();
+        let kept = self.operations.clone();
+        self.engine
+            .store()
+            .read(move |tx| {
+                let keys = Keys::new(&cx.account, &cx.region);
+                let c = load_connector(tx, &cx, &keys, &input.connector_arn)?;
+                page(
+                    tx,
+                    &keys.operations_newest_first(&c.id),
+                    &input.next_token,
+                    page_size(input.max_results),
+                    |tx, op_id| {
+                        let key = keys.operation(&c.id, op_id);
+                        Ok(kept.read(tx, &key, |raw| KeptOperation::decode(&key, raw))?)
+                    },
+                )
+            })
+            .await
     }
 
     /// Hands `task` to the engine in the caller's transaction.
@@ -1090,23 +1205,20 @@ impl m::Api for MskConnect {
         cx: &RequestContext,
         input: m::DescribeConnectorOperationRequest,
     ) -> Result<m::DescribeConnectorOperationResponse, ApiError> {
-        let cx = cx.clone();
-        self.engine
-            .store()
-            .read(move |tx| {
-                let keys = Keys::new(&cx.account, &cx.region);
-                let arn = &input.connector_operation_arn;
-                let missing = || not_found(format!("Connector operation {arn} not found"));
-                let Some(p) = resolve(&cx, arn, &[ArnKind::ConnectorOperation])? else {
-                    return Err(missing());
-                };
-                let op_id = p.operation_id.unwrap_or_default();
-                match get_json::<ConnectorOperationRec>(tx, &keys.operation(&p.id, &op_id))? {
-                    Some(op) if op.arn == *arn => Ok(op.describe()),
-                    _ => Err(missing()),
-                }
-            })
-            .await
+        Ok(self.kept_operation(cx, input).await?.value.rec.describe())
+    }
+
+    async fn describe_connector_operation_encoded(
+        &self,
+        cx: &RequestContext,
+        input: m::DescribeConnectorOperationRequest,
+        protocol: Protocol,
+    ) -> Result<Vec<u8>, ApiError> {
+        let op = self.kept_operation(cx, input).await?;
+        Ok(match protocol {
+            Protocol::RestJson1 => op.value.describe().to_vec(),
+            _ => encode_output(&op.value.rec.describe(), protocol),
+        })
     }
 
     async fn describe_custom_plugin(
@@ -1144,24 +1256,22 @@ impl m::Api for MskConnect {
         cx: &RequestContext,
         input: m::ListConnectorOperationsRequest,
     ) -> Result<m::ListConnectorOperationsResponse, ApiError> {
-        let cx = cx.clone();
-        self.engine
-            .store()
-            .read(move |tx| {
-                let keys = Keys::new(&cx.account, &cx.region);
-                let c = load_connector(tx, &cx, &keys, &input.connector_arn)?;
-                let (ops, next_token) = page(
-                    tx,
-                    &keys.operations_newest_first(&c.id),
-                    &input.next_token,
-                    page_size(input.max_results),
-                    |tx, op_id| {
-                        Ok(get_json::<ConnectorOperationRec>(tx, &keys.operation(&c.id, op_id))?.map(|op| op.summary()))
-                    },
-                )?;
-                Ok(m::ListConnectorOperationsResponse { connector_operations: Some(ops), next_token })
-            })
-            .await
+        let (ops, next_token) = self.kept_operations_page(cx, input).await?;
+        let ops = ops.iter().map(|o| o.value.rec.summary()).collect();
+        Ok(m::ListConnectorOperationsResponse { connector_operations: Some(ops), next_token })
+    }
+
+    async fn list_connector_operations_encoded(
+        &self,
+        cx: &RequestContext,
+        input: m::ListConnectorOperationsRequest,
+        protocol: Protocol,
+    ) -> Result<Vec<u8>, ApiError> {
+        if protocol != Protocol::RestJson1 {
+            return Ok(encode_output(&self.list_connector_operations(cx, input).await?, protocol));
+        }
+        let (ops, next_token) = self.kept_operations_page(cx, input).await?;
+        Ok(connector_operations_response(&ops, next_token.as_deref()))
     }
 
     async fn list_connectors(
@@ -1501,6 +1611,49 @@ impl m::Api for MskConnect {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bytes assembled from kept summaries are the bytes the generated encoder writes.
+    #[test]
+    fn assembled_operation_pages_equal_the_generated_encoding() {
+        let op = |i: i64| {
+            let rec = ConnectorOperationRec {
+                id: format!("op-{i}"),
+                arn: format!("arn:aws:kafkaconnect:us-east-1:123456789012:connector-operation/c/x/op-{i}"),
+                connector_id: "x".into(),
+                connector_arn: "arn:aws:kafkaconnect:us-east-1:123456789012:connector/c/x".into(),
+                op_type: m::ConnectorOperationType::UpdateConnectorConfiguration,
+                state: if i % 2 == 0 {
+                    m::ConnectorOperationState::UpdateComplete
+                } else {
+                    m::ConnectorOperationState::Pending
+                },
+                steps: vec![],
+                origin_worker_setting: None,
+                target_worker_setting: None,
+                origin_connector_configuration: Some(cfg(&[("tasks.max", "1")])),
+                target_connector_configuration: Some(cfg(&[("tasks.max", "2")])),
+                error_info: None,
+                creation_time: 1_700_000_000_123 + i,
+                end_time: (i % 2 == 0).then_some(1_700_000_001_000 + i),
+                skip_health_validation: false,
+                origin_state: m::ConnectorState::Running,
+                planned_failure: None,
+            };
+            let raw = serde_json::to_vec(&rec).unwrap();
+            let kept = Kept::new(10);
+            kept.get("k", raw, |r| KeptOperation::decode("k", r)).unwrap()
+        };
+        let ops: Vec<_> = (0..4).map(op).collect();
+        for (n, next) in [(0, None), (1, Some("tok")), (4, Some("a/b")), (4, None)] {
+            let typed = m::ListConnectorOperationsResponse {
+                connector_operations: Some(ops[..n].iter().map(|o| o.value.rec.summary()).collect()),
+                next_token: next.map(str::to_string),
+            };
+            let want = encode_output(&typed, Protocol::RestJson1);
+            assert_eq!(connector_operations_response(&ops[..n], next), want);
+        }
+        assert_eq!(ops[0].value.describe(), encode_output(&ops[0].value.rec.describe(), Protocol::RestJson1));
+    }
 
     fn cfg(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

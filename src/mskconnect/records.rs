@@ -680,7 +680,9 @@ impl Keys {
     }
     /// An operation document.
     pub fn operation(&self, connector_id: &str, op_id: &str) -> String {
-        format!("{}op/{connector_id}/{op_id}", self.scope)
+        // Not `format!`: this key is made for every operation a page lists, and formatting showed
+        // in profiles of ListConnectorOperations.
+        [self.scope.as_str(), "op/", connector_id, "/", op_id].concat()
     }
     /// The newest-first index of a connector's operations (value: the operation id).
     pub fn operations_newest_first(&self, connector_id: &str) -> String {

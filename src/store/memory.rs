@@ -67,6 +67,10 @@ impl Tx for ReadTx<'_> {
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.map.get(key).cloned())
     }
+    fn get_with(&mut self, key: &str, f: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StoreError> {
+        f(self.map.get(key).map(Vec::as_slice));
+        Ok(())
+    }
     fn put(&mut self, _key: &str, _value: &[u8]) -> Result<(), StoreError> {
         Err(read_only())
     }

@@ -103,6 +103,12 @@ pub enum StoreError {
 pub trait Tx {
     /// The value at `key`.
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Calls `f` with the value at `key`, borrowed where the backend can lend it (no copy).
+    fn get_with(&mut self, key: &str, f: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StoreError> {
+        let v = self.get(key)?;
+        f(v.as_deref());
+        Ok(())
+    }
     /// Writes `value` at `key`.
     fn put(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError>;
     /// Removes `key`; true when it existed.

@@ -656,6 +656,84 @@ async fn instant_timing_completes_before_the_response() {
     assert!(past.operations().is_empty());
 }
 
+/// What a list answers follows every change at once, however often the same page was read before
+/// (pages are assembled from records kept decoded and encoded between calls).
+async fn lists_follow_changes(wire: Wire) {
+    let server = Server::ephemeral("instant").await;
+    let c = cloudmap(&server, wire);
+    let ns_id = create_http_namespace(&c, "lists").await;
+    let svc = c.create_service().name("web").namespace_id(&ns_id).send().await.unwrap().service.unwrap();
+    let svc_id = svc.id().unwrap().to_string();
+    for i in 0..5 {
+        register(&c, &svc_id, &format!("i-{i}"), &[("AWS_INSTANCE_IPV4", "10.0.0.1"), ("v", "1")]).await;
+    }
+    let list = |max: i32| c.list_instances().service_id(&svc_id).max_results(max).send();
+    let attrs = |r: &sd::operation::list_instances::ListInstancesOutput| -> Vec<(String, String)> {
+        r.instances()
+            .iter()
+            .map(|i| (i.id().unwrap().to_string(), i.attributes().unwrap().get("v").cloned().unwrap_or_default()))
+            .collect()
+    };
+    for _ in 0..3 {
+        let first = list(2).await.unwrap();
+        assert_eq!(attrs(&first), [("i-0".into(), "1".into()), ("i-1".into(), "1".into())]);
+        assert_eq!(first.resource_owner(), Some(ACCOUNT));
+    }
+    let token = list(2).await.unwrap().next_token().unwrap().to_string();
+
+    // Re-registering changes the attributes, deregistering removes; the next read shows both, and
+    // a token taken before the change still pages on from where it was.
+    register(&c, &svc_id, "i-3", &[("AWS_INSTANCE_IPV4", "10.0.0.1"), ("v", "2")]).await;
+    c.deregister_instance().service_id(&svc_id).instance_id("i-2").send().await.unwrap();
+    // Operations are listed by creation time in milliseconds: the last one a moment later.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    register(&c, &svc_id, "i-1a", &[("AWS_INSTANCE_IPV4", "10.0.0.1"), ("v", "3")]).await;
+    let rest = c.list_instances().service_id(&svc_id).next_token(&token).send().await.unwrap();
+    assert_eq!(attrs(&rest), [("i-1a".into(), "3".into()), ("i-3".into(), "2".into()), ("i-4".into(), "1".into())]);
+    assert_eq!(rest.next_token(), None);
+    let all = list(100).await.unwrap();
+    assert_eq!(all.instances().len(), 5);
+    assert_eq!(all.next_token(), None);
+    let other = c.create_service().name("db").namespace_id(&ns_id).send().await.unwrap().service.unwrap();
+    let err = c.list_instances().service_id(other.id().unwrap()).next_token(&token).send().await.unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("InvalidInput"), "a token of another service");
+
+    // ListOperations: the newest first, each with the status it has now.
+    let ops = c.list_operations().max_results(3).send().await.unwrap();
+    assert_eq!(ops.operations().len(), 3);
+    assert!(ops.next_token().is_some());
+    for o in ops.operations() {
+        let got = c.get_operation().operation_id(o.id().unwrap()).send().await.unwrap().operation.unwrap();
+        assert_eq!(got.status(), o.status());
+    }
+    let newest = ops.operations()[0].id().unwrap().to_string();
+    let got = c.get_operation().operation_id(&newest).send().await.unwrap().operation.unwrap();
+    assert_eq!(got.r#type(), Some(&OperationType::RegisterInstance), "the newest: i-1a's registration");
+    let all_ops: Vec<String> = c
+        .list_operations()
+        .max_results(2)
+        .into_paginator()
+        .send()
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flat_map(|p| p.unwrap().operations.unwrap_or_default())
+        .map(|o| o.id.unwrap())
+        .collect();
+    assert_eq!(all_ops.len(), 9, "namespace, 5 + 1 registrations, 1 re-registration, 1 deregistration");
+    assert_eq!(all_ops[0], newest);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lists_follow_changes_over_json() {
+    lists_follow_changes(Wire::Json).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lists_follow_changes_over_cbor() {
+    lists_follow_changes(Wire::Cbor).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn state_survives_restart_and_operations_resume() {
     let dir = temp_dir("restart");
