@@ -130,6 +130,8 @@ struct EngineInner {
     /// Whether any request fault rule may exist (keeps the request path free of store reads): the
     /// low bit; the bits above count the local changes of the flag.
     request_faults: AtomicU64,
+    /// The last time `creation_ms` handed out.
+    last_creation: std::sync::atomic::AtomicI64,
 }
 
 /// A refresh read the store when the local copy had seen `changes` local changes; a local change
@@ -153,6 +155,7 @@ impl Engine {
                 drivers: RwLock::new(HashMap::new()),
                 wake: Notify::new(),
                 request_faults: AtomicU64::new(faults_word(0, true)),
+                last_creation: std::sync::atomic::AtomicI64::new(0),
             }),
         }
     }
@@ -167,6 +170,21 @@ impl Engine {
     /// The current time.
     pub fn now_ms(&self) -> i64 {
         self.inner.clock.now_ms()
+    }
+
+    /// A creation time for a resource listed in creation order: the current time, or a millisecond
+    /// past the last one handed out when that is not earlier, so that two resources created in the
+    /// same millisecond still list in the order they were created. For resources created at human
+    /// rates (connectors), not for operations, whose bursts would push the clock ahead.
+    pub fn creation_ms(&self) -> i64 {
+        use std::sync::atomic::Ordering;
+        let now = self.now_ms();
+        let prev = self
+            .inner
+            .last_creation
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(now.max(last + 1)))
+            .unwrap_or(now);
+        now.max(prev + 1)
     }
 
     /// The timing in force (as of this replica's last look at the store).
@@ -624,4 +642,31 @@ fn parse_sched_key(key: &str) -> Option<(String, String)> {
     let service = parts.next()?.to_string();
     let op = parts.next()?.to_string();
     Some((service, op))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Stopped(i64);
+
+    impl Clock for Stopped {
+        fn now_ms(&self) -> i64 {
+            self.0
+        }
+    }
+
+    #[test]
+    fn creation_times_increase_within_a_millisecond() {
+        let store = Store::new(Arc::new(crate::store::memory::Memory::new()));
+        let engine = Engine::new(store, Arc::new(Stopped(1_000)), Timing::default());
+        assert_eq!((0..3).map(|_| engine.creation_ms()).collect::<Vec<_>>(), [1_000, 1_001, 1_002]);
+        assert_eq!(engine.now_ms(), 1_000, "the clock itself is not moved");
+        let later = Engine::new(
+            Store::new(Arc::new(crate::store::memory::Memory::new())),
+            Arc::new(Stopped(5_000)),
+            Timing::default(),
+        );
+        assert_eq!(later.creation_ms(), 5_000);
+    }
 }

@@ -888,7 +888,8 @@ impl m::Api for MskConnect {
                     Some(w) => Some(worker_configuration_ref(tx, &cx, &keys, &w.worker_configuration_arn, w.revision)?),
                     None => None,
                 };
-                let now = this.engine.now_ms();
+                // Connectors list in creation order, also when two are created in one millisecond.
+                let now = this.engine.creation_ms();
                 let id = new_resource_id();
                 let arn = resource_arn(&cx.region, &cx.account, ArnKind::Connector, &name, &id);
                 let cluster = input.kafka_cluster.apache_kafka_cluster;

@@ -376,6 +376,14 @@ fn raw_delete(conn: &Connection, key: &str) -> Result<bool, StoreError> {
     Ok(st.execute(params![key]).map_err(backend_err)? > 0)
 }
 
+/// The statement and lower bound of a scan of `prefix` after `after`.
+fn scan_statement<'a>(prefix: &'a str, after: Option<&'a str>) -> (&'static str, &'a str) {
+    match after {
+        Some(a) if a >= prefix => ("SELECT k, v FROM kv WHERE k > ?1 AND k < ?2 ORDER BY k LIMIT ?3", a),
+        _ => ("SELECT k, v FROM kv WHERE k >= ?1 AND k < ?2 ORDER BY k LIMIT ?3", prefix),
+    }
+}
+
 fn raw_scan(
     conn: &Connection,
     prefix: &str,
@@ -383,11 +391,13 @@ fn raw_scan(
     limit: usize,
 ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
     let end = super::prefix_end(prefix);
-    let mut st = conn
-        .prepare_cached("SELECT k, v FROM kv WHERE k >= ?1 AND k > ?2 AND k < ?3 ORDER BY k LIMIT ?4")
-        .map_err(backend_err)?;
+    // One lower bound, the tighter of the two: given `k >= prefix AND k > after`, SQLite seeks to
+    // the first bound only and steps over every row up to the second, which made each page of a
+    // list (and each step of a skip scan) cost as much as everything before it.
+    let (sql, lower) = scan_statement(prefix, after);
+    let mut st = conn.prepare_cached(sql).map_err(backend_err)?;
     let rows = st
-        .query_map(params![prefix, after.unwrap_or(""), end, limit.min(i64::MAX as usize) as i64], |r| {
+        .query_map(params![lower, end, limit.min(i64::MAX as usize) as i64], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
         })
         .map_err(backend_err)?;
@@ -447,5 +457,38 @@ impl Backend for Sqlite {
         let Some(p) = &self.path else { return 0 };
         let wal = p.with_extension("db-wal");
         [p.as_path(), wal.as_path()].iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scan that starts after a key seeks to it: its cost does not grow with the rows before it.
+    #[test]
+    fn scans_seek_to_where_they_start() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        for i in 0..20_000 {
+            raw_put(&conn, &format!("p/{i:06}"), b"v").unwrap();
+        }
+        raw_put(&conn, "a/0", b"v").unwrap();
+        raw_put(&conn, "q/0", b"v").unwrap();
+        let steps = |prefix: &str, after: Option<&str>, limit: usize| {
+            let rows = raw_scan(&conn, prefix, after, limit).unwrap();
+            let (sql, _) = scan_statement(prefix, after);
+            let st = conn.prepare_cached(sql).unwrap();
+            (rows.into_iter().map(|(k, _)| k).collect::<Vec<_>>(), st.reset_status(rusqlite::StatementStatus::VmStep))
+        };
+        let (first, _) = steps("p/", None, 2);
+        assert_eq!(first, ["p/000000", "p/000001"]);
+        let (late, vm_steps) = steps("p/", Some("p/019990"), 3);
+        assert_eq!(late, ["p/019991", "p/019992", "p/019993"]);
+        assert!(vm_steps < 500, "a scan after row 19,990 ran {vm_steps} VM steps");
+        let (end, vm_steps) = steps("p/", Some("p/019999"), 3);
+        assert!(end.is_empty());
+        assert!(vm_steps < 500, "{vm_steps}");
+        let (before, _) = steps("p/", Some("a/9"), 1);
+        assert_eq!(before, ["p/000000"], "an `after` below the prefix starts at the prefix");
     }
 }
