@@ -355,14 +355,12 @@ fn init_logging(format: &str) -> crate::logbuf::Guard {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOCALPLANE_LOG")
         .unwrap_or_else(|_| "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn".into());
     let (writer, guard) = crate::logbuf::stderr();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
     if format == "json" {
         builder.json().init();
     } else {
-        builder.init();
+        builder.event_format(crate::logfmt::Text { ansi }).init();
     }
     guard
 }

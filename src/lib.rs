@@ -11,6 +11,7 @@ pub mod fuzzing;
 pub mod health;
 pub mod kept;
 pub mod logbuf;
+pub mod logfmt;
 pub mod metrics;
 pub mod model;
 pub mod mskconnect;
