@@ -6,6 +6,7 @@ pub mod driver;
 pub mod records;
 
 use crate::engine::Engine;
+use crate::kept::Entry;
 use crate::model::servicediscovery::{self as m, errors as e};
 use crate::store::{decode_one, get_json, put_json, StoreError, Tx};
 use crate::wire::shape::{ApiError, RequestContext, Timestamp};
@@ -55,6 +56,21 @@ pub struct CloudMap {
     quotas: Quotas,
     instances: Arc<discover::InstanceCache>,
     operations: Arc<crate::kept::Kept<discover::KeptOperation>>,
+    targets: Arc<KeptTargets>,
+}
+
+/// A record as kept decoded.
+type KeptRec<T> = Arc<Entry<T>>;
+
+/// The namespace and service records DiscoverInstances reads, kept decoded.
+struct KeptTargets {
+    namespaces: crate::kept::Kept<NamespaceRec>,
+    services: crate::kept::Kept<ServiceRec>,
+}
+
+impl KeptTargets {
+    /// The most records of each kind kept.
+    const MAX: usize = 10_000;
 }
 
 fn invalid(msg: impl Into<String>) -> ApiError {
@@ -172,16 +188,17 @@ impl CloudMap {
     ) -> Result<(Arc<discover::ServiceInstances>, Vec<usize>, i64), ApiError> {
         let cx = cx.clone();
         let cache = self.instances.clone();
+        let kept = self.targets.clone();
         self.engine
             .store()
             .read(move |tx| {
                 let Some(keys) = Self::owner_scope(&cx, &input.owner_account) else {
                     return Err(ns_not_found(&input.namespace_name));
                 };
-                let (ns, srv) = Self::discover_target(tx, &keys, &input.namespace_name, &input.service_name)?;
-                let set = cache.instances(tx, &keys, &srv, |_| Ok::<_, ApiError>(ns.http_name.clone()))?;
+                let (ns, srv) = Self::discover_target(tx, &keys, &kept, &input.namespace_name, &input.service_name)?;
+                let set = cache.instances(tx, &keys, &srv.value, |_| Ok::<_, ApiError>(ns.value.http_name.clone()))?;
                 let picked = set.pick(&input, page_size(input.max_results, 100));
-                Ok((set, picked, srv.revision))
+                Ok((set, picked, srv.value.revision))
             })
             .await
     }
@@ -190,6 +207,8 @@ impl CloudMap {
     pub fn forget_cached(&self) {
         self.instances.clear();
         self.operations.clear();
+        self.targets.namespaces.clear();
+        self.targets.services.clear();
     }
 
     pub fn new(engine: Engine, quotas: Quotas) -> Self {
@@ -198,6 +217,10 @@ impl CloudMap {
             quotas,
             instances: Arc::default(),
             operations: Arc::new(crate::kept::Kept::new(discover::KeptOperation::MAX)),
+            targets: Arc::new(KeptTargets {
+                namespaces: crate::kept::Kept::new(KeptTargets::MAX),
+                services: crate::kept::Kept::new(KeptTargets::MAX),
+            }),
         }
     }
 
@@ -472,17 +495,30 @@ impl CloudMap {
         Ok((set, range, next, srv.owner))
     }
 
+    /// The namespace and service DiscoverInstances names, decoded unless kept from an earlier
+    /// read of the same bytes.
     fn discover_target(
         tx: &mut dyn Tx,
         keys: &Keys,
+        kept: &KeptTargets,
         namespace_name: &str,
         service_name: &str,
-    ) -> Result<(NamespaceRec, ServiceRec), ApiError> {
+    ) -> Result<(KeptRec<NamespaceRec>, KeptRec<ServiceRec>), ApiError> {
         let ns_id = tx.get(&keys.http_name(namespace_name))?.ok_or_else(|| ns_not_found(namespace_name))?;
-        let ns = Self::namespace(tx, keys, &String::from_utf8_lossy(&ns_id))?;
-        let key = service_name_key(&ns, service_name);
-        let srv_id = tx.get(&keys.service_name(&ns.id, &key))?.ok_or_else(|| srv_not_found(service_name))?;
-        let srv = Self::service(tx, keys, &String::from_utf8_lossy(&srv_id))?;
+        let ns_id = String::from_utf8_lossy(&ns_id);
+        let key = keys.namespace(&ns_id);
+        let ns = match kept.namespaces.read(tx, &key, |raw| decode_one::<NamespaceRec>(&key, raw))? {
+            Some(ns) if ns.value.state == NamespaceState::Active => ns,
+            _ => return Err(ns_not_found(&ns_id)),
+        };
+        let name_key = service_name_key(&ns.value, service_name);
+        let srv_id = tx.get(&keys.service_name(&ns.value.id, &name_key))?.ok_or_else(|| srv_not_found(service_name))?;
+        let srv_id = String::from_utf8_lossy(&srv_id);
+        let key = keys.service(&srv_id);
+        let srv = kept
+            .services
+            .read(tx, &key, |raw| decode_one::<ServiceRec>(&key, raw))?
+            .ok_or_else(|| srv_not_found(&srv_id))?;
         Ok((ns, srv))
     }
 
@@ -1155,14 +1191,15 @@ impl m::Api for CloudMap {
         input: m::DiscoverInstancesRevisionRequest,
     ) -> Result<m::DiscoverInstancesRevisionResponse, ApiError> {
         let cx = cx.clone();
+        let kept = self.targets.clone();
         self.engine
             .store()
             .read(move |tx| {
                 let Some(keys) = Self::owner_scope(&cx, &input.owner_account) else {
                     return Err(ns_not_found(&input.namespace_name));
                 };
-                let (_, srv) = Self::discover_target(tx, &keys, &input.namespace_name, &input.service_name)?;
-                Ok(m::DiscoverInstancesRevisionResponse { instances_revision: Some(srv.revision) })
+                let (_, srv) = Self::discover_target(tx, &keys, &kept, &input.namespace_name, &input.service_name)?;
+                Ok(m::DiscoverInstancesRevisionResponse { instances_revision: Some(srv.value.revision) })
             })
             .await
     }

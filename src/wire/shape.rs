@@ -219,11 +219,43 @@ impl Pattern {
     }
 
     fn matches(&self, s: &str) -> bool {
-        match &self.regex {
-            Some(r) => r.is_match(s).unwrap_or(false),
-            None => true,
+        let Some(r) = &self.regex else { return true };
+        // Clients send the same names again and again, and the look-ahead patterns run on a
+        // backtracking engine: strings this thread saw match recently are not matched again.
+        if s.len() > MEMO_MAX_LEN {
+            return r.is_match(s).unwrap_or(false);
         }
+        let seen = ACCEPTED.with(|m| m.borrow().1.iter().any(|(p, v)| std::ptr::eq(*p, self.source) && **v == *s));
+        if seen {
+            return true;
+        }
+        let ok = r.is_match(s).unwrap_or(false);
+        if ok {
+            ACCEPTED.with(|m| {
+                let mut m = m.borrow_mut();
+                let (next, held) = &mut *m;
+                if held.len() < MEMO_ENTRIES {
+                    held.push((self.source, s.into()));
+                } else {
+                    held[*next] = (self.source, s.into());
+                    *next = (*next + 1) % MEMO_ENTRIES;
+                }
+            });
+        }
+        ok
     }
+}
+
+/// The next slot to replace, and (pattern source, matched string) pairs.
+type Accepted = (usize, Vec<(&'static str, Box<str>)>);
+
+/// How many matched strings each thread remembers, and the longest one it does.
+const MEMO_ENTRIES: usize = 64;
+const MEMO_MAX_LEN: usize = 256;
+
+thread_local! {
+    /// (the pattern's source, a string it matched), replaced round robin from the index held.
+    static ACCEPTED: std::cell::RefCell<Accepted> = const { std::cell::RefCell::new((0, Vec::new())) };
 }
 
 /// A length constraint (`min`/`max` of strings, lists and maps).
@@ -834,6 +866,25 @@ pub fn encode_output<T: Encode>(out: &T, protocol: Protocol) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remembered_matches_stay_per_pattern() {
+        let a = Pattern::new("^(?=.{1,8}$)a+$");
+        let b = Pattern::new("^(?=.{1,8}$)b+$");
+        assert!(a.matches("aaa"));
+        assert!(!b.matches("aaa"), "a match of one pattern is not one of another");
+        assert!(a.matches("aaa"));
+        assert!(!a.matches("aaaaaaaaaaaa"));
+        for n in 1..=8 {
+            let s = "b".repeat(n);
+            assert!(b.matches(&s));
+            assert!(!a.matches(&s));
+        }
+        for i in 0..200 {
+            assert!(!a.matches(&format!("x{i}")));
+        }
+        assert!(a.matches("a") && b.matches("bb"));
+    }
 
     #[test]
     fn timestamps_in_each_format() {
