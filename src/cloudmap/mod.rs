@@ -468,7 +468,6 @@ impl CloudMap {
             .await
     }
 
-    /// Resolves `NamespaceName` (the HttpName) and `ServiceName` for discovery.
     /// One ListInstances page of service `id`: its instance set, the range listed, the next
     /// token and the service's owner. Instances are listed in key (instance id) order; the token
     /// is the key of the last one listed.
@@ -495,8 +494,8 @@ impl CloudMap {
         Ok((set, range, next, srv.owner))
     }
 
-    /// The namespace and service DiscoverInstances names, decoded unless kept from an earlier
-    /// read of the same bytes.
+    /// Resolves `NamespaceName` (the HttpName) and `ServiceName` for discovery: the namespace and
+    /// the service, decoded unless kept from an earlier read of the same bytes.
     fn discover_target(
         tx: &mut dyn Tx,
         keys: &Keys,
