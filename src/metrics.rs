@@ -8,13 +8,31 @@ use std::collections::BTreeMap;
 /// Latency buckets in seconds: sub-millisecond resolution where localplane lives.
 const LATENCY_BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
 
-/// Installs the process-wide recorder; None when one is already installed.
+/// How often recorded latencies are folded into the histogram buckets when nobody scrapes.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Installs the process-wide recorder; None when one is already installed. Inside a Tokio runtime
+/// it also starts the recorder's upkeep: each latency sample waits in the recorder until it is folded
+/// into the buckets, which a scrape of `/metrics` does; without scrapes and without upkeep the server
+/// grew by ~13 bytes per request (22 MB per benchmark round).
 pub fn install() -> Option<PrometheusHandle> {
-    PrometheusBuilder::new()
+    let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full("localplane_request_duration_seconds".into()), LATENCY_BUCKETS)
         .ok()?
         .install_recorder()
-        .ok()
+        .ok()?;
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let kept = handle.clone();
+        rt.spawn(async move {
+            let mut every = tokio::time::interval(UPKEEP_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                kept.run_upkeep();
+            }
+        });
+    }
+    Some(handle)
 }
 
 /// The counter of one (status) and the latency histogram of one operation of a service.
