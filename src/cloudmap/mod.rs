@@ -468,17 +468,21 @@ impl CloudMap {
             .await
     }
 
-    /// One ListInstances page of service `id`: its instance set, the range listed, the next
-    /// token and the service's owner. Instances are listed in key (instance id) order; the token
-    /// is the key of the last one listed.
+    /// One ListInstances page: the service's instance set, the range listed, the next token and
+    /// the service's owner. Instances are listed in key (instance id) order; the token is the key
+    /// of the last one listed.
     #[allow(clippy::type_complexity)]
     fn instances_page(
         tx: &mut dyn Tx,
         cache: &discover::InstanceCache,
-        keys: &Keys,
-        id: &str,
+        cx: &RequestContext,
         input: &m::ListInstancesRequest,
     ) -> Result<(Arc<discover::ServiceInstances>, std::ops::Range<usize>, Option<String>, String), ApiError> {
+        let keys = &Keys::new(&cx.account, &cx.region);
+        let Some(id) = resolve_id(cx, "service", &input.service_id)? else {
+            return Err(srv_not_found(&input.service_id));
+        };
+        let id = id.as_str();
         let srv = Self::service(tx, keys, id)?;
         let prefix = keys.instances(id);
         let after = match decode_token(&input.next_token)? {
@@ -1394,11 +1398,7 @@ impl m::Api for CloudMap {
         self.engine
             .store()
             .read(move |tx| {
-                let keys = Keys::new(&cx.account, &cx.region);
-                let Some(id) = resolve_id(&cx, "service", &input.service_id)? else {
-                    return Err(srv_not_found(&input.service_id));
-                };
-                let (set, range, next_token, owner) = Self::instances_page(tx, &cache, &keys, &id, &input)?;
+                let (set, range, next_token, owner) = Self::instances_page(tx, &cache, &cx, &input)?;
                 Ok(m::ListInstancesResponse {
                     resource_owner: Some(owner),
                     instances: Some(range.map(|i| set.list_summary(i)).collect()),
@@ -1419,11 +1419,7 @@ impl m::Api for CloudMap {
         self.engine
             .store()
             .read(move |tx| {
-                let keys = Keys::new(&cx.account, &cx.region);
-                let Some(id) = resolve_id(&cx, "service", &input.service_id)? else {
-                    return Err(srv_not_found(&input.service_id));
-                };
-                let (set, range, next_token, owner) = Self::instances_page(tx, &cache, &keys, &id, &input)?;
+                let (set, range, next_token, owner) = Self::instances_page(tx, &cache, &cx, &input)?;
                 Ok(set.list_response(range, next_token.as_deref(), &owner, protocol))
             })
             .await
