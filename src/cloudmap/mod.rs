@@ -468,6 +468,28 @@ impl CloudMap {
             .await
     }
 
+    /// The operation GetOperation names (in `OwnerAccount` when given), decoded unless kept from
+    /// an earlier read of the same bytes.
+    async fn kept_operation(
+        &self,
+        cx: &RequestContext,
+        input: m::GetOperationRequest,
+    ) -> Result<KeptRec<discover::KeptOperation>, ApiError> {
+        let cx = cx.clone();
+        let kept = self.operations.clone();
+        self.engine
+            .store()
+            .read(move |tx| {
+                let Some(keys) = Self::owner_scope(&cx, &input.owner_account) else {
+                    return Err(op_not_found(&input.operation_id));
+                };
+                let key = keys.operation(&input.operation_id);
+                kept.read(tx, &key, |raw| discover::KeptOperation::decode(&key, raw))?
+                    .ok_or_else(|| op_not_found(&input.operation_id))
+            })
+            .await
+    }
+
     /// One ListInstances page: the service's instance set, the range listed, the next token and
     /// the service's owner. Instances are listed in key (instance id) order; the token is the key
     /// of the last one listed.
@@ -1307,18 +1329,8 @@ impl m::Api for CloudMap {
         cx: &RequestContext,
         input: m::GetOperationRequest,
     ) -> Result<m::GetOperationResponse, ApiError> {
-        let cx = cx.clone();
-        self.engine
-            .store()
-            .read(move |tx| {
-                let Some(keys) = Self::owner_scope(&cx, &input.owner_account) else {
-                    return Err(op_not_found(&input.operation_id));
-                };
-                let op = get_json::<OperationRec>(tx, &keys.operation(&input.operation_id))?
-                    .ok_or_else(|| op_not_found(&input.operation_id))?;
-                Ok(m::GetOperationResponse { operation: Some(op.to_model()) })
-            })
-            .await
+        let op = self.kept_operation(cx, input).await?;
+        Ok(m::GetOperationResponse { operation: Some(op.value.rec.to_model()) })
     }
 
     async fn get_operation_encoded(
@@ -1327,21 +1339,7 @@ impl m::Api for CloudMap {
         input: m::GetOperationRequest,
         protocol: crate::wire::shape::Protocol,
     ) -> Result<Vec<u8>, ApiError> {
-        let cx = cx.clone();
-        let kept = self.operations.clone();
-        self.engine
-            .store()
-            .read(move |tx| {
-                let Some(keys) = Self::owner_scope(&cx, &input.owner_account) else {
-                    return Err(op_not_found(&input.operation_id));
-                };
-                let key = keys.operation(&input.operation_id);
-                let op = kept
-                    .read(tx, &key, |raw| discover::KeptOperation::decode(&key, raw))?
-                    .ok_or_else(|| op_not_found(&input.operation_id))?;
-                Ok(op.value.answer(protocol).to_vec())
-            })
-            .await
+        Ok(self.kept_operation(cx, input).await?.value.answer(protocol).to_vec())
     }
 
     async fn get_service(
