@@ -175,7 +175,7 @@ impl Engine {
     /// A creation time for a resource listed in creation order: the current time, or a millisecond
     /// past the last one handed out when that is not earlier, so that two resources created in the
     /// same millisecond still list in the order they were created. For resources created at human
-    /// rates (connectors), not for operations, whose bursts would push the clock ahead.
+    /// rates (connectors, plugins, worker configurations), not for operations, whose bursts would push the clock ahead.
     pub fn creation_ms(&self) -> i64 {
         use std::sync::atomic::Ordering;
         let now = self.now_ms();

@@ -957,7 +957,8 @@ impl m::Api for MskConnect {
                 if tx.get(&name_key)?.is_some() {
                     return Err(conflict(format!("A custom plugin named {name} already exists in {}", cx.region)));
                 }
-                let now = this.engine.now_ms();
+                // Plugins list in creation order, also when two are created in one millisecond.
+                let now = this.engine.creation_ms();
                 let id = new_resource_id();
                 let arn = resource_arn(&cx.region, &cx.account, ArnKind::CustomPlugin, &name, &id);
                 let p = PluginRec {
@@ -1035,7 +1036,8 @@ impl m::Api for MskConnect {
                         cx.region
                     )));
                 }
-                let now = this.engine.now_ms();
+                // Worker configurations list in creation order, as plugins and connectors do.
+                let now = this.engine.creation_ms();
                 let id = new_resource_id();
                 let arn = resource_arn(&cx.region, &cx.account, ArnKind::WorkerConfiguration, &name, &id);
                 let w = WorkerConfigRec {
