@@ -11,6 +11,11 @@
 --   BENCH_TAG      prefix of the generated instance ids (distinct per run)
 --   BENCH_QUOTA    register mode: registrations per thread, then the thread stops (0 = until -d
 --                  ends; wrk itself still runs until -d ends)
+--   BENCH_PAUSE_MS paced runs: after every response a connection waits a random number of whole
+--                  milliseconds (wrk's timers count whole milliseconds) whose mean is this (it may
+--                  be fractional), drawn so that the connections do not wake in step: uniform on
+--                  0 to 2 × this, rounded up or down at random in proportion (0 = back to back,
+--                  the default)
 -- done() prints one line: BENCHJSON {...} with the counts and the latency percentiles (µs).
 
 local method = os.getenv("BENCH_METHOD") or "POST"
@@ -23,6 +28,8 @@ local expect = os.getenv("BENCH_EXPECT") or ""
 local mode = os.getenv("BENCH_MODE") or "fixed"
 local tag = os.getenv("BENCH_TAG") or "b"
 local quota = tonumber(os.getenv("BENCH_QUOTA") or "0")
+local pause_ms = tonumber(os.getenv("BENCH_PAUSE_MS") or "0")
+local random = math.random
 
 local function auth_for(k)
   return "AWS4-HMAC-SHA256 Credential=" .. k .. "/20260101/us-east-1/" .. service ..
@@ -58,6 +65,7 @@ local services = {}
 local nthreads = 1
 
 function init(args)
+  math.randomseed(os.time() * 100 + (tid or 0))
   nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
   if mode == "register" then
     for entry in string.gmatch(os.getenv("BENCH_SERVICES") or "", "[^,]+") do
@@ -87,6 +95,18 @@ function request()
             '","Attributes":{"AWS_INSTANCE_IPV4":"10.' .. (n % 250) .. '.' .. (tid % 250) .. '.7",' ..
             '"AWS_INSTANCE_PORT":"8080","stage":"blue","zone":"z' .. (n % 3) .. '"}}'
   return wrk.format("POST", "/", s.headers, b)
+end
+
+if pause_ms > 0 then
+  -- wrk calls delay() before each request when it is defined, and waits that long.
+  function delay()
+    local d = random() * 2 * pause_ms
+    local whole = math.floor(d)
+    if random() < d - whole then
+      whole = whole + 1
+    end
+    return whole
+  end
 end
 
 function response(status, headers, rbody)

@@ -190,11 +190,16 @@ impl ServiceInstances {
                 }
             };
         }
-        // Shuffling only as far as the page reaches is the same random choice as shuffling all.
+        // Shuffling only as far as the page reaches is the same random choice as shuffling all. The
+        // order needs no cryptographic generator: a fast one per thread, seeded from the OS's.
         use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        thread_local! {
+            static RNG: std::cell::RefCell<rand::rngs::SmallRng> =
+                std::cell::RefCell::new(rand::rngs::SmallRng::from_entropy());
+        }
         let max = max.min(found.len());
-        let (chosen, _) = found.partial_shuffle(&mut rand::thread_rng(), max);
-        chosen.to_vec()
+        RNG.with(|rng| found.partial_shuffle(&mut *rng.borrow_mut(), max).0.to_vec())
     }
 }
 
