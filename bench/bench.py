@@ -510,11 +510,12 @@ def main() -> int:
                      ("floor", lambda: fl(warm), lambda: fl(duration)))
         res["matrix"] = matrix
 
-        # ---- paced latency at c=16: each read row at about half the rate it reached back to back
+        # ---- paced latency at c=16: each read row below the rate it reached back to back (a pause
+        # per connection that would halve it if answers took no time)
         # (16 connections, each pausing a random time between calls), the floor at the same pace.
         # Back to back, wrk, the server and the kernel share two saturated cores and a p99 is the
         # scheduler's queue (the floor's own included); paced, it is the server's.
-        log("paced latency at c=16 (about half of each row's back-to-back rate)")
+        log("paced latency at c=16 (a pause per connection sized for half of each row's back-to-back rate)")
         paced: dict = {}
         pc = 16
         floor_env = fixed_env("GetOperation", {"OperationId": "x"}, '"SUCCESS"')
