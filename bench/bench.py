@@ -455,21 +455,26 @@ def main() -> int:
         matrix: dict = {}
         reps = 2
 
-        def cell(row: str, c: int, a, b) -> None:
-            """a, b: (label, fn) pairs; fn runs once and returns a wrk result. A B A B."""
+        def a_b(row: str, a, b, runs_each: int) -> dict:
+            """a, b: (label, warm-up fn, measured fn); each fn runs wrk once and returns its result. One
+            warm-up of each (not counted; it proves the row is set up right), then A B A B."""
             runs: dict = {a[0]: [], b[0]: []}
-            for label, warm_up, _ in (a, b):  # not counted; it proves the row is set up right
+            for label, warm_up, _ in (a, b):
                 r = warm_up()
                 if r["ok"] == 0:
                     raise RuntimeError(f"{label} {row}: no correct 200 in the warm-up ({r})")
-            for _ in range(reps):
+            for _ in range(runs_each):
                 runs[a[0]].append(a[2]())
                 runs[b[0]].append(b[2]())
-            matrix.setdefault(row, {})[c] = {k: combine(v) for k, v in runs.items()}
-            m = matrix[row][c]
-            log(f"{row:38s} c={c:<3d} " + "  ".join(
-                f"{k} {v['rps']:9.0f}/s p50 {v['p50'] / 1000:7.2f} ms p99 {v['p99'] / 1000:7.2f} ms "
-                f"non2xx {v['non2xx']}" for k, v in m.items()))
+            return {k: combine(v) for k, v in runs.items()}
+
+        def summary(m: dict) -> str:
+            return "  ".join(f"{k} {v['rps']:9.0f}/s p50 {v['p50'] / 1000:7.2f} ms p99 {v['p99'] / 1000:7.2f} ms "
+                             f"non2xx {v['non2xx']}" for k, v in m.items())
+
+        def cell(row: str, c: int, a, b) -> None:
+            matrix.setdefault(row, {})[c] = a_b(row, a, b, reps)
+            log(f"{row:38s} c={c:<3d} " + summary(matrix[row][c]))
 
         warm = 1  # wrk counts whole seconds
         for c in concs:
@@ -510,11 +515,10 @@ def main() -> int:
                      ("floor", lambda: fl(warm), lambda: fl(duration)))
         res["matrix"] = matrix
 
-        # ---- paced latency at c=16: each read row below the rate it reached back to back (a pause
-        # per connection that would halve it if answers took no time)
-        # (16 connections, each pausing a random time between calls), the floor at the same pace.
-        # Back to back, wrk, the server and the kernel share two saturated cores and a p99 is the
-        # scheduler's queue (the floor's own included); paced, it is the server's.
+        # ---- paced latency at c=16: 16 connections, each pausing a random time between calls, the
+        # mean pause one that would halve the row's back-to-back rate if answers took no time; the
+        # floor at the same pause. Back to back, wrk, the server and the kernel share two saturated
+        # cores and a p99 is the scheduler's queue (the floor's own included); paced, it is the server's.
         log("paced latency at c=16 (a pause per connection sized for half of each row's back-to-back rate)")
         paced: dict = {}
         pc = 16
@@ -525,17 +529,10 @@ def main() -> int:
             pause = round(2 * pc / max(full, 1.0) * 1000, 2)  # ms between a response and the next call
             la = lambda d, env=env, pause=pause: wrk.run(lp_port, pc, d, dict(env, BENCH_PAUSE_MS=str(pause)))
             fl = lambda d, pause=pause: wrk.run(floor_port, pc, d, dict(floor_env, BENCH_PAUSE_MS=str(pause)))
-            runs: dict = {"localplane": [], "floor": []}
-            la(warm)
-            fl(warm)
-            for _ in range(1 if quick else reps):
-                runs["localplane"].append(la(duration))
-                runs["floor"].append(fl(duration))
-            paced[row] = {"pause_ms": pause, "back_to_back_rps": full, **{k: combine(v) for k, v in runs.items()}}
-            m = paced[row]
-            log(f"{row:38s} paced {pause:5.2f} ms  " + "  ".join(
-                f"{k} {m[k]['rps']:9.0f}/s p50 {m[k]['p50'] / 1000:7.2f} ms p99 {m[k]['p99'] / 1000:7.2f} ms"
-                for k in ("localplane", "floor")))
+            m = a_b(row, ("localplane", lambda la=la: la(warm), lambda la=la: la(duration)),
+                    ("floor", lambda fl=fl: fl(warm), lambda fl=fl: fl(duration)), 1 if quick else reps)
+            paced[row] = {"pause_ms": pause, "back_to_back_rps": full, **m}
+            log(f"{row:38s} paced {pause:5.2f} ms  " + summary(m))
         res["paced"] = paced
         res["rss_after_matrix_mb"] = rss_mb(lp.pid)
         res["moto_rss_after_matrix_mb"] = rss_mb(moto.pid)
