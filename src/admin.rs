@@ -2,17 +2,14 @@
 //! timing, operations and manual advance, fault rules, reset and snapshots. Everything it changes
 //! lives in the store, so it applies to every replica sharing that store.
 
+use crate::app::App;
 use crate::engine::{FaultRule, Timing, TimingProfile};
-use crate::server::App;
 use crate::store::StoreError;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Response, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-
-/// Key prefixes owned by each service (documents, indexes).
-pub const SERVICE_PREFIXES: &[(&str, &str)] = &[("servicediscovery", "sd/"), ("kafkaconnect", "kc/")];
 
 /// The largest admin request body (a snapshot can be big).
 const MAX_ADMIN_BODY: usize = 256 * 1024 * 1024;
@@ -246,54 +243,9 @@ fn timing_view(app: &App, request_id: &str) -> Response<Body> {
     reply(StatusCode::OK, json!({ "profile": t.profile.as_str(), "overrides": t.overrides }), request_id)
 }
 
-/// Checks a fault rule, including that a request fault's error code is modelled by its service.
+/// Checks a fault rule against the services of this binary.
 pub fn validate_rule(rule: &FaultRule) -> Result<(), String> {
-    rule.validate()?;
-    if let (Some(api), Some(status)) = (&rule.api, rule.http_status) {
-        let ops: &[crate::wire::shape::OperationInfo] = match rule.service.as_str() {
-            "kafkaconnect" => crate::model::kafkaconnect::OPERATIONS,
-            _ => crate::model::servicediscovery::OPERATIONS,
-        };
-        if !ops.iter().any(|o| o.name == api) {
-            return Err(format!("api {api} is not an operation of {}", rule.service));
-        }
-        request_fault_shape(&rule.service, &rule.error_code, status)?;
-    }
-    Ok(())
-}
-
-/// The error shape a request fault returns: a modelled error of the service with that status, or
-/// the framework error AWS uses for it when the service models none (Cloud Map 500/503).
-pub fn request_fault_shape(
-    service: &str,
-    code: &str,
-    status: u16,
-) -> Result<&'static crate::wire::shape::ErrorShape, String> {
-    use crate::wire::shape::{INTERNAL_FAILURE, SERVICE_UNAVAILABLE};
-    let errors: &[&crate::wire::shape::ErrorShape] = match service {
-        "kafkaconnect" => crate::model::kafkaconnect::errors::ALL,
-        _ => crate::model::servicediscovery::errors::ALL,
-    };
-    if let Some(shape) = errors.iter().find(|e| e.name == code) {
-        if shape.status != status {
-            return Err(format!("{code} is a {} error, not {status}", shape.status));
-        }
-        return Ok(shape);
-    }
-    match (code, status) {
-        ("InternalFailure", 500) => Ok(&INTERNAL_FAILURE),
-        ("ServiceUnavailable", 503) => Ok(&SERVICE_UNAVAILABLE),
-        _ => {
-            let mut allowed: Vec<&str> = errors.iter().filter(|e| e.status == status).map(|e| e.name).collect();
-            if status == 500 {
-                allowed.push("InternalFailure");
-            }
-            if status == 503 {
-                allowed.push("ServiceUnavailable");
-            }
-            Err(format!("errorCode for {service} with httpStatus {status} must be one of: {}", allowed.join(", ")))
-        }
-    }
+    crate::registry::validate_rule(crate::services::ALL, rule)
 }
 
 enum ResetError {
@@ -306,11 +258,12 @@ enum ResetError {
 async fn reset(app: &App, service: Option<&str>) -> Result<usize, ResetError> {
     let prefix = match service {
         None => None,
-        Some(s) => match SERVICE_PREFIXES.iter().find(|(name, _)| *name == s) {
-            Some((name, prefix)) => Some((name.to_string(), prefix.to_string())),
+        Some(s) => match crate::model::Service::from_name(s).and_then(|s| app.registry.registration(s)) {
+            Some(r) => Some((r.service, r.key_prefix)),
             None => return Err(ResetError::BadService(s.to_string())),
         },
     };
+    let engine = app.engine.clone();
     let n = app
         .engine
         .store()
@@ -326,31 +279,15 @@ async fn reset(app: &App, service: Option<&str>) -> Result<usize, ResetError> {
                     Ok(n.saturating_sub(settings.len()))
                 }
                 Some((name, prefix)) => {
-                    let mut n = tx.delete_prefix(&prefix)?;
-                    n += tx.delete_prefix(&format!("ops/{name}/"))?;
-                    n += tx.delete_prefix(&format!("schedof/{name}/"))?;
-                    let sched: Vec<String> = tx
-                        .scan("sched/", None, usize::MAX)?
-                        .into_iter()
-                        .map(|(k, _)| k)
-                        .filter(|k| k.split('/').nth(2) == Some(name.as_str()))
-                        .collect();
-                    for k in sched {
-                        n += usize::from(tx.delete(&k)?);
-                    }
-                    for rule in crate::engine::faults::list(tx)? {
-                        if rule.service == name {
-                            n += usize::from(crate::engine::faults::remove(tx, &rule.id)?);
-                        }
-                    }
+                    let mut n = tx.delete_prefix(prefix)?;
+                    n += engine.forget_operations(tx, name)?;
                     Ok(n)
                 }
             }
         })
         .await
         .map_err(ResetError::Store)?;
-    app.cloudmap.forget_cached();
-    app.mskconnect.forget_cached();
+    app.registry.forget_cached();
     if service.is_none() {
         app.engine.install_config_faults(&app.config_faults).await.map_err(ResetError::Store)?;
     }
@@ -385,9 +322,6 @@ enum ImportError {
     Store(StoreError),
 }
 
-/// Known top-level key prefixes; anything else in a snapshot is rejected.
-const KNOWN_PREFIXES: &[&str] = &["sd/", "kc/", "ops/", "sched/", "schedof/", "faults/", crate::engine::SETTINGS];
-
 /// Checks a snapshot document and returns its rows; the message says what is wrong.
 pub fn check_snapshot(body: &Value) -> Result<Vec<(String, Vec<u8>)>, String> {
     if body.get("format").and_then(Value::as_str) != Some(SNAPSHOT_FORMAT) {
@@ -404,15 +338,12 @@ pub fn check_snapshot(body: &Value) -> Result<Vec<(String, Vec<u8>)>, String> {
         let Some(v) = v.as_str() else {
             return Err(format!("the value of {k} is not a string"));
         };
-        if !KNOWN_PREFIXES.iter().any(|p| k.starts_with(p)) {
+        if let Some(service) = crate::services::ALL.iter().find(|r| k.starts_with(r.key_prefix)) {
+            (service.check_document)(k, v.as_bytes())?;
+        } else if !crate::engine::KEY_PREFIXES.iter().any(|p| k.starts_with(p)) {
             return Err(format!("unknown key {k}"));
         }
-        let is_document = k.starts_with("faults/")
-            || ["/ns/", "/srv/", "/inst/", "/op/"].iter().any(|seg| k.starts_with("sd/") && k.contains(seg));
-        if is_document && serde_json::from_str::<Value>(v).is_err() {
-            return Err(format!("the value of {k} is not a JSON document"));
-        }
-        if k.starts_with("faults/") {
+        if k.starts_with(crate::engine::faults::FAULTS) {
             let rule: FaultRule = serde_json::from_str(v).map_err(|e| format!("{k}: {e}"))?;
             validate_rule(&rule).map_err(|e| format!("{k}: {e}"))?;
         }
@@ -436,8 +367,7 @@ async fn import_snapshot(app: &App, body: Value) -> Result<usize, ImportError> {
         })
         .await
         .map_err(ImportError::Store)?;
-    app.cloudmap.forget_cached();
-    app.mskconnect.forget_cached();
+    app.registry.forget_cached();
     app.engine.refresh_fault_flag().await.map_err(ImportError::Store)?;
     app.engine.wake();
     Ok(n)

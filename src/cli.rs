@@ -1,9 +1,10 @@
 //! The command line: `localplane serve | ops | snapshot | reset`. For `serve`, flags override
 //! `LOCALPLANE_*` variables, which override the `--config` file, which overrides the defaults.
 
+use crate::app::App;
 use crate::config::FileConfig;
 use crate::engine::{Engine, SystemClock, Timing, TimingProfile};
-use crate::server::{router, App};
+use crate::server::router;
 use crate::store::Location;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -387,9 +388,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}; is another server using it? (--listen)", settings.listen))?;
     let dns = crate::dns::start(engine.store().clone(), &settings.dns_listeners).await?;
-    let prober = crate::health::spawn(engine.clone(), settings.health)
+    let stop = crate::shutdown::Stop::new();
+    let prober = crate::health::spawn(engine.clone(), settings.health, stop.subscribe())
         .context("setting up the TLS client of HTTPS health checks")?;
-    let scheduler = tokio::spawn(engine.run_scheduler());
+    let scheduler = tokio::spawn(engine.run_scheduler(stop.subscribe()));
     tracing::info!(
         listen = %settings.listen,
         store = %settings.store,
@@ -397,8 +399,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         "localplane is serving"
     );
     crate::server::serve_http(listener, router(app), crate::server::Limits::default(), shutdown_signal()).await?;
-    scheduler.abort();
-    prober.abort();
+    // The scheduler finishes the step it is in, the prober stops launching probes; both return.
+    stop.stop();
+    let _ = scheduler.await;
+    let _ = prober.await;
     dns.shutdown().await;
     tracing::info!("localplane stopped");
     Ok(())

@@ -5,17 +5,17 @@
 use crate::wire::shape::Protocol;
 use crate::wire::{self, rest, sigv4};
 
-/// Picks an operation name of a model from the first input byte.
-fn pick<'a>(data: &'a [u8], ops: &'static [crate::wire::shape::OperationInfo]) -> (&'static str, &'a [u8]) {
+/// Picks an operation of a model from the first input byte.
+fn pick<'a, T: Copy>(data: &'a [u8], ops: &'static [T]) -> (T, &'a [u8]) {
     match data.split_first() {
-        Some((b, rest)) => (ops[usize::from(*b) % ops.len()].name, rest),
-        None => (ops[0].name, data),
+        Some((b, rest)) => (ops[usize::from(*b) % ops.len()], rest),
+        None => (ops[0], data),
     }
 }
 
 /// An awsJson1_1 Cloud Map body: decode, then validate against the chosen operation's input.
 pub fn awsjson_body(data: &[u8]) {
-    let (op, body) = pick(data, crate::model::servicediscovery::OPERATIONS);
+    let (op, body) = pick(data, crate::model::servicediscovery::Operation::ALL);
     if let Ok(doc) = wire::decode_rpc_body(Protocol::AwsJson11, body) {
         let _ = crate::model::servicediscovery::validate_input(op, &doc);
     }
@@ -23,7 +23,7 @@ pub fn awsjson_body(data: &[u8]) {
 
 /// An rpcv2Cbor Cloud Map body: decode, then validate against the chosen operation's input.
 pub fn cbor_body(data: &[u8]) {
-    let (op, body) = pick(data, crate::model::servicediscovery::OPERATIONS);
+    let (op, body) = pick(data, crate::model::servicediscovery::Operation::ALL);
     if let Ok(doc) = wire::decode_rpc_body(Protocol::RpcV2Cbor, body) {
         let _ = crate::model::servicediscovery::validate_input(op, &doc);
     }
@@ -46,7 +46,9 @@ pub fn rest_request(data: &[u8]) {
     let doc = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
     let bad = &crate::model::kafkaconnect::errors::BAD_REQUEST_EXCEPTION;
     if let Ok(input) = rest::input_document(op, labels, &rest::parse_query(query), doc, bad) {
-        let _ = crate::model::kafkaconnect::validate_input(op.name, &input);
+        if let Some(op) = crate::model::kafkaconnect::Operation::from_name(op.name) {
+            let _ = crate::model::kafkaconnect::validate_input(op, &input);
+        }
     }
 }
 

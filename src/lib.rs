@@ -1,6 +1,7 @@
 //! localplane: a local, wire-compatible AWS control plane for MSK Connect and Cloud Map.
 
 pub mod admin;
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod cloudmap;
@@ -16,6 +17,9 @@ pub mod metrics;
 pub mod model;
 pub mod mskconnect;
 pub mod ops_view;
+pub mod registry;
 pub mod server;
+pub mod services;
+pub mod shutdown;
 pub mod store;
 pub mod wire;

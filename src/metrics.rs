@@ -1,7 +1,7 @@
 //! Prometheus metrics at `GET /metrics`: requests by service, operation and status, request latency
 //! histograms, operations by service, type and state, and the store's size.
 
-use crate::server::App;
+use crate::app::App;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::collections::BTreeMap;
 

@@ -1,10 +1,8 @@
 //! The HTTP server: one handler that reads a request, lets the wire say which service, operation and
 //! protocol it is, hands the typed input to that service, and writes the output or AWS error back.
 
-use crate::cloudmap::CloudMap;
-use crate::engine::Engine;
-use crate::model::servicediscovery as sd;
-use crate::mskconnect::MskConnect;
+pub use crate::app::App;
+use crate::model::Service;
 use crate::wire::shape::{ApiError, Protocol, RequestContext, REQUEST_ENTITY_TOO_LARGE};
 use crate::wire::{self, Route};
 use axum::body::{Body, Bytes};
@@ -12,26 +10,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Response, StatusCode};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Everything a request handler needs.
-pub struct App {
-    /// Cloud Map.
-    pub cloudmap: CloudMap,
-    /// MSK Connect.
-    pub mskconnect: MskConnect,
-    /// The operation engine.
-    pub engine: Engine,
-    /// Account used when the access key is not a 12-digit account id.
-    pub default_account: String,
-    /// Region used when a request is not signed.
-    pub default_region: String,
-    /// Fault rules of the config file, re-applied after a full reset.
-    pub config_faults: Vec<crate::engine::FaultRule>,
-    /// The Prometheus recorder's handle.
-    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    /// Who may call: signature verification and the admin token.
-    pub auth: crate::auth::Auth,
-}
 
 /// The axum router of the whole server.
 pub fn router(app: Arc<App>) -> axum::Router {
@@ -149,7 +127,8 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
         );
         return error_response(protocol, &err, &request_id);
     }
-    let service = if protocol == Protocol::RestJson1 { "kafkaconnect" } else { "servicediscovery" };
+    let service = if protocol == Protocol::RestJson1 { Service::KafkaConnect } else { Service::ServiceDiscovery };
+    let op_info = service.wire().operation(&operation);
     let mut cx = RequestContext {
         account: app.default_account.clone(),
         region: app.default_region.clone(),
@@ -161,10 +140,14 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
             Ok((account, region)) => {
                 cx.account = account;
                 cx.region = region.unwrap_or_else(|| app.default_region.clone());
-                match app.engine.take_request_fault(service, &operation).await {
+                let fault = match op_info {
+                    Some(info) => app.engine.take_request_fault(service, info.name).await,
+                    None => Ok(None),
+                };
+                match fault {
                     Ok(Some(rule)) => {
-                        let shape = crate::admin::request_fault_shape(
-                            service,
+                        let shape = crate::registry::request_fault_shape(
+                            service.wire(),
                             &rule.error_code,
                             rule.http_status.unwrap_or(503),
                         )
@@ -185,7 +168,10 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
     let result = match (route, body) {
         (_, Err(e)) => Err(e),
         (Route::CloudMap { operation, protocol }, Ok(body)) => match wire::decode_rpc_body(protocol, &body) {
-            Ok(doc) => sd::dispatch(&app.cloudmap, &cx, &operation, &doc, protocol).await,
+            Ok(doc) => match (op_info, app.registry.at(0)) {
+                (Some(info), Some((_, backend))) => backend.dispatch(&cx, info, &doc).await,
+                _ => Err(ApiError::unknown_operation(&operation)),
+            },
             Err(e) => Err(e),
         },
         (Route::KafkaConnect { operation, labels }, Ok(body)) => {
@@ -223,7 +209,12 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
             error_response(protocol, &err, &request_id)
         }
     };
-    crate::metrics::record_request(service, &operation, response.status().as_u16(), started.elapsed().as_secs_f64());
+    crate::metrics::record_request(
+        service.name(),
+        &operation,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     tracing::info!(
         request_id = %cx.request_id,
         account = %cx.account,
@@ -254,7 +245,10 @@ async fn kafka_connect(
     };
     let doc =
         wire::rest::input_document(operation, labels, &wire::rest::parse_query(query), doc, &BAD_REQUEST_EXCEPTION)?;
-    crate::model::kafkaconnect::dispatch(&app.mskconnect, cx, operation.name, &doc, Protocol::RestJson1).await
+    match app.registry.at(1) {
+        Some((_, backend)) => backend.dispatch(cx, operation, &doc).await,
+        None => Err(ApiError::unknown_operation(operation.name)),
+    }
 }
 
 /// Connection and request limits of the HTTP listener.
@@ -335,30 +329,4 @@ pub async fn serve_http(
         }
     }
     Ok(())
-}
-
-impl App {
-    /// Wires an application over `engine`: both services, their operation drivers registered.
-    pub fn new(engine: Engine, default_account: String, default_region: String, auth: crate::auth::Auth) -> App {
-        engine.register(crate::cloudmap::records::SERVICE, Arc::new(crate::cloudmap::driver::CloudMapDriver));
-        engine.register(crate::mskconnect::records::SERVICE, Arc::new(crate::mskconnect::driver::MskConnectDriver));
-        App {
-            cloudmap: CloudMap::new(engine.clone(), crate::cloudmap::Quotas::default()),
-            mskconnect: crate::mskconnect::MskConnect::new(engine.clone()),
-            engine,
-            default_account,
-            default_region,
-            config_faults: Vec::new(),
-            metrics: None,
-            auth,
-        }
-    }
-
-    /// An application over a fresh in-memory store, for in-process tests.
-    pub fn in_memory(timing: crate::engine::Timing) -> Result<Arc<App>, crate::store::StoreError> {
-        let store = crate::store::Store::new(Arc::new(crate::store::memory::Memory::new()));
-        let engine = Engine::new(store, Arc::new(crate::engine::SystemClock), timing);
-        let auth = crate::auth::Auth { default_account: "000000000000".into(), ..Default::default() };
-        Ok(Arc::new(App::new(engine, "000000000000".into(), "us-east-1".into(), auth)))
-    }
 }

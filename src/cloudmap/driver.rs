@@ -67,7 +67,7 @@ impl OperationDriver for CloudMapDriver {
             .to_string(),
         });
         Ok(Some(OperationView {
-            service: SERVICE.to_string(),
+            service: SERVICE.name().to_string(),
             id: op.id.clone(),
             operation_type: op.op_type.clone(),
             resource: resource_of(&op),

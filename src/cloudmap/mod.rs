@@ -15,18 +15,6 @@ use records::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Unavailable(msg) => ApiError::new(
-                &crate::wire::shape::SERVICE_UNAVAILABLE,
-                format!("The localplane store is unavailable ({msg}); retry the request"),
-            ),
-            other => ApiError::internal(other),
-        }
-    }
-}
-
 /// Quotas of one account and region (AWS defaults).
 #[derive(Debug, Clone)]
 pub struct Quotas {
@@ -1998,5 +1986,36 @@ fn tagged_resource_exists(tx: &mut dyn Tx, cx: &RequestContext, keys: &Keys, arn
         Ok(())
     } else {
         Err(not_found())
+    }
+}
+
+/// Cloud Map as it registers with the service registry.
+pub static REGISTRATION: crate::registry::Registration = crate::registry::Registration {
+    service: SERVICE,
+    key_prefix: records::KEY_PREFIX,
+    check_fault_rule: crate::registry::any_fault_rule,
+    check_document: records::check_document,
+    start: |engine| {
+        let backend = Arc::new(CloudMap::new(engine.clone(), Quotas::default()));
+        (backend, Arc::new(driver::CloudMapDriver))
+    },
+};
+
+impl crate::registry::ServiceBackend for CloudMap {
+    fn dispatch<'a>(
+        &'a self,
+        cx: &'a RequestContext,
+        operation: &'static crate::wire::shape::OperationInfo,
+        input: &'a crate::wire::shape::Json,
+    ) -> crate::registry::Answer<'a> {
+        Box::pin(async move {
+            let op =
+                m::Operation::from_name(operation.name).ok_or_else(|| ApiError::unknown_operation(operation.name))?;
+            m::dispatch(self, cx, op, input, cx.protocol).await
+        })
+    }
+
+    fn forget_cached(&self) {
+        CloudMap::forget_cached(self);
     }
 }

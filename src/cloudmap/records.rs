@@ -7,7 +7,20 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The engine's name for Cloud Map operations.
-pub const SERVICE: &str = "servicediscovery";
+/// The store key prefix of every Cloud Map key.
+pub const KEY_PREFIX: &str = "sd/";
+
+/// Checks a snapshot row under [`KEY_PREFIX`]: the documents (namespaces, services, instances,
+/// operations) must be JSON.
+pub fn check_document(key: &str, value: &[u8]) -> Result<(), String> {
+    let is_document = ["/ns/", "/srv/", "/inst/", "/op/"].iter().any(|seg| key.contains(seg));
+    if is_document && serde_json::from_slice::<serde_json::Value>(value).is_err() {
+        return Err(format!("the value of {key} is not a JSON document"));
+    }
+    Ok(())
+}
+
+pub const SERVICE: crate::model::Service = crate::model::Service::ServiceDiscovery;
 
 /// Lifecycle of a namespace document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,8 +169,8 @@ pub struct OperationRec {
 
 impl OperationRec {
     /// The wire shape.
-    pub fn to_model(&self) -> m::Operation {
-        m::Operation {
+    pub fn to_model(&self) -> m::OperationShape {
+        m::OperationShape {
             id: Some(self.id.clone()),
             owner_account: Some(self.owner.clone()),
             type_: m::OperationType::from_wire(&self.op_type),
@@ -184,7 +197,7 @@ pub struct Keys {
 
 impl Keys {
     pub fn new(account: &str, region: &str) -> Self {
-        Keys { scope: format!("sd/{account}/{region}/") }
+        Keys { scope: format!("{KEY_PREFIX}{account}/{region}/") }
     }
     /// From an operation reference `"{account}/{region}/{op_id}"`.
     pub fn from_op_ref(op_ref: &str) -> Option<(Self, String)> {

@@ -5,7 +5,8 @@
 use crate::store::{decode_all, get_json, put_json, StoreError, Tx};
 use serde::{Deserialize, Serialize};
 
-const FAULTS: &str = "faults/";
+/// Key prefix of the fault rules.
+pub const FAULTS: &str = "faults/";
 
 /// What happens after an operation fault fails its step (MSK Connect).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -27,8 +28,8 @@ pub struct FaultRule {
     /// Assigned by localplane.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
-    /// `kafkaconnect` or `servicediscovery`.
-    pub service: String,
+    /// The service whose operations or requests fail.
+    pub service: crate::model::Service,
     /// Operation faults: the operation type (`UPDATE_CONNECTOR_CONFIGURATION`, `CREATE_NAMESPACE`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation_type: Option<String>,
@@ -67,11 +68,9 @@ impl FaultRule {
         self.api.is_some()
     }
 
-    /// Checks the rule's shape; the message names the offending field.
+    /// Checks the rule's shape; the message names the offending field. What a rule may name within
+    /// its service (operations, error codes, steps) the service checks (`registry`).
     pub fn validate(&self) -> Result<(), String> {
-        if self.service != "kafkaconnect" && self.service != "servicediscovery" {
-            return Err(format!("service must be kafkaconnect or servicediscovery, not '{}'", self.service));
-        }
         if self.count == 0 {
             return Err("count must be at least 1".into());
         }
@@ -88,21 +87,7 @@ impl FaultRule {
                 Some(other) => Err(format!("httpStatus must be 429, 500 or 503, not {other}")),
                 None => Err("httpStatus is required for a request fault".into()),
             },
-            (None, Some(_)) => {
-                if let Some(step) = &self.step {
-                    const STEPS: &[&str] = &[
-                        "INITIALIZE_UPDATE",
-                        "UPDATE_WORKER_SETTING",
-                        "UPDATE_CONNECTOR_CONFIGURATION",
-                        "VALIDATE_UPDATE",
-                        "FINALIZE_UPDATE",
-                    ];
-                    if !STEPS.contains(&step.as_str()) {
-                        return Err(format!("step must be one of {}, not '{step}'", STEPS.join(", ")));
-                    }
-                }
-                Ok(())
-            }
+            (None, Some(_)) => Ok(()),
         }
     }
 }

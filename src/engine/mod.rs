@@ -9,6 +9,7 @@ pub mod timing;
 pub use faults::{FaultRule, Rollback};
 pub use timing::{Timing, TimingProfile};
 
+use crate::model::Service;
 use crate::store::{get_json, put_json, Store, StoreError, Tx};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -161,9 +162,9 @@ impl Engine {
     }
 
     /// Registers the state machine of `service`'s operations.
-    pub fn register(&self, service: &'static str, driver: Arc<dyn OperationDriver>) {
+    pub fn register(&self, service: Service, driver: Arc<dyn OperationDriver>) {
         if let Ok(mut d) = self.inner.drivers.write() {
-            d.insert(service, driver);
+            d.insert(service.name(), driver);
         }
     }
 
@@ -207,7 +208,7 @@ impl Engine {
     pub fn submit(
         &self,
         tx: &mut dyn Tx,
-        service: &'static str,
+        service: Service,
         op: &str,
         first_step_ms: Option<i64>,
     ) -> Result<(), StoreError> {
@@ -216,11 +217,12 @@ impl Engine {
         if timing.profile == TimingProfile::Instant {
             return self.run_to_end(tx, service, op, &timing);
         }
-        self.schedule(tx, service, op, first_step_ms.map(|d| self.now_ms() + d))
+        self.schedule(tx, service.name(), op, first_step_ms.map(|d| self.now_ms() + d))
     }
 
     /// Runs every remaining step of `op` in this transaction.
-    pub fn run_to_end(&self, tx: &mut dyn Tx, service: &str, op: &str, timing: &Timing) -> Result<(), StoreError> {
+    pub fn run_to_end(&self, tx: &mut dyn Tx, service: Service, op: &str, timing: &Timing) -> Result<(), StoreError> {
+        let service = service.name();
         let Some(driver) = self.driver(service) else {
             return Err(StoreError::Backend(format!("no driver for {service} operations")));
         };
@@ -234,7 +236,7 @@ impl Engine {
     }
 
     /// Sets when `op`'s next step is due (`None`: unscheduled, waits for a manual advance).
-    pub fn schedule(&self, tx: &mut dyn Tx, service: &str, op: &str, due: Option<i64>) -> Result<(), StoreError> {
+    fn schedule(&self, tx: &mut dyn Tx, service: &str, op: &str, due: Option<i64>) -> Result<(), StoreError> {
         self.unschedule(tx, service, op)?;
         let of = format!("{SCHED_OF}{service}/{op}");
         let key = match due {
@@ -250,8 +252,12 @@ impl Engine {
         Ok(())
     }
 
-    /// Removes `op` from the schedule (it finished, or its resource is gone).
-    pub fn unschedule(&self, tx: &mut dyn Tx, service: &str, op: &str) -> Result<(), StoreError> {
+    /// Removes `op` of `service` from the schedule (it finished, or its resource is gone).
+    pub fn cancel(&self, tx: &mut dyn Tx, service: Service, op: &str) -> Result<(), StoreError> {
+        self.unschedule(tx, service.name(), op)
+    }
+
+    fn unschedule(&self, tx: &mut dyn Tx, service: &str, op: &str) -> Result<(), StoreError> {
         let of = format!("{SCHED_OF}{service}/{op}");
         if let Some(old) = tx.get(&of)? {
             if !old.is_empty() {
@@ -263,7 +269,7 @@ impl Engine {
     }
 
     /// Advances one step of `op` now (the manual advance); returns whether it is finished.
-    pub fn advance_one(&self, tx: &mut dyn Tx, service: &str, op: &str) -> Result<bool, StoreError> {
+    fn advance_one(&self, tx: &mut dyn Tx, service: &str, op: &str) -> Result<bool, StoreError> {
         let Some(driver) = self.driver(service) else {
             return Err(StoreError::Backend(format!("no driver for {service} operations")));
         };
@@ -455,7 +461,7 @@ impl Engine {
     pub fn take_operation_fault(
         &self,
         tx: &mut dyn Tx,
-        service: &str,
+        service: Service,
         operation_type: &str,
         resources: &[&str],
     ) -> Result<Option<FaultRule>, StoreError> {
@@ -466,18 +472,21 @@ impl Engine {
         })
     }
 
-    /// Takes one use of a request fault for `service`/`api`, if any rule matches.
-    pub async fn take_request_fault(&self, service: &str, api: &str) -> Result<Option<FaultRule>, StoreError> {
+    /// Takes one use of a request fault for operation `api` of `service`, if any rule matches.
+    pub async fn take_request_fault(
+        &self,
+        service: Service,
+        api: &'static str,
+    ) -> Result<Option<FaultRule>, StoreError> {
         let seen = self.inner.request_faults.load(Ordering::Acquire);
         if seen & 1 == 0 {
             return Ok(None);
         }
-        let (service, api) = (service.to_string(), api.to_string());
         let (taken, any) = self
             .inner
             .store
             .write(move |tx| -> Result<(Option<FaultRule>, bool), StoreError> {
-                let taken = faults::take(tx, |r| r.service == service && r.api.as_deref() == Some(api.as_str()))?;
+                let taken = faults::take(tx, |r| r.service == service && r.api.as_deref() == Some(api))?;
                 Ok((taken, faults::any_request_fault(tx)?))
             })
             .await?;
@@ -586,11 +595,12 @@ impl Engine {
     }
 
     /// The scheduler task: sleeps until the next step is due or something new is scheduled, and
-    /// keeps this replica's copy of the replica-wide settings fresh.
-    pub async fn run_scheduler(self) {
+    /// keeps this replica's copy of the replica-wide settings fresh; returns once `shutdown` fires
+    /// (between two steps: a step's transaction is never cut short).
+    pub async fn run_scheduler(self, mut shutdown: crate::shutdown::Shutdown) {
         let mut refreshed: Option<tokio::time::Instant> = None;
         let mut failing = false;
-        loop {
+        while !shutdown.is_stopped() {
             let mut pass: Result<(), StoreError> = Ok(());
             if refreshed.is_none_or(|t| t.elapsed() >= SETTINGS_REFRESH) {
                 pass = self.refresh_settings().await;
@@ -623,10 +633,38 @@ impl Engine {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.inner.wake.notified() => {}
+                _ = shutdown.recv() => {}
             }
         }
     }
+
+    /// Inside a transaction: forgets every operation of `service` (its index, its schedule), as a
+    /// reset of that service does; returns how many keys went.
+    pub fn forget_operations(&self, tx: &mut dyn Tx, service: Service) -> Result<usize, StoreError> {
+        let name = service.name();
+        let mut n = tx.delete_prefix(&format!("{OPS}{name}/"))?;
+        n += tx.delete_prefix(&format!("{SCHED_OF}{name}/"))?;
+        let sched: Vec<String> = tx
+            .scan(SCHED, None, usize::MAX)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| parse_sched_key(k).is_some_and(|(s, _)| s == name))
+            .collect();
+        for k in sched {
+            n += usize::from(tx.delete(&k)?);
+        }
+        for rule in faults::list(tx)? {
+            if rule.service == service {
+                n += usize::from(faults::remove(tx, &rule.id)?);
+            }
+        }
+        Ok(n)
+    }
 }
+
+/// The key prefixes the engine owns (operation index, schedule, fault rules, settings): with the
+/// services' prefixes of the registry, every key of the store.
+pub const KEY_PREFIXES: &[&str] = &[OPS, SCHED, SCHED_OF, faults::FAULTS, SETTINGS];
 
 /// (service, operation reference) of an `ops/` index key.
 fn parse_ops_key(key: &str) -> Option<(&str, &str)> {

@@ -65,10 +65,10 @@ impl Prober {
         }
     }
 
-    /// Runs until the task is aborted.
-    pub async fn run(mut self) {
+    /// Runs until `shutdown` fires; probes in flight then finish on their own tasks.
+    pub async fn run(mut self, mut shutdown: crate::shutdown::Shutdown) {
         let (done_tx, mut done_rx) = mpsc::channel::<ProbeResult>(256);
-        loop {
+        while !shutdown.is_stopped() {
             let interval = self.interval();
             if let Err(e) = self.refresh(interval).await {
                 tracing::warn!(error = %e, "reading the instances to health-check failed; retrying on the next tick");
@@ -80,6 +80,7 @@ impl Prober {
             loop {
                 tokio::select! {
                     _ = &mut wake => break,
+                    _ = shutdown.recv() => return,
                     Some(result) = done_rx.recv() => {
                         self.take_result(result, interval).await;
                         self.launch_due(&done_tx);
@@ -221,7 +222,11 @@ async fn write_status(
 }
 
 /// Starts the prober on a background task.
-pub fn spawn(engine: Engine, settings: HealthSettings) -> Result<tokio::task::JoinHandle<()>, rustls::Error> {
+pub fn spawn(
+    engine: Engine,
+    settings: HealthSettings,
+    shutdown: crate::shutdown::Shutdown,
+) -> Result<tokio::task::JoinHandle<()>, rustls::Error> {
     let prober = Prober::new(engine, settings)?;
-    Ok(tokio::spawn(prober.run()))
+    Ok(tokio::spawn(prober.run(shutdown)))
 }

@@ -4,12 +4,12 @@ use crate::wire::shape::*;
 use std::collections::BTreeMap;
 
 
-/// The `ApacheKafkaCluster` structure of the model.
+/// The details of the Apache Kafka cluster to which the connector is connected.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ApacheKafkaCluster {
-    /// `bootstrapServers` (required)
+    /// `bootstrapServers` (required): The bootstrap servers of the cluster.
     pub bootstrap_servers: String,
-    /// `vpc` (required)
+    /// `vpc` (required): Details of an Amazon VPC which has network connectivity to the Apache Kafka cluster.
     pub vpc: Vpc,
 }
 
@@ -37,12 +37,12 @@ impl Encode for ApacheKafkaCluster {
     }
 }
 
-/// The `ApacheKafkaClusterDescription` structure of the model.
+/// The description of the Apache Kafka cluster to which the connector is connected.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ApacheKafkaClusterDescription {
-    /// `bootstrapServers`
+    /// `bootstrapServers`: The bootstrap servers of the cluster.
     pub bootstrap_servers: Option<String>,
-    /// `vpc`
+    /// `vpc`: Details of an Amazon VPC which has network connectivity to the Apache Kafka cluster.
     pub vpc: Option<VpcDescription>,
 }
 
@@ -74,20 +74,20 @@ impl Encode for ApacheKafkaClusterDescription {
     }
 }
 
-/// The `AutoScaling` structure of the model.
+/// Specifies how the connector scales.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AutoScaling {
-    /// `maxAutoscalingTaskCount`
+    /// `maxAutoscalingTaskCount`: The maximum number of tasks allocated to the connector during autoscaling operations.
     pub max_autoscaling_task_count: Option<i32>,
-    /// `maxWorkerCount` (required)
+    /// `maxWorkerCount` (required): The maximum number of workers allocated to the connector.
     pub max_worker_count: i32,
-    /// `mcuCount` (required)
+    /// `mcuCount` (required): The number of microcontroller units (MCUs) allocated to each connector worker.
     pub mcu_count: i32,
-    /// `minWorkerCount` (required)
+    /// `minWorkerCount` (required): The minimum number of workers allocated to the connector.
     pub min_worker_count: i32,
-    /// `scaleInPolicy`
+    /// `scaleInPolicy`: The scale-in policy for the connector.
     pub scale_in_policy: Option<ScaleInPolicy>,
-    /// `scaleOutPolicy`
+    /// `scaleOutPolicy`: The scale-out policy for the connector.
     pub scale_out_policy: Option<ScaleOutPolicy>,
 }
 
@@ -137,20 +137,20 @@ impl Encode for AutoScaling {
     }
 }
 
-/// The `AutoScalingDescription` structure of the model.
+/// Information about the auto scaling parameters for the connector.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AutoScalingDescription {
-    /// `maxAutoscalingTaskCount`
+    /// `maxAutoscalingTaskCount`: The maximum number of tasks allocated to the connector during autoscaling operations.
     pub max_autoscaling_task_count: Option<i32>,
-    /// `maxWorkerCount`
+    /// `maxWorkerCount`: The maximum number of workers allocated to the connector.
     pub max_worker_count: Option<i32>,
-    /// `mcuCount`
+    /// `mcuCount`: The number of microcontroller units (MCUs) allocated to each connector worker.
     pub mcu_count: Option<i32>,
-    /// `minWorkerCount`
+    /// `minWorkerCount`: The minimum number of workers allocated to the connector.
     pub min_worker_count: Option<i32>,
-    /// `scaleInPolicy`
+    /// `scaleInPolicy`: The scale-in policy for the connector.
     pub scale_in_policy: Option<ScaleInPolicyDescription>,
-    /// `scaleOutPolicy`
+    /// `scaleOutPolicy`: The scale-out policy for the connector.
     pub scale_out_policy: Option<ScaleOutPolicyDescription>,
 }
 
@@ -206,20 +206,20 @@ impl Encode for AutoScalingDescription {
     }
 }
 
-/// The `AutoScalingUpdate` structure of the model.
+/// The updates to the auto scaling parameters for the connector.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AutoScalingUpdate {
-    /// `maxAutoscalingTaskCount`
+    /// `maxAutoscalingTaskCount`: The maximum number of tasks allocated to the connector during autoscaling operations.
     pub max_autoscaling_task_count: Option<i32>,
-    /// `maxWorkerCount` (required)
+    /// `maxWorkerCount` (required): The target maximum number of workers allocated to the connector.
     pub max_worker_count: i32,
-    /// `mcuCount` (required)
+    /// `mcuCount` (required): The target number of microcontroller units (MCUs) allocated to each connector worker.
     pub mcu_count: i32,
-    /// `minWorkerCount` (required)
+    /// `minWorkerCount` (required): The target minimum number of workers allocated to the connector.
     pub min_worker_count: i32,
-    /// `scaleInPolicy` (required)
+    /// `scaleInPolicy` (required): The target scale-in policy for the connector.
     pub scale_in_policy: ScaleInPolicyUpdate,
-    /// `scaleOutPolicy` (required)
+    /// `scaleOutPolicy` (required): The target scale-out policy for the connector.
     pub scale_out_policy: ScaleOutPolicyUpdate,
 }
 
@@ -265,12 +265,12 @@ impl Encode for AutoScalingUpdate {
     }
 }
 
-/// The `Capacity` structure of the model.
+/// Information about the capacity of the connector, whether it is auto scaled or provisioned.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Capacity {
-    /// `autoScaling`
+    /// `autoScaling`: Information about the auto scaling parameters for the connector.
     pub auto_scaling: Option<AutoScaling>,
-    /// `provisionedCapacity`
+    /// `provisionedCapacity`: Details about a fixed capacity allocated to a connector.
     pub provisioned_capacity: Option<ProvisionedCapacity>,
 }
 
@@ -302,12 +302,12 @@ impl Encode for Capacity {
     }
 }
 
-/// The `CapacityDescription` structure of the model.
+/// A description of the connector's capacity.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CapacityDescription {
-    /// `autoScaling`
+    /// `autoScaling`: Describes the connector's auto scaling capacity.
     pub auto_scaling: Option<AutoScalingDescription>,
-    /// `provisionedCapacity`
+    /// `provisionedCapacity`: Describes a connector's provisioned capacity.
     pub provisioned_capacity: Option<ProvisionedCapacityDescription>,
 }
 
@@ -339,12 +339,12 @@ impl Encode for CapacityDescription {
     }
 }
 
-/// The `CapacityUpdate` structure of the model.
+/// The target capacity for the connector.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CapacityUpdate {
-    /// `autoScaling`
+    /// `autoScaling`: The target auto scaling setting.
     pub auto_scaling: Option<AutoScalingUpdate>,
-    /// `provisionedCapacity`
+    /// `provisionedCapacity`: The target settings for provisioned capacity.
     pub provisioned_capacity: Option<ProvisionedCapacityUpdate>,
 }
 
@@ -376,12 +376,12 @@ impl Encode for CapacityUpdate {
     }
 }
 
-/// The `CloudWatchLogsLogDelivery` structure of the model.
+/// The settings for delivering connector logs to Amazon CloudWatch Logs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CloudWatchLogsLogDelivery {
-    /// `enabled` (required)
+    /// `enabled` (required): Whether log delivery to Amazon CloudWatch Logs is enabled.
     pub enabled: bool,
-    /// `logGroup`
+    /// `logGroup`: The name of the CloudWatch log group that is the destination for log delivery.
     pub log_group: Option<String>,
 }
 
@@ -411,12 +411,12 @@ impl Encode for CloudWatchLogsLogDelivery {
     }
 }
 
-/// The `CloudWatchLogsLogDeliveryDescription` structure of the model.
+/// A description of the log delivery settings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CloudWatchLogsLogDeliveryDescription {
-    /// `enabled`
+    /// `enabled`: Whether log delivery to Amazon CloudWatch Logs is enabled.
     pub enabled: Option<bool>,
-    /// `logGroup`
+    /// `logGroup`: The name of the CloudWatch log group that is the destination for log delivery.
     pub log_group: Option<String>,
 }
 
@@ -540,12 +540,12 @@ impl Encode for ConnectorOperationState {
     }
 }
 
-/// The `ConnectorOperationStep` structure of the model.
+/// Details of a step that is involved in a connector's operation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConnectorOperationStep {
-    /// `stepState`
+    /// `stepState`: The step state of the operation.
     pub step_state: Option<ConnectorOperationStepState>,
-    /// `stepType`
+    /// `stepType`: The step type of the operation.
     pub step_type: Option<ConnectorOperationStepType>,
 }
 
@@ -673,18 +673,18 @@ impl Encode for ConnectorOperationStepType {
     }
 }
 
-/// The `ConnectorOperationSummary` structure of the model.
+/// Summary of a connector operation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConnectorOperationSummary {
-    /// `connectorOperationArn`
+    /// `connectorOperationArn`: The Amazon Resource Name (ARN) of the connector operation.
     pub connector_operation_arn: Option<String>,
-    /// `connectorOperationState`
+    /// `connectorOperationState`: The state of the connector operation.
     pub connector_operation_state: Option<ConnectorOperationState>,
-    /// `connectorOperationType`
+    /// `connectorOperationType`: The type of connector operation performed.
     pub connector_operation_type: Option<ConnectorOperationType>,
-    /// `creationTime`
+    /// `creationTime`: The time when operation was created.
     pub creation_time: Option<Timestamp>,
-    /// `endTime`
+    /// `endTime`: The time when operation ended.
     pub end_time: Option<Timestamp>,
 }
 
@@ -854,40 +854,40 @@ impl Encode for ConnectorState {
     }
 }
 
-/// The `ConnectorSummary` structure of the model.
+/// Summary of a connector.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConnectorSummary {
-    /// `capacity`
+    /// `capacity`: The connector's compute capacity settings.
     pub capacity: Option<CapacityDescription>,
-    /// `connectorArn`
+    /// `connectorArn`: The Amazon Resource Name (ARN) of the connector.
     pub connector_arn: Option<String>,
-    /// `connectorDescription`
+    /// `connectorDescription`: The description of the connector.
     pub connector_description: Option<String>,
-    /// `connectorName`
+    /// `connectorName`: The name of the connector.
     pub connector_name: Option<String>,
-    /// `connectorState`
+    /// `connectorState`: The state of the connector.
     pub connector_state: Option<ConnectorState>,
-    /// `creationTime`
+    /// `creationTime`: The time that the connector was created.
     pub creation_time: Option<Timestamp>,
-    /// `currentVersion`
+    /// `currentVersion`: The current version of the connector.
     pub current_version: Option<String>,
-    /// `kafkaCluster`
+    /// `kafkaCluster`: The details of the Apache Kafka cluster to which the connector is connected.
     pub kafka_cluster: Option<KafkaClusterDescription>,
-    /// `kafkaClusterClientAuthentication`
+    /// `kafkaClusterClientAuthentication`: The type of client authentication used to connect to the Apache Kafka cluster.
     pub kafka_cluster_client_authentication: Option<KafkaClusterClientAuthenticationDescription>,
-    /// `kafkaClusterEncryptionInTransit`
+    /// `kafkaClusterEncryptionInTransit`: Details of encryption in transit to the Apache Kafka cluster.
     pub kafka_cluster_encryption_in_transit: Option<KafkaClusterEncryptionInTransitDescription>,
-    /// `kafkaConnectVersion`
+    /// `kafkaConnectVersion`: The version of Kafka Connect.
     pub kafka_connect_version: Option<String>,
-    /// `logDelivery`
+    /// `logDelivery`: The settings for delivering connector logs to Amazon CloudWatch Logs.
     pub log_delivery: Option<LogDeliveryDescription>,
-    /// `networkType`
+    /// `networkType`: The network type of the connector.
     pub network_type: Option<NetworkType>,
-    /// `plugins`
+    /// `plugins`: Specifies which plugins were used for this connector.
     pub plugins: Option<Vec<PluginDescription>>,
-    /// `serviceExecutionRoleArn`
+    /// `serviceExecutionRoleArn`: The Amazon Resource Name (ARN) of the IAM role used by the connector to access Amazon Web Services resources.
     pub service_execution_role_arn: Option<String>,
-    /// `workerConfiguration`
+    /// `workerConfiguration`: The worker configurations that are in use with the connector.
     pub worker_configuration: Option<WorkerConfigurationDescription>,
 }
 
@@ -1006,33 +1006,33 @@ impl Encode for ConnectorSummary {
 /// The `CreateConnectorRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateConnectorRequest {
-    /// `capacity` (required)
+    /// `capacity` (required): Information about the capacity allocated to the connector.
     pub capacity: Capacity,
-    /// `connectorConfiguration` (required)
+    /// `connectorConfiguration` (required): A map of keys to values that represent the configuration for the connector.
     pub connector_configuration: BTreeMap<String, String>,
-    /// `connectorDescription`
+    /// `connectorDescription`: A summary description of the connector.
     pub connector_description: Option<String>,
-    /// `connectorName` (required)
+    /// `connectorName` (required): The name of the connector.
     pub connector_name: String,
-    /// `kafkaCluster` (required)
+    /// `kafkaCluster` (required): Specifies which Apache Kafka cluster to connect to.
     pub kafka_cluster: KafkaCluster,
-    /// `kafkaClusterClientAuthentication` (required)
+    /// `kafkaClusterClientAuthentication` (required): Details of the client authentication used by the Apache Kafka cluster.
     pub kafka_cluster_client_authentication: KafkaClusterClientAuthentication,
-    /// `kafkaClusterEncryptionInTransit` (required)
+    /// `kafkaClusterEncryptionInTransit` (required): Details of encryption in transit to the Apache Kafka cluster.
     pub kafka_cluster_encryption_in_transit: KafkaClusterEncryptionInTransit,
-    /// `kafkaConnectVersion` (required)
+    /// `kafkaConnectVersion` (required): The version of Kafka Connect.
     pub kafka_connect_version: String,
-    /// `logDelivery`
+    /// `logDelivery`: Details about log delivery.
     pub log_delivery: Option<LogDelivery>,
-    /// `networkType`
+    /// `networkType`: The network type of the connector.
     pub network_type: Option<NetworkType>,
-    /// `plugins` (required)
+    /// `plugins` (required): Amazon MSK Connect does not currently support specifying multiple plugins as a list.
     pub plugins: Vec<Plugin>,
-    /// `serviceExecutionRoleArn` (required)
+    /// `serviceExecutionRoleArn` (required): The Amazon Resource Name (ARN) of the IAM role used by the connector to access the Amazon Web Services resources that it needs.
     pub service_execution_role_arn: String,
-    /// `tags`
+    /// `tags`: The tags you want to attach to the connector.
     pub tags: Option<BTreeMap<String, String>>,
-    /// `workerConfiguration`
+    /// `workerConfiguration`: Specifies which worker configuration to use with the connector.
     pub worker_configuration: Option<WorkerConfiguration>,
 }
 
@@ -1121,11 +1121,11 @@ impl Encode for CreateConnectorRequest {
 /// The `CreateConnectorResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateConnectorResponse {
-    /// `connectorArn`
+    /// `connectorArn`: The Amazon Resource Name (ARN) that Amazon assigned to the connector.
     pub connector_arn: Option<String>,
-    /// `connectorName`
+    /// `connectorName`: The name of the connector.
     pub connector_name: Option<String>,
-    /// `connectorState`
+    /// `connectorState`: The state of the connector.
     pub connector_state: Option<ConnectorState>,
 }
 
@@ -1166,15 +1166,15 @@ impl Encode for CreateConnectorResponse {
 /// The `CreateCustomPluginRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateCustomPluginRequest {
-    /// `contentType` (required)
+    /// `contentType` (required): The type of the plugin file.
     pub content_type: CustomPluginContentType,
-    /// `description`
+    /// `description`: A summary description of the custom plugin.
     pub description: Option<String>,
-    /// `location` (required)
+    /// `location` (required): Information about the location of a custom plugin.
     pub location: CustomPluginLocation,
-    /// `name` (required)
+    /// `name` (required): The name of the custom plugin.
     pub name: String,
-    /// `tags`
+    /// `tags`: The tags you want to attach to the custom plugin.
     pub tags: Option<BTreeMap<String, String>>,
 }
 
@@ -1221,13 +1221,13 @@ impl Encode for CreateCustomPluginRequest {
 /// The `CreateCustomPluginResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateCustomPluginResponse {
-    /// `customPluginArn`
+    /// `customPluginArn`: The Amazon Resource Name (ARN) that Amazon assigned to the custom plugin.
     pub custom_plugin_arn: Option<String>,
-    /// `customPluginState`
+    /// `customPluginState`: The state of the custom plugin.
     pub custom_plugin_state: Option<CustomPluginState>,
-    /// `name`
+    /// `name`: The name of the custom plugin.
     pub name: Option<String>,
-    /// `revision`
+    /// `revision`: The revision of the custom plugin.
     pub revision: Option<i64>,
 }
 
@@ -1274,13 +1274,13 @@ impl Encode for CreateCustomPluginResponse {
 /// The `CreateWorkerConfigurationRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateWorkerConfigurationRequest {
-    /// `description`
+    /// `description`: A summary description of the worker configuration.
     pub description: Option<String>,
-    /// `name` (required)
+    /// `name` (required): The name of the worker configuration.
     pub name: String,
-    /// `propertiesFileContent` (required)
+    /// `propertiesFileContent` (required): Base64 encoded contents of connect-distributed.properties file.
     pub properties_file_content: String,
-    /// `tags`
+    /// `tags`: The tags you want to attach to the worker configuration.
     pub tags: Option<BTreeMap<String, String>>,
 }
 
@@ -1323,15 +1323,15 @@ impl Encode for CreateWorkerConfigurationRequest {
 /// The `CreateWorkerConfigurationResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateWorkerConfigurationResponse {
-    /// `creationTime`
+    /// `creationTime`: The time that the worker configuration was created.
     pub creation_time: Option<Timestamp>,
-    /// `latestRevision`
+    /// `latestRevision`: The latest revision of the worker configuration.
     pub latest_revision: Option<WorkerConfigurationRevisionSummary>,
-    /// `name`
+    /// `name`: The name of the worker configuration.
     pub name: Option<String>,
-    /// `workerConfigurationArn`
+    /// `workerConfigurationArn`: The Amazon Resource Name (ARN) that Amazon assigned to the worker configuration.
     pub worker_configuration_arn: Option<String>,
-    /// `workerConfigurationState`
+    /// `workerConfigurationState`: The state of the worker configuration.
     pub worker_configuration_state: Option<WorkerConfigurationState>,
 }
 
@@ -1381,12 +1381,12 @@ impl Encode for CreateWorkerConfigurationResponse {
     }
 }
 
-/// The `CustomPlugin` structure of the model.
+/// A plugin is an Amazon Web Services resource that contains the code that defines a connector's logic.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CustomPlugin {
-    /// `customPluginArn` (required)
+    /// `customPluginArn` (required): The Amazon Resource Name (ARN) of the custom plugin.
     pub custom_plugin_arn: String,
-    /// `revision` (required)
+    /// `revision` (required): The revision of the custom plugin.
     pub revision: i64,
 }
 
@@ -1450,12 +1450,12 @@ impl Encode for CustomPluginContentType {
     }
 }
 
-/// The `CustomPluginDescription` structure of the model.
+/// Details about a custom plugin.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CustomPluginDescription {
-    /// `customPluginArn`
+    /// `customPluginArn`: The Amazon Resource Name (ARN) of the custom plugin.
     pub custom_plugin_arn: Option<String>,
-    /// `revision`
+    /// `revision`: The revision of the custom plugin.
     pub revision: Option<i64>,
 }
 
@@ -1487,12 +1487,12 @@ impl Encode for CustomPluginDescription {
     }
 }
 
-/// The `CustomPluginFileDescription` structure of the model.
+/// Details about a custom plugin file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CustomPluginFileDescription {
-    /// `fileMd5`
+    /// `fileMd5`: The hex-encoded MD5 checksum of the custom plugin file.
     pub file_md5: Option<String>,
-    /// `fileSize`
+    /// `fileSize`: The size in bytes of the custom plugin file.
     pub file_size: Option<i64>,
 }
 
@@ -1524,10 +1524,10 @@ impl Encode for CustomPluginFileDescription {
     }
 }
 
-/// The `CustomPluginLocation` structure of the model.
+/// Information about the location of a custom plugin.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CustomPluginLocation {
-    /// `s3Location` (required)
+    /// `s3Location` (required): The S3 bucket Amazon Resource Name (ARN), file key, and object version of the plugin file stored in Amazon S3.
     pub s3_location: S3Location,
 }
 
@@ -1551,10 +1551,10 @@ impl Encode for CustomPluginLocation {
     }
 }
 
-/// The `CustomPluginLocationDescription` structure of the model.
+/// Information about the location of a custom plugin.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CustomPluginLocationDescription {
-    /// `s3Location`
+    /// `s3Location`: The S3 bucket Amazon Resource Name (ARN), file key, and object version of the plugin file stored in Amazon S3.
     pub s3_location: Option<S3LocationDescription>,
 }
 
@@ -1580,20 +1580,20 @@ impl Encode for CustomPluginLocationDescription {
     }
 }
 
-/// The `CustomPluginRevisionSummary` structure of the model.
+/// Details about the revision of a custom plugin.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CustomPluginRevisionSummary {
-    /// `contentType`
+    /// `contentType`: The format of the plugin file.
     pub content_type: Option<CustomPluginContentType>,
-    /// `creationTime`
+    /// `creationTime`: The time that the custom plugin was created.
     pub creation_time: Option<Timestamp>,
-    /// `description`
+    /// `description`: The description of the custom plugin.
     pub description: Option<String>,
-    /// `fileDescription`
+    /// `fileDescription`: Details about the custom plugin file.
     pub file_description: Option<CustomPluginFileDescription>,
-    /// `location`
+    /// `location`: Information about the location of the custom plugin.
     pub location: Option<CustomPluginLocationDescription>,
-    /// `revision`
+    /// `revision`: The revision of the custom plugin.
     pub revision: Option<i64>,
 }
 
@@ -1701,20 +1701,20 @@ impl Encode for CustomPluginState {
     }
 }
 
-/// The `CustomPluginSummary` structure of the model.
+/// A summary of the custom plugin.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CustomPluginSummary {
-    /// `creationTime`
+    /// `creationTime`: The time that the custom plugin was created.
     pub creation_time: Option<Timestamp>,
-    /// `customPluginArn`
+    /// `customPluginArn`: The Amazon Resource Name (ARN) of the custom plugin.
     pub custom_plugin_arn: Option<String>,
-    /// `customPluginState`
+    /// `customPluginState`: The state of the custom plugin.
     pub custom_plugin_state: Option<CustomPluginState>,
-    /// `description`
+    /// `description`: A description of the custom plugin.
     pub description: Option<String>,
-    /// `latestRevision`
+    /// `latestRevision`: The latest revision of the custom plugin.
     pub latest_revision: Option<CustomPluginRevisionSummary>,
-    /// `name`
+    /// `name`: The name of the custom plugin.
     pub name: Option<String>,
 }
 
@@ -1770,12 +1770,12 @@ impl Encode for CustomPluginSummary {
     }
 }
 
-/// The `CustomPluginUpdate` structure of the model.
+/// Details about a custom plugin to use when you update a connector via UpdateConnector.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CustomPluginUpdate {
-    /// `customPluginArn` (required)
+    /// `customPluginArn` (required): The Amazon Resource Name (ARN) of the custom plugin.
     pub custom_plugin_arn: String,
-    /// `revision` (required)
+    /// `revision` (required): The revision of the custom plugin.
     pub revision: i64,
 }
 
@@ -1806,9 +1806,9 @@ impl Encode for CustomPluginUpdate {
 /// The `DeleteConnectorRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteConnectorRequest {
-    /// `connectorArn` (required)
+    /// `connectorArn` (required): The Amazon Resource Name (ARN) of the connector that you want to delete.
     pub connector_arn: String,
-    /// `currentVersion`
+    /// `currentVersion`: The current version of the connector that you want to delete.
     pub current_version: Option<String>,
 }
 
@@ -1841,9 +1841,9 @@ impl Encode for DeleteConnectorRequest {
 /// The `DeleteConnectorResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteConnectorResponse {
-    /// `connectorArn`
+    /// `connectorArn`: The Amazon Resource Name (ARN) of the connector that you requested to delete.
     pub connector_arn: Option<String>,
-    /// `connectorState`
+    /// `connectorState`: The state of the connector that you requested to delete.
     pub connector_state: Option<ConnectorState>,
 }
 
@@ -1878,7 +1878,7 @@ impl Encode for DeleteConnectorResponse {
 /// The `DeleteCustomPluginRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteCustomPluginRequest {
-    /// `customPluginArn` (required)
+    /// `customPluginArn` (required): The Amazon Resource Name (ARN) of the custom plugin that you want to delete.
     pub custom_plugin_arn: String,
 }
 
@@ -1905,9 +1905,9 @@ impl Encode for DeleteCustomPluginRequest {
 /// The `DeleteCustomPluginResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteCustomPluginResponse {
-    /// `customPluginArn`
+    /// `customPluginArn`: The Amazon Resource Name (ARN) of the custom plugin that you requested to delete.
     pub custom_plugin_arn: Option<String>,
-    /// `customPluginState`
+    /// `customPluginState`: The state of the custom plugin.
     pub custom_plugin_state: Option<CustomPluginState>,
 }
 
@@ -1942,7 +1942,7 @@ impl Encode for DeleteCustomPluginResponse {
 /// The `DeleteWorkerConfigurationRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteWorkerConfigurationRequest {
-    /// `workerConfigurationArn` (required)
+    /// `workerConfigurationArn` (required): The Amazon Resource Name (ARN) of the worker configuration that you want to delete.
     pub worker_configuration_arn: String,
 }
 
@@ -1969,9 +1969,9 @@ impl Encode for DeleteWorkerConfigurationRequest {
 /// The `DeleteWorkerConfigurationResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteWorkerConfigurationResponse {
-    /// `workerConfigurationArn`
+    /// `workerConfigurationArn`: The Amazon Resource Name (ARN) of the worker configuration that you requested to delete.
     pub worker_configuration_arn: Option<String>,
-    /// `workerConfigurationState`
+    /// `workerConfigurationState`: The state of the worker configuration.
     pub worker_configuration_state: Option<WorkerConfigurationState>,
 }
 
@@ -2006,7 +2006,7 @@ impl Encode for DeleteWorkerConfigurationResponse {
 /// The `DescribeConnectorOperationRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeConnectorOperationRequest {
-    /// `connectorOperationArn` (required)
+    /// `connectorOperationArn` (required): ARN of the connector operation to be described.
     pub connector_operation_arn: String,
 }
 
@@ -2033,29 +2033,29 @@ impl Encode for DescribeConnectorOperationRequest {
 /// The `DescribeConnectorOperationResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeConnectorOperationResponse {
-    /// `connectorArn`
+    /// `connectorArn`: The Amazon Resource Name (ARN) of the connector.
     pub connector_arn: Option<String>,
-    /// `connectorOperationArn`
+    /// `connectorOperationArn`: The Amazon Resource Name (ARN) of the connector operation.
     pub connector_operation_arn: Option<String>,
-    /// `connectorOperationState`
+    /// `connectorOperationState`: The state of the connector operation.
     pub connector_operation_state: Option<ConnectorOperationState>,
-    /// `connectorOperationType`
+    /// `connectorOperationType`: The type of connector operation performed.
     pub connector_operation_type: Option<ConnectorOperationType>,
-    /// `creationTime`
+    /// `creationTime`: The time when the operation was created.
     pub creation_time: Option<Timestamp>,
-    /// `endTime`
+    /// `endTime`: The time when the operation ended.
     pub end_time: Option<Timestamp>,
     /// `errorInfo`
     pub error_info: Option<StateDescription>,
-    /// `operationSteps`
+    /// `operationSteps`: The array of operation steps taken.
     pub operation_steps: Option<Vec<ConnectorOperationStep>>,
-    /// `originConnectorConfiguration`
+    /// `originConnectorConfiguration`: The origin connector configuration.
     pub origin_connector_configuration: Option<BTreeMap<String, String>>,
-    /// `originWorkerSetting`
+    /// `originWorkerSetting`: The origin worker setting.
     pub origin_worker_setting: Option<WorkerSetting>,
-    /// `targetConnectorConfiguration`
+    /// `targetConnectorConfiguration`: The target connector configuration.
     pub target_connector_configuration: Option<BTreeMap<String, String>>,
-    /// `targetWorkerSetting`
+    /// `targetWorkerSetting`: The target worker setting.
     pub target_worker_setting: Option<WorkerSetting>,
 }
 
@@ -2150,7 +2150,7 @@ impl Encode for DescribeConnectorOperationResponse {
 /// The `DescribeConnectorRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeConnectorRequest {
-    /// `connectorArn` (required)
+    /// `connectorArn` (required): The Amazon Resource Name (ARN) of the connector that you want to describe.
     pub connector_arn: String,
 }
 
@@ -2177,41 +2177,41 @@ impl Encode for DescribeConnectorRequest {
 /// The `DescribeConnectorResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeConnectorResponse {
-    /// `capacity`
+    /// `capacity`: Information about the capacity of the connector, whether it is auto scaled or provisioned.
     pub capacity: Option<CapacityDescription>,
-    /// `connectorArn`
+    /// `connectorArn`: The Amazon Resource Name (ARN) of the connector.
     pub connector_arn: Option<String>,
-    /// `connectorConfiguration`
+    /// `connectorConfiguration`: A map of keys to values that represent the configuration for the connector.
     pub connector_configuration: Option<BTreeMap<String, String>>,
-    /// `connectorDescription`
+    /// `connectorDescription`: A summary description of the connector.
     pub connector_description: Option<String>,
-    /// `connectorName`
+    /// `connectorName`: The name of the connector.
     pub connector_name: Option<String>,
-    /// `connectorState`
+    /// `connectorState`: The state of the connector.
     pub connector_state: Option<ConnectorState>,
-    /// `creationTime`
+    /// `creationTime`: The time the connector was created.
     pub creation_time: Option<Timestamp>,
-    /// `currentVersion`
+    /// `currentVersion`: The current version of the connector.
     pub current_version: Option<String>,
-    /// `kafkaCluster`
+    /// `kafkaCluster`: The Apache Kafka cluster that the connector is connected to.
     pub kafka_cluster: Option<KafkaClusterDescription>,
-    /// `kafkaClusterClientAuthentication`
+    /// `kafkaClusterClientAuthentication`: The type of client authentication used to connect to the Apache Kafka cluster.
     pub kafka_cluster_client_authentication: Option<KafkaClusterClientAuthenticationDescription>,
-    /// `kafkaClusterEncryptionInTransit`
+    /// `kafkaClusterEncryptionInTransit`: Details of encryption in transit to the Apache Kafka cluster.
     pub kafka_cluster_encryption_in_transit: Option<KafkaClusterEncryptionInTransitDescription>,
-    /// `kafkaConnectVersion`
+    /// `kafkaConnectVersion`: The version of Kafka Connect.
     pub kafka_connect_version: Option<String>,
-    /// `logDelivery`
+    /// `logDelivery`: Details about delivering logs to Amazon CloudWatch Logs.
     pub log_delivery: Option<LogDeliveryDescription>,
-    /// `networkType`
+    /// `networkType`: The network type of the connector.
     pub network_type: Option<NetworkType>,
-    /// `plugins`
+    /// `plugins`: Specifies which plugins were used for this connector.
     pub plugins: Option<Vec<PluginDescription>>,
-    /// `serviceExecutionRoleArn`
+    /// `serviceExecutionRoleArn`: The Amazon Resource Name (ARN) of the IAM role used by the connector to access Amazon Web Services resources.
     pub service_execution_role_arn: Option<String>,
-    /// `stateDescription`
+    /// `stateDescription`: Details about the state of a connector.
     pub state_description: Option<StateDescription>,
-    /// `workerConfiguration`
+    /// `workerConfiguration`: Specifies which worker configuration was used for the connector.
     pub worker_configuration: Option<WorkerConfigurationDescription>,
 }
 
@@ -2342,7 +2342,7 @@ impl Encode for DescribeConnectorResponse {
 /// The `DescribeCustomPluginRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeCustomPluginRequest {
-    /// `customPluginArn` (required)
+    /// `customPluginArn` (required): Returns information about a custom plugin.
     pub custom_plugin_arn: String,
 }
 
@@ -2369,19 +2369,19 @@ impl Encode for DescribeCustomPluginRequest {
 /// The `DescribeCustomPluginResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeCustomPluginResponse {
-    /// `creationTime`
+    /// `creationTime`: The time that the custom plugin was created.
     pub creation_time: Option<Timestamp>,
-    /// `customPluginArn`
+    /// `customPluginArn`: The Amazon Resource Name (ARN) of the custom plugin.
     pub custom_plugin_arn: Option<String>,
-    /// `customPluginState`
+    /// `customPluginState`: The state of the custom plugin.
     pub custom_plugin_state: Option<CustomPluginState>,
-    /// `description`
+    /// `description`: The description of the custom plugin.
     pub description: Option<String>,
-    /// `latestRevision`
+    /// `latestRevision`: The latest successfully created revision of the custom plugin.
     pub latest_revision: Option<CustomPluginRevisionSummary>,
-    /// `name`
+    /// `name`: The name of the custom plugin.
     pub name: Option<String>,
-    /// `stateDescription`
+    /// `stateDescription`: Details about the state of a custom plugin.
     pub state_description: Option<StateDescription>,
 }
 
@@ -2446,7 +2446,7 @@ impl Encode for DescribeCustomPluginResponse {
 /// The `DescribeWorkerConfigurationRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeWorkerConfigurationRequest {
-    /// `workerConfigurationArn` (required)
+    /// `workerConfigurationArn` (required): The Amazon Resource Name (ARN) of the worker configuration that you want to get information about.
     pub worker_configuration_arn: String,
 }
 
@@ -2473,17 +2473,17 @@ impl Encode for DescribeWorkerConfigurationRequest {
 /// The `DescribeWorkerConfigurationResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeWorkerConfigurationResponse {
-    /// `creationTime`
+    /// `creationTime`: The time that the worker configuration was created.
     pub creation_time: Option<Timestamp>,
-    /// `description`
+    /// `description`: The description of the worker configuration.
     pub description: Option<String>,
-    /// `latestRevision`
+    /// `latestRevision`: The latest revision of the custom configuration.
     pub latest_revision: Option<WorkerConfigurationRevisionDescription>,
-    /// `name`
+    /// `name`: The name of the worker configuration.
     pub name: Option<String>,
-    /// `workerConfigurationArn`
+    /// `workerConfigurationArn`: The Amazon Resource Name (ARN) of the custom configuration.
     pub worker_configuration_arn: Option<String>,
-    /// `workerConfigurationState`
+    /// `workerConfigurationState`: The state of the worker configuration.
     pub worker_configuration_state: Option<WorkerConfigurationState>,
 }
 
@@ -2539,12 +2539,12 @@ impl Encode for DescribeWorkerConfigurationResponse {
     }
 }
 
-/// The `FirehoseLogDelivery` structure of the model.
+/// The settings for delivering logs to Amazon Kinesis Data Firehose.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FirehoseLogDelivery {
-    /// `deliveryStream`
+    /// `deliveryStream`: The name of the Kinesis Data Firehose delivery stream that is the destination for log delivery.
     pub delivery_stream: Option<String>,
-    /// `enabled` (required)
+    /// `enabled` (required): Specifies whether connector logs get delivered to Amazon Kinesis Data Firehose.
     pub enabled: bool,
 }
 
@@ -2574,12 +2574,12 @@ impl Encode for FirehoseLogDelivery {
     }
 }
 
-/// The `FirehoseLogDeliveryDescription` structure of the model.
+/// A description of the settings for delivering logs to Amazon Kinesis Data Firehose.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FirehoseLogDeliveryDescription {
-    /// `deliveryStream`
+    /// `deliveryStream`: The name of the Kinesis Data Firehose delivery stream that is the destination for log delivery.
     pub delivery_stream: Option<String>,
-    /// `enabled`
+    /// `enabled`: Specifies whether connector logs get delivered to Amazon Kinesis Data Firehose.
     pub enabled: Option<bool>,
 }
 
@@ -2611,10 +2611,10 @@ impl Encode for FirehoseLogDeliveryDescription {
     }
 }
 
-/// The `KafkaCluster` structure of the model.
+/// The details of the Apache Kafka cluster to which the connector is connected.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KafkaCluster {
-    /// `apacheKafkaCluster` (required)
+    /// `apacheKafkaCluster` (required): The Apache Kafka cluster to which the connector is connected.
     pub apache_kafka_cluster: ApacheKafkaCluster,
 }
 
@@ -2638,10 +2638,10 @@ impl Encode for KafkaCluster {
     }
 }
 
-/// The `KafkaClusterClientAuthentication` structure of the model.
+/// The client authentication information used in order to authenticate with the Apache Kafka cluster.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KafkaClusterClientAuthentication {
-    /// `authenticationType` (required)
+    /// `authenticationType` (required): The type of client authentication used to connect to the Apache Kafka cluster.
     pub authentication_type: KafkaClusterClientAuthenticationType,
 }
 
@@ -2665,10 +2665,10 @@ impl Encode for KafkaClusterClientAuthentication {
     }
 }
 
-/// The `KafkaClusterClientAuthenticationDescription` structure of the model.
+/// The client authentication information used in order to authenticate with the Apache Kafka cluster.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KafkaClusterClientAuthenticationDescription {
-    /// `authenticationType`
+    /// `authenticationType`: The type of client authentication used to connect to the Apache Kafka cluster.
     pub authentication_type: Option<KafkaClusterClientAuthenticationType>,
 }
 
@@ -2730,10 +2730,10 @@ impl Encode for KafkaClusterClientAuthenticationType {
     }
 }
 
-/// The `KafkaClusterDescription` structure of the model.
+/// Details of how to connect to the Apache Kafka cluster.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KafkaClusterDescription {
-    /// `apacheKafkaCluster`
+    /// `apacheKafkaCluster`: The Apache Kafka cluster to which the connector is connected.
     pub apache_kafka_cluster: Option<ApacheKafkaClusterDescription>,
 }
 
@@ -2759,10 +2759,10 @@ impl Encode for KafkaClusterDescription {
     }
 }
 
-/// The `KafkaClusterEncryptionInTransit` structure of the model.
+/// Details of encryption in transit to the Apache Kafka cluster.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KafkaClusterEncryptionInTransit {
-    /// `encryptionType` (required)
+    /// `encryptionType` (required): The type of encryption in transit to the Apache Kafka cluster.
     pub encryption_type: KafkaClusterEncryptionInTransitType,
 }
 
@@ -2786,10 +2786,10 @@ impl Encode for KafkaClusterEncryptionInTransit {
     }
 }
 
-/// The `KafkaClusterEncryptionInTransitDescription` structure of the model.
+/// The description of the encryption in transit to the Apache Kafka cluster.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KafkaClusterEncryptionInTransitDescription {
-    /// `encryptionType`
+    /// `encryptionType`: The type of encryption in transit to the Apache Kafka cluster.
     pub encryption_type: Option<KafkaClusterEncryptionInTransitType>,
 }
 
@@ -2854,11 +2854,11 @@ impl Encode for KafkaClusterEncryptionInTransitType {
 /// The `ListConnectorOperationsRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListConnectorOperationsRequest {
-    /// `connectorArn` (required)
+    /// `connectorArn` (required): The Amazon Resource Name (ARN) of the connector for which to list operations.
     pub connector_arn: String,
-    /// `maxResults`
+    /// `maxResults`: Maximum number of connector operations to fetch in one get request.
     pub max_results: Option<i32>,
-    /// `nextToken`
+    /// `nextToken`: If the response is truncated, it includes a NextToken.
     pub next_token: Option<String>,
 }
 
@@ -2897,9 +2897,9 @@ impl Encode for ListConnectorOperationsRequest {
 /// The `ListConnectorOperationsResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListConnectorOperationsResponse {
-    /// `connectorOperations`
+    /// `connectorOperations`: An array of connector operation descriptions.
     pub connector_operations: Option<Vec<ConnectorOperationSummary>>,
-    /// `nextToken`
+    /// `nextToken`: If the response is truncated, it includes a NextToken.
     pub next_token: Option<String>,
 }
 
@@ -2934,11 +2934,11 @@ impl Encode for ListConnectorOperationsResponse {
 /// The `ListConnectorsRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListConnectorsRequest {
-    /// `connectorNamePrefix`
+    /// `connectorNamePrefix`: The name prefix that you want to use to search for and list connectors.
     pub connector_name_prefix: Option<String>,
-    /// `maxResults`
+    /// `maxResults`: The maximum number of connectors to list in one response.
     pub max_results: Option<i32>,
-    /// `nextToken`
+    /// `nextToken`: If the response of a ListConnectors operation is truncated, it will include a NextToken.
     pub next_token: Option<String>,
 }
 
@@ -2979,9 +2979,9 @@ impl Encode for ListConnectorsRequest {
 /// The `ListConnectorsResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListConnectorsResponse {
-    /// `connectors`
+    /// `connectors`: An array of connector descriptions.
     pub connectors: Option<Vec<ConnectorSummary>>,
-    /// `nextToken`
+    /// `nextToken`: If the response of a ListConnectors operation is truncated, it will include a NextToken.
     pub next_token: Option<String>,
 }
 
@@ -3016,11 +3016,11 @@ impl Encode for ListConnectorsResponse {
 /// The `ListCustomPluginsRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListCustomPluginsRequest {
-    /// `maxResults`
+    /// `maxResults`: The maximum number of custom plugins to list in one response.
     pub max_results: Option<i32>,
-    /// `namePrefix`
+    /// `namePrefix`: Lists custom plugin names that start with the specified text string.
     pub name_prefix: Option<String>,
-    /// `nextToken`
+    /// `nextToken`: If the response of a ListCustomPlugins operation is truncated, it will include a NextToken.
     pub next_token: Option<String>,
 }
 
@@ -3061,9 +3061,9 @@ impl Encode for ListCustomPluginsRequest {
 /// The `ListCustomPluginsResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListCustomPluginsResponse {
-    /// `customPlugins`
+    /// `customPlugins`: An array of custom plugin descriptions.
     pub custom_plugins: Option<Vec<CustomPluginSummary>>,
-    /// `nextToken`
+    /// `nextToken`: If the response of a ListCustomPlugins operation is truncated, it will include a NextToken.
     pub next_token: Option<String>,
 }
 
@@ -3098,7 +3098,7 @@ impl Encode for ListCustomPluginsResponse {
 /// The `ListTagsForResourceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListTagsForResourceRequest {
-    /// `resourceArn` (required)
+    /// `resourceArn` (required): The Amazon Resource Name (ARN) of the resource for which you want to list all attached tags.
     pub resource_arn: String,
 }
 
@@ -3125,7 +3125,7 @@ impl Encode for ListTagsForResourceRequest {
 /// The `ListTagsForResourceResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListTagsForResourceResponse {
-    /// `tags`
+    /// `tags`: Lists the tags attached to the specified resource in the corresponding request.
     pub tags: Option<BTreeMap<String, String>>,
 }
 
@@ -3154,11 +3154,11 @@ impl Encode for ListTagsForResourceResponse {
 /// The `ListWorkerConfigurationsRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListWorkerConfigurationsRequest {
-    /// `maxResults`
+    /// `maxResults`: The maximum number of worker configurations to list in one response.
     pub max_results: Option<i32>,
-    /// `namePrefix`
+    /// `namePrefix`: Lists worker configuration names that start with the specified text string.
     pub name_prefix: Option<String>,
-    /// `nextToken`
+    /// `nextToken`: If the response of a ListWorkerConfigurations operation is truncated, it will include a NextToken.
     pub next_token: Option<String>,
 }
 
@@ -3199,9 +3199,9 @@ impl Encode for ListWorkerConfigurationsRequest {
 /// The `ListWorkerConfigurationsResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListWorkerConfigurationsResponse {
-    /// `nextToken`
+    /// `nextToken`: If the response of a ListWorkerConfigurations operation is truncated, it will include a NextToken.
     pub next_token: Option<String>,
-    /// `workerConfigurations`
+    /// `workerConfigurations`: An array of worker configuration descriptions.
     pub worker_configurations: Option<Vec<WorkerConfigurationSummary>>,
 }
 
@@ -3233,10 +3233,10 @@ impl Encode for ListWorkerConfigurationsResponse {
     }
 }
 
-/// The `LogDelivery` structure of the model.
+/// Details about log delivery.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LogDelivery {
-    /// `workerLogDelivery` (required)
+    /// `workerLogDelivery` (required): The workers can send worker logs to different destination types.
     pub worker_log_delivery: WorkerLogDelivery,
 }
 
@@ -3260,10 +3260,10 @@ impl Encode for LogDelivery {
     }
 }
 
-/// The `LogDeliveryDescription` structure of the model.
+/// The description of the log delivery settings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LogDeliveryDescription {
-    /// `workerLogDelivery`
+    /// `workerLogDelivery`: The workers can send worker logs to different destination types.
     pub worker_log_delivery: Option<WorkerLogDeliveryDescription>,
 }
 
@@ -3289,7 +3289,7 @@ impl Encode for LogDeliveryDescription {
     }
 }
 
-/// The `NetworkType` enum of the model.
+/// The network type of a connector.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NetworkType {
     /// `IPV4`
@@ -3328,7 +3328,7 @@ impl Encode for NetworkType {
 /// The `PauseConnectorRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PauseConnectorRequest {
-    /// `connectorArn` (required)
+    /// `connectorArn` (required): The Amazon Resource Name (ARN) of the connector that you want to pause.
     pub connector_arn: String,
 }
 
@@ -3355,9 +3355,9 @@ impl Encode for PauseConnectorRequest {
 /// The `PauseConnectorResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PauseConnectorResponse {
-    /// `connectorArn`
+    /// `connectorArn`: The Amazon Resource Name (ARN) of the connector.
     pub connector_arn: Option<String>,
-    /// `connectorOperationArn`
+    /// `connectorOperationArn`: The Amazon Resource Name (ARN) of the connector operation created to perform the pause.
     pub connector_operation_arn: Option<String>,
 }
 
@@ -3389,10 +3389,10 @@ impl Encode for PauseConnectorResponse {
     }
 }
 
-/// The `Plugin` structure of the model.
+/// A plugin is an Amazon Web Services resource that contains the code that defines your connector logic.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plugin {
-    /// `customPlugin` (required)
+    /// `customPlugin` (required): Details about a custom plugin.
     pub custom_plugin: CustomPlugin,
 }
 
@@ -3416,10 +3416,10 @@ impl Encode for Plugin {
     }
 }
 
-/// The `PluginDescription` structure of the model.
+/// The description of the plugin.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PluginDescription {
-    /// `customPlugin`
+    /// `customPlugin`: Details about a custom plugin.
     pub custom_plugin: Option<CustomPluginDescription>,
 }
 
@@ -3445,10 +3445,10 @@ impl Encode for PluginDescription {
     }
 }
 
-/// The `PluginUpdate` structure of the model.
+/// A custom plugin to use when you update a connector via UpdateConnector.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PluginUpdate {
-    /// `customPlugin` (required)
+    /// `customPlugin` (required): The custom plugin to use for the connector.
     pub custom_plugin: CustomPluginUpdate,
 }
 
@@ -3472,12 +3472,12 @@ impl Encode for PluginUpdate {
     }
 }
 
-/// The `ProvisionedCapacity` structure of the model.
+/// Details about a connector's provisioned capacity.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProvisionedCapacity {
-    /// `mcuCount` (required)
+    /// `mcuCount` (required): The number of microcontroller units (MCUs) allocated to each connector worker.
     pub mcu_count: i32,
-    /// `workerCount` (required)
+    /// `workerCount` (required): The number of workers that are allocated to the connector.
     pub worker_count: i32,
 }
 
@@ -3505,12 +3505,12 @@ impl Encode for ProvisionedCapacity {
     }
 }
 
-/// The `ProvisionedCapacityDescription` structure of the model.
+/// The description of a connector's provisioned capacity.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProvisionedCapacityDescription {
-    /// `mcuCount`
+    /// `mcuCount`: The number of microcontroller units (MCUs) allocated to each connector worker.
     pub mcu_count: Option<i32>,
-    /// `workerCount`
+    /// `workerCount`: The number of workers that are allocated to the connector.
     pub worker_count: Option<i32>,
 }
 
@@ -3542,12 +3542,12 @@ impl Encode for ProvisionedCapacityDescription {
     }
 }
 
-/// The `ProvisionedCapacityUpdate` structure of the model.
+/// An update to a connector's fixed capacity.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProvisionedCapacityUpdate {
-    /// `mcuCount` (required)
+    /// `mcuCount` (required): The number of microcontroller units (MCUs) allocated to each connector worker.
     pub mcu_count: i32,
-    /// `workerCount` (required)
+    /// `workerCount` (required): The number of workers that are allocated to the connector.
     pub worker_count: i32,
 }
 
@@ -3578,9 +3578,9 @@ impl Encode for ProvisionedCapacityUpdate {
 /// The `RestartConnectorRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RestartConnectorRequest {
-    /// `connectorArn` (required)
+    /// `connectorArn` (required): The Amazon Resource Name (ARN) of the connector that you want to restart.
     pub connector_arn: String,
-    /// `onlyFailedTasks`
+    /// `onlyFailedTasks`: Specifies whether to restart only the connector's failed tasks.
     pub only_failed_tasks: Option<bool>,
 }
 
@@ -3613,9 +3613,9 @@ impl Encode for RestartConnectorRequest {
 /// The `RestartConnectorResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RestartConnectorResponse {
-    /// `connectorArn`
+    /// `connectorArn`: The Amazon Resource Name (ARN) of the connector.
     pub connector_arn: Option<String>,
-    /// `connectorOperationArn`
+    /// `connectorOperationArn`: The Amazon Resource Name (ARN) of the connector operation created to perform the restart.
     pub connector_operation_arn: Option<String>,
 }
 
@@ -3650,7 +3650,7 @@ impl Encode for RestartConnectorResponse {
 /// The `ResumeConnectorRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResumeConnectorRequest {
-    /// `connectorArn` (required)
+    /// `connectorArn` (required): The Amazon Resource Name (ARN) of the connector that you want to resume.
     pub connector_arn: String,
 }
 
@@ -3677,9 +3677,9 @@ impl Encode for ResumeConnectorRequest {
 /// The `ResumeConnectorResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResumeConnectorResponse {
-    /// `connectorArn`
+    /// `connectorArn`: The Amazon Resource Name (ARN) of the connector.
     pub connector_arn: Option<String>,
-    /// `connectorOperationArn`
+    /// `connectorOperationArn`: The Amazon Resource Name (ARN) of the connector operation created to perform the resume.
     pub connector_operation_arn: Option<String>,
 }
 
@@ -3711,14 +3711,14 @@ impl Encode for ResumeConnectorResponse {
     }
 }
 
-/// The `S3Location` structure of the model.
+/// The location of an object in Amazon S3.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct S3Location {
-    /// `bucketArn` (required)
+    /// `bucketArn` (required): The Amazon Resource Name (ARN) of an S3 bucket.
     pub bucket_arn: String,
-    /// `fileKey` (required)
+    /// `fileKey` (required): The file key for an object in an S3 bucket.
     pub file_key: String,
-    /// `objectVersion`
+    /// `objectVersion`: The version of an object in an S3 bucket.
     pub object_version: Option<String>,
 }
 
@@ -3752,14 +3752,14 @@ impl Encode for S3Location {
     }
 }
 
-/// The `S3LocationDescription` structure of the model.
+/// The description of the location of an object in Amazon S3.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct S3LocationDescription {
-    /// `bucketArn`
+    /// `bucketArn`: The Amazon Resource Name (ARN) of an S3 bucket.
     pub bucket_arn: Option<String>,
-    /// `fileKey`
+    /// `fileKey`: The file key for an object in an S3 bucket.
     pub file_key: Option<String>,
-    /// `objectVersion`
+    /// `objectVersion`: The version of an object in an S3 bucket.
     pub object_version: Option<String>,
 }
 
@@ -3797,14 +3797,14 @@ impl Encode for S3LocationDescription {
     }
 }
 
-/// The `S3LogDelivery` structure of the model.
+/// Details about delivering logs to Amazon S3.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct S3LogDelivery {
-    /// `bucket`
+    /// `bucket`: The name of the S3 bucket that is the destination for log delivery.
     pub bucket: Option<String>,
-    /// `enabled` (required)
+    /// `enabled` (required): Specifies whether connector logs get sent to the specified Amazon S3 destination.
     pub enabled: bool,
-    /// `prefix`
+    /// `prefix`: The S3 prefix that is the destination for log delivery.
     pub prefix: Option<String>,
 }
 
@@ -3840,14 +3840,14 @@ impl Encode for S3LogDelivery {
     }
 }
 
-/// The `S3LogDeliveryDescription` structure of the model.
+/// The description of the details about delivering logs to Amazon S3.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct S3LogDeliveryDescription {
-    /// `bucket`
+    /// `bucket`: The name of the S3 bucket that is the destination for log delivery.
     pub bucket: Option<String>,
-    /// `enabled`
+    /// `enabled`: Specifies whether connector logs get sent to the specified Amazon S3 destination.
     pub enabled: Option<bool>,
-    /// `prefix`
+    /// `prefix`: The S3 prefix that is the destination for log delivery.
     pub prefix: Option<String>,
 }
 
@@ -3885,10 +3885,10 @@ impl Encode for S3LogDeliveryDescription {
     }
 }
 
-/// The `ScaleInPolicy` structure of the model.
+/// The scale-in policy for the connector.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScaleInPolicy {
-    /// `cpuUtilizationPercentage` (required)
+    /// `cpuUtilizationPercentage` (required): Specifies the CPU utilization percentage threshold at which you want connector scale in to be triggered.
     pub cpu_utilization_percentage: i32,
 }
 
@@ -3912,10 +3912,10 @@ impl Encode for ScaleInPolicy {
     }
 }
 
-/// The `ScaleInPolicyDescription` structure of the model.
+/// The description of the scale-in policy for the connector.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScaleInPolicyDescription {
-    /// `cpuUtilizationPercentage`
+    /// `cpuUtilizationPercentage`: Specifies the CPU utilization percentage threshold at which you want connector scale in to be triggered.
     pub cpu_utilization_percentage: Option<i32>,
 }
 
@@ -3941,10 +3941,10 @@ impl Encode for ScaleInPolicyDescription {
     }
 }
 
-/// The `ScaleInPolicyUpdate` structure of the model.
+/// An update to the connector's scale-in policy.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScaleInPolicyUpdate {
-    /// `cpuUtilizationPercentage` (required)
+    /// `cpuUtilizationPercentage` (required): The target CPU utilization percentage threshold at which you want connector scale in to be triggered.
     pub cpu_utilization_percentage: i32,
 }
 
@@ -3968,10 +3968,10 @@ impl Encode for ScaleInPolicyUpdate {
     }
 }
 
-/// The `ScaleOutPolicy` structure of the model.
+/// The scale-out policy for the connector.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScaleOutPolicy {
-    /// `cpuUtilizationPercentage` (required)
+    /// `cpuUtilizationPercentage` (required): The CPU utilization percentage threshold at which you want connector scale out to be triggered.
     pub cpu_utilization_percentage: i32,
 }
 
@@ -3995,10 +3995,10 @@ impl Encode for ScaleOutPolicy {
     }
 }
 
-/// The `ScaleOutPolicyDescription` structure of the model.
+/// The description of the scale-out policy for the connector.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScaleOutPolicyDescription {
-    /// `cpuUtilizationPercentage`
+    /// `cpuUtilizationPercentage`: The CPU utilization percentage threshold at which you want connector scale out to be triggered.
     pub cpu_utilization_percentage: Option<i32>,
 }
 
@@ -4024,10 +4024,10 @@ impl Encode for ScaleOutPolicyDescription {
     }
 }
 
-/// The `ScaleOutPolicyUpdate` structure of the model.
+/// An update to the connector's scale-out policy.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScaleOutPolicyUpdate {
-    /// `cpuUtilizationPercentage` (required)
+    /// `cpuUtilizationPercentage` (required): The target CPU utilization percentage threshold at which you want connector scale out to be triggered.
     pub cpu_utilization_percentage: i32,
 }
 
@@ -4051,12 +4051,12 @@ impl Encode for ScaleOutPolicyUpdate {
     }
 }
 
-/// The `StateDescription` structure of the model.
+/// Details about the state of a resource.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StateDescription {
-    /// `code`
+    /// `code`: A code that describes the state of a resource.
     pub code: Option<String>,
-    /// `message`
+    /// `message`: A message that describes the state of a resource.
     pub message: Option<String>,
 }
 
@@ -4091,9 +4091,9 @@ impl Encode for StateDescription {
 /// The `TagResourceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TagResourceRequest {
-    /// `resourceArn` (required)
+    /// `resourceArn` (required): The Amazon Resource Name (ARN) of the resource to which you want to attach tags.
     pub resource_arn: String,
-    /// `tags` (required)
+    /// `tags` (required): The tags that you want to attach to the resource.
     pub tags: BTreeMap<String, String>,
 }
 
@@ -4145,9 +4145,9 @@ impl Encode for TagResourceResponse {
 /// The `UntagResourceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UntagResourceRequest {
-    /// `resourceArn` (required)
+    /// `resourceArn` (required): The Amazon Resource Name (ARN) of the resource from which you want to remove tags.
     pub resource_arn: String,
-    /// `tagKeys` (required)
+    /// `tagKeys` (required): The keys of the tags that you want to remove from the resource.
     pub tag_keys: Vec<String>,
 }
 
@@ -4199,21 +4199,21 @@ impl Encode for UntagResourceResponse {
 /// The `UpdateConnectorRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateConnectorRequest {
-    /// `capacity`
+    /// `capacity`: The target capacity.
     pub capacity: Option<CapacityUpdate>,
-    /// `connectorArn` (required)
+    /// `connectorArn` (required): The Amazon Resource Name (ARN) of the connector that you want to update.
     pub connector_arn: String,
-    /// `connectorConfiguration`
+    /// `connectorConfiguration`: A map of keys to values that represent the configuration for the connector.
     pub connector_configuration: Option<BTreeMap<String, String>>,
-    /// `currentVersion` (required)
+    /// `currentVersion` (required): The current version of the connector that you want to update.
     pub current_version: String,
-    /// `plugins`
+    /// `plugins`: Amazon MSK Connect does not currently support specifying multiple plugins as a list.
     pub plugins: Option<Vec<PluginUpdate>>,
-    /// `skipHealthValidation`
+    /// `skipHealthValidation`: Specifies whether the update bypasses connector-level and task-level health checks.
     pub skip_health_validation: Option<bool>,
-    /// `useDefaultWorkerConfiguration`
+    /// `useDefaultWorkerConfiguration`: Specifies whether to switch the connector to the default worker configuration that Amazon MSK Connect provides.
     pub use_default_worker_configuration: Option<bool>,
-    /// `workerConfiguration`
+    /// `workerConfiguration`: The worker configuration to use with the connector.
     pub worker_configuration: Option<WorkerConfigurationUpdate>,
 }
 
@@ -4280,11 +4280,11 @@ impl Encode for UpdateConnectorRequest {
 /// The `UpdateConnectorResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateConnectorResponse {
-    /// `connectorArn`
+    /// `connectorArn`: The Amazon Resource Name (ARN) of the connector.
     pub connector_arn: Option<String>,
-    /// `connectorOperationArn`
+    /// `connectorOperationArn`: The Amazon Resource Name (ARN) of the connector operation.
     pub connector_operation_arn: Option<String>,
-    /// `connectorState`
+    /// `connectorState`: The state of the connector.
     pub connector_state: Option<ConnectorState>,
 }
 
@@ -4322,12 +4322,12 @@ impl Encode for UpdateConnectorResponse {
     }
 }
 
-/// The `Vpc` structure of the model.
+/// Information about the VPC in which the connector resides.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Vpc {
-    /// `securityGroups`
+    /// `securityGroups`: The security groups for the connector.
     pub security_groups: Option<Vec<String>>,
-    /// `subnets` (required)
+    /// `subnets` (required): The subnets for the connector.
     pub subnets: Vec<String>,
 }
 
@@ -4357,12 +4357,12 @@ impl Encode for Vpc {
     }
 }
 
-/// The `VpcDescription` structure of the model.
+/// The description of the VPC in which the connector resides.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct VpcDescription {
-    /// `securityGroups`
+    /// `securityGroups`: The security groups for the connector.
     pub security_groups: Option<Vec<String>>,
-    /// `subnets`
+    /// `subnets`: The subnets for the connector.
     pub subnets: Option<Vec<String>>,
 }
 
@@ -4394,12 +4394,12 @@ impl Encode for VpcDescription {
     }
 }
 
-/// The `WorkerConfiguration` structure of the model.
+/// The configuration of the workers, which are the processes that run the connector logic.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerConfiguration {
-    /// `revision` (required)
+    /// `revision` (required): The revision of the worker configuration.
     pub revision: i64,
-    /// `workerConfigurationArn` (required)
+    /// `workerConfigurationArn` (required): The Amazon Resource Name (ARN) of the worker configuration.
     pub worker_configuration_arn: String,
 }
 
@@ -4427,12 +4427,12 @@ impl Encode for WorkerConfiguration {
     }
 }
 
-/// The `WorkerConfigurationDescription` structure of the model.
+/// The description of the worker configuration.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerConfigurationDescription {
-    /// `revision`
+    /// `revision`: The revision of the worker configuration.
     pub revision: Option<i64>,
-    /// `workerConfigurationArn`
+    /// `workerConfigurationArn`: The Amazon Resource Name (ARN) of the worker configuration.
     pub worker_configuration_arn: Option<String>,
 }
 
@@ -4464,16 +4464,16 @@ impl Encode for WorkerConfigurationDescription {
     }
 }
 
-/// The `WorkerConfigurationRevisionDescription` structure of the model.
+/// The description of the worker configuration revision.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerConfigurationRevisionDescription {
-    /// `creationTime`
+    /// `creationTime`: The time that the worker configuration was created.
     pub creation_time: Option<Timestamp>,
-    /// `description`
+    /// `description`: The description of the worker configuration revision.
     pub description: Option<String>,
-    /// `propertiesFileContent`
+    /// `propertiesFileContent`: Base64 encoded contents of the connect-distributed.properties file.
     pub properties_file_content: Option<String>,
-    /// `revision`
+    /// `revision`: The description of a revision of the worker configuration.
     pub revision: Option<i64>,
 }
 
@@ -4517,14 +4517,14 @@ impl Encode for WorkerConfigurationRevisionDescription {
     }
 }
 
-/// The `WorkerConfigurationRevisionSummary` structure of the model.
+/// The summary of a worker configuration revision.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerConfigurationRevisionSummary {
-    /// `creationTime`
+    /// `creationTime`: The time that a worker configuration revision was created.
     pub creation_time: Option<Timestamp>,
-    /// `description`
+    /// `description`: The description of a worker configuration revision.
     pub description: Option<String>,
-    /// `revision`
+    /// `revision`: The revision of a worker configuration.
     pub revision: Option<i64>,
 }
 
@@ -4598,20 +4598,20 @@ impl Encode for WorkerConfigurationState {
     }
 }
 
-/// The `WorkerConfigurationSummary` structure of the model.
+/// The summary of a worker configuration.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerConfigurationSummary {
-    /// `creationTime`
+    /// `creationTime`: The time that a worker configuration was created.
     pub creation_time: Option<Timestamp>,
-    /// `description`
+    /// `description`: The description of a worker configuration.
     pub description: Option<String>,
-    /// `latestRevision`
+    /// `latestRevision`: The latest revision of a worker configuration.
     pub latest_revision: Option<WorkerConfigurationRevisionSummary>,
-    /// `name`
+    /// `name`: The name of the worker configuration.
     pub name: Option<String>,
-    /// `workerConfigurationArn`
+    /// `workerConfigurationArn`: The Amazon Resource Name (ARN) of the worker configuration.
     pub worker_configuration_arn: Option<String>,
-    /// `workerConfigurationState`
+    /// `workerConfigurationState`: The state of the worker configuration.
     pub worker_configuration_state: Option<WorkerConfigurationState>,
 }
 
@@ -4667,12 +4667,12 @@ impl Encode for WorkerConfigurationSummary {
     }
 }
 
-/// The `WorkerConfigurationUpdate` structure of the model.
+/// The worker configuration to use when you update a connector via UpdateConnector.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerConfigurationUpdate {
-    /// `revision` (required)
+    /// `revision` (required): The revision of the worker configuration.
     pub revision: i64,
-    /// `workerConfigurationArn` (required)
+    /// `workerConfigurationArn` (required): The Amazon Resource Name (ARN) of the worker configuration.
     pub worker_configuration_arn: String,
 }
 
@@ -4700,14 +4700,14 @@ impl Encode for WorkerConfigurationUpdate {
     }
 }
 
-/// The `WorkerLogDelivery` structure of the model.
+/// Workers can send worker logs to different destination types.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerLogDelivery {
-    /// `cloudWatchLogs`
+    /// `cloudWatchLogs`: Details about delivering logs to Amazon CloudWatch Logs.
     pub cloud_watch_logs: Option<CloudWatchLogsLogDelivery>,
-    /// `firehose`
+    /// `firehose`: Details about delivering logs to Amazon Kinesis Data Firehose.
     pub firehose: Option<FirehoseLogDelivery>,
-    /// `s3`
+    /// `s3`: Details about delivering logs to Amazon S3.
     pub s3: Option<S3LogDelivery>,
 }
 
@@ -4745,14 +4745,14 @@ impl Encode for WorkerLogDelivery {
     }
 }
 
-/// The `WorkerLogDeliveryDescription` structure of the model.
+/// Workers can send worker logs to different destination types.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerLogDeliveryDescription {
-    /// `cloudWatchLogs`
+    /// `cloudWatchLogs`: Details about delivering logs to Amazon CloudWatch Logs.
     pub cloud_watch_logs: Option<CloudWatchLogsLogDeliveryDescription>,
-    /// `firehose`
+    /// `firehose`: Details about delivering logs to Amazon Kinesis Data Firehose.
     pub firehose: Option<FirehoseLogDeliveryDescription>,
-    /// `s3`
+    /// `s3`: Details about delivering logs to Amazon S3.
     pub s3: Option<S3LogDeliveryDescription>,
 }
 
@@ -4790,16 +4790,16 @@ impl Encode for WorkerLogDeliveryDescription {
     }
 }
 
-/// The `WorkerSetting` structure of the model.
+/// Details about worker setting of a connector
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerSetting {
-    /// `capacity`
+    /// `capacity`: Specifies the compute capacity settings of the connector.
     pub capacity: Option<CapacityDescription>,
-    /// `plugins`
+    /// `plugins`: Specifies which plugins the connector uses.
     pub plugins: Option<Vec<PluginDescription>>,
-    /// `useDefaultWorkerConfiguration`
+    /// `useDefaultWorkerConfiguration`: Specifies whether the connector uses the default worker configuration instead of a custom worker configuration.
     pub use_default_worker_configuration: Option<bool>,
-    /// `workerConfiguration`
+    /// `workerConfiguration`: Specifies which worker configuration the connector uses.
     pub worker_configuration: Option<WorkerConfigurationDescription>,
 }
 
@@ -4868,7 +4868,7 @@ pub mod errors {
     pub static ALL: &[&ErrorShape] = &[&BAD_REQUEST_EXCEPTION, &CONFLICT_EXCEPTION, &FORBIDDEN_EXCEPTION, &INTERNAL_SERVER_ERROR_EXCEPTION, &NOT_FOUND_EXCEPTION, &SERVICE_UNAVAILABLE_EXCEPTION, &TOO_MANY_REQUESTS_EXCEPTION, &UNAUTHORIZED_EXCEPTION];
 }
 
-/// Every operation of the service with its HTTP binding (sorted by name).
+/// Every operation of the service with its HTTP binding (sorted by name, like `Operation`).
 pub static OPERATIONS: &[OperationInfo] = &[
     OperationInfo { name: "CreateConnector", method: "POST", uri: "/v1/connectors", host_prefix: None, bindings: &[] },
     OperationInfo { name: "CreateCustomPlugin", method: "POST", uri: "/v1/custom-plugins", host_prefix: None, bindings: &[] },
@@ -4893,149 +4893,254 @@ pub static OPERATIONS: &[OperationInfo] = &[
     OperationInfo { name: "UpdateConnector", method: "PUT", uri: "/v1/connectors/{connectorArn}", host_prefix: None, bindings: &[Binding { member: "connectorArn", location: Location::Label, wire_name: "connectorArn", kind: BindingKind::String }, Binding { member: "currentVersion", location: Location::Query, wire_name: "currentVersion", kind: BindingKind::String }] },
 ];
 
+/// The operations of the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    /// Creates a connector using the specified properties.
+    CreateConnector,
+    /// Creates a custom plugin using the specified properties.
+    CreateCustomPlugin,
+    /// Creates a worker configuration using the specified properties.
+    CreateWorkerConfiguration,
+    /// Deletes the specified connector.
+    DeleteConnector,
+    /// Deletes a custom plugin.
+    DeleteCustomPlugin,
+    /// Deletes the specified worker configuration.
+    DeleteWorkerConfiguration,
+    /// Returns summary information about the connector.
+    DescribeConnector,
+    /// Returns information about the specified connector's operations.
+    DescribeConnectorOperation,
+    /// A summary description of the custom plugin.
+    DescribeCustomPlugin,
+    /// Returns information about a worker configuration.
+    DescribeWorkerConfiguration,
+    /// Lists information about a connector's operation(s).
+    ListConnectorOperations,
+    /// Returns a list of all the connectors in this account and Region.
+    ListConnectors,
+    /// Returns a list of all of the custom plugins in this account and Region.
+    ListCustomPlugins,
+    /// Lists all the tags attached to the specified resource.
+    ListTagsForResource,
+    /// Returns a list of all of the worker configurations in this account and Region.
+    ListWorkerConfigurations,
+    /// Pauses the specified connector.
+    PauseConnector,
+    /// Restarts the specified connector.
+    RestartConnector,
+    /// Resumes the specified paused connector.
+    ResumeConnector,
+    /// Attaches tags to the specified resource.
+    TagResource,
+    /// Removes tags from the specified resource.
+    UntagResource,
+    /// Updates the specified connector.
+    UpdateConnector,
+}
+
+impl Operation {
+    /// Every operation, in the order of `OPERATIONS`.
+    pub const ALL: &'static [Operation] = &[Self::CreateConnector, Self::CreateCustomPlugin, Self::CreateWorkerConfiguration, Self::DeleteConnector, Self::DeleteCustomPlugin, Self::DeleteWorkerConfiguration, Self::DescribeConnector, Self::DescribeConnectorOperation, Self::DescribeCustomPlugin, Self::DescribeWorkerConfiguration, Self::ListConnectorOperations, Self::ListConnectors, Self::ListCustomPlugins, Self::ListTagsForResource, Self::ListWorkerConfigurations, Self::PauseConnector, Self::RestartConnector, Self::ResumeConnector, Self::TagResource, Self::UntagResource, Self::UpdateConnector];
+
+    /// The operation's name as the model spells it.
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+
+    /// The operation's HTTP binding.
+    pub fn info(self) -> &'static OperationInfo {
+        &OPERATIONS[self as usize]
+    }
+
+    /// The operation of that name.
+    pub fn from_name(name: &str) -> Option<Operation> {
+        match name {
+            "CreateConnector" => Some(Self::CreateConnector),
+            "CreateCustomPlugin" => Some(Self::CreateCustomPlugin),
+            "CreateWorkerConfiguration" => Some(Self::CreateWorkerConfiguration),
+            "DeleteConnector" => Some(Self::DeleteConnector),
+            "DeleteCustomPlugin" => Some(Self::DeleteCustomPlugin),
+            "DeleteWorkerConfiguration" => Some(Self::DeleteWorkerConfiguration),
+            "DescribeConnector" => Some(Self::DescribeConnector),
+            "DescribeConnectorOperation" => Some(Self::DescribeConnectorOperation),
+            "DescribeCustomPlugin" => Some(Self::DescribeCustomPlugin),
+            "DescribeWorkerConfiguration" => Some(Self::DescribeWorkerConfiguration),
+            "ListConnectorOperations" => Some(Self::ListConnectorOperations),
+            "ListConnectors" => Some(Self::ListConnectors),
+            "ListCustomPlugins" => Some(Self::ListCustomPlugins),
+            "ListTagsForResource" => Some(Self::ListTagsForResource),
+            "ListWorkerConfigurations" => Some(Self::ListWorkerConfigurations),
+            "PauseConnector" => Some(Self::PauseConnector),
+            "RestartConnector" => Some(Self::RestartConnector),
+            "ResumeConnector" => Some(Self::ResumeConnector),
+            "TagResource" => Some(Self::TagResource),
+            "UntagResource" => Some(Self::UntagResource),
+            "UpdateConnector" => Some(Self::UpdateConnector),
+            _ => None,
+        }
+    }
+}
+
+/// How `kafkaconnect` is reached on the wire.
+pub static WIRE: WireService = WireService {
+    name: "kafkaconnect",
+    full_name: "Managed Streaming for Kafka Connect",
+    protocols: &[Protocol::RestJson1],
+    target_prefix: None,
+    smithy_namespace: "com.amazonaws.kafkaconnect",
+    operations: OPERATIONS,
+    errors: errors::ALL,
+    validation_error: &errors::BAD_REQUEST_EXCEPTION,
+    malformed_error: &errors::BAD_REQUEST_EXCEPTION,
+    internal_error: Some(&errors::INTERNAL_SERVER_ERROR_EXCEPTION),
+    unavailable_error: Some(&errors::SERVICE_UNAVAILABLE_EXCEPTION),
+};
+
 /// One method per operation: what a backend of this service implements.
 pub trait Api: Sync {
-    /// `CreateConnector`
+    /// `CreateConnector`: Creates a connector using the specified properties.
     fn create_connector(&self, cx: &RequestContext, input: CreateConnectorRequest) -> impl std::future::Future<Output = Result<CreateConnectorResponse, ApiError>> + Send;
     /// `CreateConnector` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn create_connector_encoded(&self, cx: &RequestContext, input: CreateConnectorRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.create_connector(cx, input).await?, protocol)) }
     }
-    /// `CreateCustomPlugin`
+    /// `CreateCustomPlugin`: Creates a custom plugin using the specified properties.
     fn create_custom_plugin(&self, cx: &RequestContext, input: CreateCustomPluginRequest) -> impl std::future::Future<Output = Result<CreateCustomPluginResponse, ApiError>> + Send;
     /// `CreateCustomPlugin` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn create_custom_plugin_encoded(&self, cx: &RequestContext, input: CreateCustomPluginRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.create_custom_plugin(cx, input).await?, protocol)) }
     }
-    /// `CreateWorkerConfiguration`
+    /// `CreateWorkerConfiguration`: Creates a worker configuration using the specified properties.
     fn create_worker_configuration(&self, cx: &RequestContext, input: CreateWorkerConfigurationRequest) -> impl std::future::Future<Output = Result<CreateWorkerConfigurationResponse, ApiError>> + Send;
     /// `CreateWorkerConfiguration` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn create_worker_configuration_encoded(&self, cx: &RequestContext, input: CreateWorkerConfigurationRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.create_worker_configuration(cx, input).await?, protocol)) }
     }
-    /// `DeleteConnector`
+    /// `DeleteConnector`: Deletes the specified connector.
     fn delete_connector(&self, cx: &RequestContext, input: DeleteConnectorRequest) -> impl std::future::Future<Output = Result<DeleteConnectorResponse, ApiError>> + Send;
     /// `DeleteConnector` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn delete_connector_encoded(&self, cx: &RequestContext, input: DeleteConnectorRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.delete_connector(cx, input).await?, protocol)) }
     }
-    /// `DeleteCustomPlugin`
+    /// `DeleteCustomPlugin`: Deletes a custom plugin.
     fn delete_custom_plugin(&self, cx: &RequestContext, input: DeleteCustomPluginRequest) -> impl std::future::Future<Output = Result<DeleteCustomPluginResponse, ApiError>> + Send;
     /// `DeleteCustomPlugin` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn delete_custom_plugin_encoded(&self, cx: &RequestContext, input: DeleteCustomPluginRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.delete_custom_plugin(cx, input).await?, protocol)) }
     }
-    /// `DeleteWorkerConfiguration`
+    /// `DeleteWorkerConfiguration`: Deletes the specified worker configuration.
     fn delete_worker_configuration(&self, cx: &RequestContext, input: DeleteWorkerConfigurationRequest) -> impl std::future::Future<Output = Result<DeleteWorkerConfigurationResponse, ApiError>> + Send;
     /// `DeleteWorkerConfiguration` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn delete_worker_configuration_encoded(&self, cx: &RequestContext, input: DeleteWorkerConfigurationRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.delete_worker_configuration(cx, input).await?, protocol)) }
     }
-    /// `DescribeConnector`
+    /// `DescribeConnector`: Returns summary information about the connector.
     fn describe_connector(&self, cx: &RequestContext, input: DescribeConnectorRequest) -> impl std::future::Future<Output = Result<DescribeConnectorResponse, ApiError>> + Send;
     /// `DescribeConnector` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn describe_connector_encoded(&self, cx: &RequestContext, input: DescribeConnectorRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.describe_connector(cx, input).await?, protocol)) }
     }
-    /// `DescribeConnectorOperation`
+    /// `DescribeConnectorOperation`: Returns information about the specified connector's operations.
     fn describe_connector_operation(&self, cx: &RequestContext, input: DescribeConnectorOperationRequest) -> impl std::future::Future<Output = Result<DescribeConnectorOperationResponse, ApiError>> + Send;
     /// `DescribeConnectorOperation` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn describe_connector_operation_encoded(&self, cx: &RequestContext, input: DescribeConnectorOperationRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.describe_connector_operation(cx, input).await?, protocol)) }
     }
-    /// `DescribeCustomPlugin`
+    /// `DescribeCustomPlugin`: A summary description of the custom plugin.
     fn describe_custom_plugin(&self, cx: &RequestContext, input: DescribeCustomPluginRequest) -> impl std::future::Future<Output = Result<DescribeCustomPluginResponse, ApiError>> + Send;
     /// `DescribeCustomPlugin` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn describe_custom_plugin_encoded(&self, cx: &RequestContext, input: DescribeCustomPluginRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.describe_custom_plugin(cx, input).await?, protocol)) }
     }
-    /// `DescribeWorkerConfiguration`
+    /// `DescribeWorkerConfiguration`: Returns information about a worker configuration.
     fn describe_worker_configuration(&self, cx: &RequestContext, input: DescribeWorkerConfigurationRequest) -> impl std::future::Future<Output = Result<DescribeWorkerConfigurationResponse, ApiError>> + Send;
     /// `DescribeWorkerConfiguration` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn describe_worker_configuration_encoded(&self, cx: &RequestContext, input: DescribeWorkerConfigurationRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.describe_worker_configuration(cx, input).await?, protocol)) }
     }
-    /// `ListConnectorOperations`
+    /// `ListConnectorOperations`: Lists information about a connector's operation(s).
     fn list_connector_operations(&self, cx: &RequestContext, input: ListConnectorOperationsRequest) -> impl std::future::Future<Output = Result<ListConnectorOperationsResponse, ApiError>> + Send;
     /// `ListConnectorOperations` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn list_connector_operations_encoded(&self, cx: &RequestContext, input: ListConnectorOperationsRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.list_connector_operations(cx, input).await?, protocol)) }
     }
-    /// `ListConnectors`
+    /// `ListConnectors`: Returns a list of all the connectors in this account and Region.
     fn list_connectors(&self, cx: &RequestContext, input: ListConnectorsRequest) -> impl std::future::Future<Output = Result<ListConnectorsResponse, ApiError>> + Send;
     /// `ListConnectors` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn list_connectors_encoded(&self, cx: &RequestContext, input: ListConnectorsRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.list_connectors(cx, input).await?, protocol)) }
     }
-    /// `ListCustomPlugins`
+    /// `ListCustomPlugins`: Returns a list of all of the custom plugins in this account and Region.
     fn list_custom_plugins(&self, cx: &RequestContext, input: ListCustomPluginsRequest) -> impl std::future::Future<Output = Result<ListCustomPluginsResponse, ApiError>> + Send;
     /// `ListCustomPlugins` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn list_custom_plugins_encoded(&self, cx: &RequestContext, input: ListCustomPluginsRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.list_custom_plugins(cx, input).await?, protocol)) }
     }
-    /// `ListTagsForResource`
+    /// `ListTagsForResource`: Lists all the tags attached to the specified resource.
     fn list_tags_for_resource(&self, cx: &RequestContext, input: ListTagsForResourceRequest) -> impl std::future::Future<Output = Result<ListTagsForResourceResponse, ApiError>> + Send;
     /// `ListTagsForResource` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn list_tags_for_resource_encoded(&self, cx: &RequestContext, input: ListTagsForResourceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.list_tags_for_resource(cx, input).await?, protocol)) }
     }
-    /// `ListWorkerConfigurations`
+    /// `ListWorkerConfigurations`: Returns a list of all of the worker configurations in this account and Region.
     fn list_worker_configurations(&self, cx: &RequestContext, input: ListWorkerConfigurationsRequest) -> impl std::future::Future<Output = Result<ListWorkerConfigurationsResponse, ApiError>> + Send;
     /// `ListWorkerConfigurations` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn list_worker_configurations_encoded(&self, cx: &RequestContext, input: ListWorkerConfigurationsRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.list_worker_configurations(cx, input).await?, protocol)) }
     }
-    /// `PauseConnector`
+    /// `PauseConnector`: Pauses the specified connector.
     fn pause_connector(&self, cx: &RequestContext, input: PauseConnectorRequest) -> impl std::future::Future<Output = Result<PauseConnectorResponse, ApiError>> + Send;
     /// `PauseConnector` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn pause_connector_encoded(&self, cx: &RequestContext, input: PauseConnectorRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.pause_connector(cx, input).await?, protocol)) }
     }
-    /// `RestartConnector`
+    /// `RestartConnector`: Restarts the specified connector.
     fn restart_connector(&self, cx: &RequestContext, input: RestartConnectorRequest) -> impl std::future::Future<Output = Result<RestartConnectorResponse, ApiError>> + Send;
     /// `RestartConnector` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn restart_connector_encoded(&self, cx: &RequestContext, input: RestartConnectorRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.restart_connector(cx, input).await?, protocol)) }
     }
-    /// `ResumeConnector`
+    /// `ResumeConnector`: Resumes the specified paused connector.
     fn resume_connector(&self, cx: &RequestContext, input: ResumeConnectorRequest) -> impl std::future::Future<Output = Result<ResumeConnectorResponse, ApiError>> + Send;
     /// `ResumeConnector` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn resume_connector_encoded(&self, cx: &RequestContext, input: ResumeConnectorRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.resume_connector(cx, input).await?, protocol)) }
     }
-    /// `TagResource`
+    /// `TagResource`: Attaches tags to the specified resource.
     fn tag_resource(&self, cx: &RequestContext, input: TagResourceRequest) -> impl std::future::Future<Output = Result<TagResourceResponse, ApiError>> + Send;
     /// `TagResource` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn tag_resource_encoded(&self, cx: &RequestContext, input: TagResourceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.tag_resource(cx, input).await?, protocol)) }
     }
-    /// `UntagResource`
+    /// `UntagResource`: Removes tags from the specified resource.
     fn untag_resource(&self, cx: &RequestContext, input: UntagResourceRequest) -> impl std::future::Future<Output = Result<UntagResourceResponse, ApiError>> + Send;
     /// `UntagResource` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn untag_resource_encoded(&self, cx: &RequestContext, input: UntagResourceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.untag_resource(cx, input).await?, protocol)) }
     }
-    /// `UpdateConnector`
+    /// `UpdateConnector`: Updates the specified connector.
     fn update_connector(&self, cx: &RequestContext, input: UpdateConnectorRequest) -> impl std::future::Future<Output = Result<UpdateConnectorResponse, ApiError>> + Send;
     /// `UpdateConnector` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
@@ -5044,122 +5149,120 @@ pub trait Api: Sync {
     }
 }
 
-/// Decodes the input of operation `name`, calls the backend, and encodes its output.
-/// `Ok(None)` is an operation whose output is Unit (no body).
-/// Decodes and validates the input of operation `name` without running it (fuzzing, property tests).
-pub fn validate_input(name: &str, input: &Json) -> Result<(), ApiError> {
-    match name {
-        "CreateConnector" => decode_input::<CreateConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "CreateCustomPlugin" => decode_input::<CreateCustomPluginRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "CreateWorkerConfiguration" => decode_input::<CreateWorkerConfigurationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "DeleteConnector" => decode_input::<DeleteConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "DeleteCustomPlugin" => decode_input::<DeleteCustomPluginRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "DeleteWorkerConfiguration" => decode_input::<DeleteWorkerConfigurationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "DescribeConnector" => decode_input::<DescribeConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "DescribeConnectorOperation" => decode_input::<DescribeConnectorOperationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "DescribeCustomPlugin" => decode_input::<DescribeCustomPluginRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "DescribeWorkerConfiguration" => decode_input::<DescribeWorkerConfigurationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "ListConnectorOperations" => decode_input::<ListConnectorOperationsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "ListConnectors" => decode_input::<ListConnectorsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "ListCustomPlugins" => decode_input::<ListCustomPluginsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "ListTagsForResource" => decode_input::<ListTagsForResourceRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "ListWorkerConfigurations" => decode_input::<ListWorkerConfigurationsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "PauseConnector" => decode_input::<PauseConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "RestartConnector" => decode_input::<RestartConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "ResumeConnector" => decode_input::<ResumeConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "TagResource" => decode_input::<TagResourceRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "UntagResource" => decode_input::<UntagResourceRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        "UpdateConnector" => decode_input::<UpdateConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
-        _ => Err(ApiError::unknown_operation(name)),
+/// Decodes and validates the input of operation `op` without running it (fuzzing, property tests).
+pub fn validate_input(op: Operation, input: &Json) -> Result<(), ApiError> {
+    match op {
+        Operation::CreateConnector => decode_input::<CreateConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::CreateCustomPlugin => decode_input::<CreateCustomPluginRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::CreateWorkerConfiguration => decode_input::<CreateWorkerConfigurationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::DeleteConnector => decode_input::<DeleteConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::DeleteCustomPlugin => decode_input::<DeleteCustomPluginRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::DeleteWorkerConfiguration => decode_input::<DeleteWorkerConfigurationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::DescribeConnector => decode_input::<DescribeConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::DescribeConnectorOperation => decode_input::<DescribeConnectorOperationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::DescribeCustomPlugin => decode_input::<DescribeCustomPluginRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::DescribeWorkerConfiguration => decode_input::<DescribeWorkerConfigurationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::ListConnectorOperations => decode_input::<ListConnectorOperationsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::ListConnectors => decode_input::<ListConnectorsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::ListCustomPlugins => decode_input::<ListCustomPluginsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::ListTagsForResource => decode_input::<ListTagsForResourceRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::ListWorkerConfigurations => decode_input::<ListWorkerConfigurationsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::PauseConnector => decode_input::<PauseConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::RestartConnector => decode_input::<RestartConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::ResumeConnector => decode_input::<ResumeConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::TagResource => decode_input::<TagResourceRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::UntagResource => decode_input::<UntagResourceRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
+        Operation::UpdateConnector => decode_input::<UpdateConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION).map(|_| ()),
     }
 }
 
-pub async fn dispatch<A: Api>(api: &A, cx: &RequestContext, name: &str, input: &Json, protocol: Protocol) -> Result<Option<Vec<u8>>, ApiError> {
-    match name {
-        "CreateConnector" => {
+/// Decodes the input of operation `op`, calls the backend, and encodes its output.
+/// `Ok(None)` is an operation whose output is Unit (no body).
+pub async fn dispatch<A: Api>(api: &A, cx: &RequestContext, op: Operation, input: &Json, protocol: Protocol) -> Result<Option<Vec<u8>>, ApiError> {
+    match op {
+        Operation::CreateConnector => {
             let input = decode_input::<CreateConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.create_connector_encoded(cx, input, protocol).await?))
         }
-        "CreateCustomPlugin" => {
+        Operation::CreateCustomPlugin => {
             let input = decode_input::<CreateCustomPluginRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.create_custom_plugin_encoded(cx, input, protocol).await?))
         }
-        "CreateWorkerConfiguration" => {
+        Operation::CreateWorkerConfiguration => {
             let input = decode_input::<CreateWorkerConfigurationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.create_worker_configuration_encoded(cx, input, protocol).await?))
         }
-        "DeleteConnector" => {
+        Operation::DeleteConnector => {
             let input = decode_input::<DeleteConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.delete_connector_encoded(cx, input, protocol).await?))
         }
-        "DeleteCustomPlugin" => {
+        Operation::DeleteCustomPlugin => {
             let input = decode_input::<DeleteCustomPluginRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.delete_custom_plugin_encoded(cx, input, protocol).await?))
         }
-        "DeleteWorkerConfiguration" => {
+        Operation::DeleteWorkerConfiguration => {
             let input = decode_input::<DeleteWorkerConfigurationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.delete_worker_configuration_encoded(cx, input, protocol).await?))
         }
-        "DescribeConnector" => {
+        Operation::DescribeConnector => {
             let input = decode_input::<DescribeConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.describe_connector_encoded(cx, input, protocol).await?))
         }
-        "DescribeConnectorOperation" => {
+        Operation::DescribeConnectorOperation => {
             let input = decode_input::<DescribeConnectorOperationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.describe_connector_operation_encoded(cx, input, protocol).await?))
         }
-        "DescribeCustomPlugin" => {
+        Operation::DescribeCustomPlugin => {
             let input = decode_input::<DescribeCustomPluginRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.describe_custom_plugin_encoded(cx, input, protocol).await?))
         }
-        "DescribeWorkerConfiguration" => {
+        Operation::DescribeWorkerConfiguration => {
             let input = decode_input::<DescribeWorkerConfigurationRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.describe_worker_configuration_encoded(cx, input, protocol).await?))
         }
-        "ListConnectorOperations" => {
+        Operation::ListConnectorOperations => {
             let input = decode_input::<ListConnectorOperationsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.list_connector_operations_encoded(cx, input, protocol).await?))
         }
-        "ListConnectors" => {
+        Operation::ListConnectors => {
             let input = decode_input::<ListConnectorsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.list_connectors_encoded(cx, input, protocol).await?))
         }
-        "ListCustomPlugins" => {
+        Operation::ListCustomPlugins => {
             let input = decode_input::<ListCustomPluginsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.list_custom_plugins_encoded(cx, input, protocol).await?))
         }
-        "ListTagsForResource" => {
+        Operation::ListTagsForResource => {
             let input = decode_input::<ListTagsForResourceRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.list_tags_for_resource_encoded(cx, input, protocol).await?))
         }
-        "ListWorkerConfigurations" => {
+        Operation::ListWorkerConfigurations => {
             let input = decode_input::<ListWorkerConfigurationsRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.list_worker_configurations_encoded(cx, input, protocol).await?))
         }
-        "PauseConnector" => {
+        Operation::PauseConnector => {
             let input = decode_input::<PauseConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.pause_connector_encoded(cx, input, protocol).await?))
         }
-        "RestartConnector" => {
+        Operation::RestartConnector => {
             let input = decode_input::<RestartConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.restart_connector_encoded(cx, input, protocol).await?))
         }
-        "ResumeConnector" => {
+        Operation::ResumeConnector => {
             let input = decode_input::<ResumeConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.resume_connector_encoded(cx, input, protocol).await?))
         }
-        "TagResource" => {
+        Operation::TagResource => {
             let input = decode_input::<TagResourceRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.tag_resource_encoded(cx, input, protocol).await?))
         }
-        "UntagResource" => {
+        Operation::UntagResource => {
             let input = decode_input::<UntagResourceRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.untag_resource_encoded(cx, input, protocol).await?))
         }
-        "UpdateConnector" => {
+        Operation::UpdateConnector => {
             let input = decode_input::<UpdateConnectorRequest>(input, &errors::BAD_REQUEST_EXCEPTION, &errors::BAD_REQUEST_EXCEPTION)?;
             Ok(Some(api.update_connector_encoded(cx, input, protocol).await?))
         }
-        _ => Err(ApiError::unknown_operation(name)),
     }
 }

@@ -16,13 +16,13 @@ static PATTERN_5: LazyLock<Pattern> = LazyLock::new(|| Pattern::new("^[a-zA-Z0-9
 /// The `CreateHttpNamespaceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateHttpNamespaceRequest {
-    /// `CreatorRequestId`
+    /// `CreatorRequestId`: A unique string that identifies the request and that allows failed CreateHttpNamespace requests to be retried without the risk of running the operation twice.
     pub creator_request_id: Option<String>,
-    /// `Description`
+    /// `Description`: A description for the namespace.
     pub description: Option<String>,
-    /// `Name` (required)
+    /// `Name` (required): The name that you want to assign to this namespace.
     pub name: String,
-    /// `Tags`
+    /// `Tags`: The tags to add to the namespace.
     pub tags: Option<Vec<Tag>>,
 }
 
@@ -67,7 +67,7 @@ impl Encode for CreateHttpNamespaceRequest {
 /// The `CreateHttpNamespaceResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateHttpNamespaceResponse {
-    /// `OperationId`
+    /// `OperationId`: A value that you can use to determine whether the request completed successfully.
     pub operation_id: Option<String>,
 }
 
@@ -96,17 +96,17 @@ impl Encode for CreateHttpNamespaceResponse {
 /// The `CreatePrivateDnsNamespaceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreatePrivateDnsNamespaceRequest {
-    /// `CreatorRequestId`
+    /// `CreatorRequestId`: A unique string that identifies the request and that allows failed CreatePrivateDnsNamespace requests to be retried without the risk of running the operation twice.
     pub creator_request_id: Option<String>,
-    /// `Description`
+    /// `Description`: A description for the namespace.
     pub description: Option<String>,
-    /// `Name` (required)
+    /// `Name` (required): The name that you want to assign to this namespace.
     pub name: String,
-    /// `Properties`
+    /// `Properties`: Properties for the private DNS namespace.
     pub properties: Option<PrivateDnsNamespaceProperties>,
-    /// `Tags`
+    /// `Tags`: The tags to add to the namespace.
     pub tags: Option<Vec<Tag>>,
-    /// `Vpc` (required)
+    /// `Vpc` (required): The ID of the Amazon VPC that you want to associate the namespace with.
     pub vpc: String,
 }
 
@@ -161,7 +161,7 @@ impl Encode for CreatePrivateDnsNamespaceRequest {
 /// The `CreatePrivateDnsNamespaceResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreatePrivateDnsNamespaceResponse {
-    /// `OperationId`
+    /// `OperationId`: A value that you can use to determine whether the request completed successfully.
     pub operation_id: Option<String>,
 }
 
@@ -190,15 +190,15 @@ impl Encode for CreatePrivateDnsNamespaceResponse {
 /// The `CreatePublicDnsNamespaceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreatePublicDnsNamespaceRequest {
-    /// `CreatorRequestId`
+    /// `CreatorRequestId`: A unique string that identifies the request and that allows failed CreatePublicDnsNamespace requests to be retried without the risk of running the operation twice.
     pub creator_request_id: Option<String>,
-    /// `Description`
+    /// `Description`: A description for the namespace.
     pub description: Option<String>,
-    /// `Name` (required)
+    /// `Name` (required): The name that you want to assign to this namespace.
     pub name: String,
-    /// `Properties`
+    /// `Properties`: Properties for the public DNS namespace.
     pub properties: Option<PublicDnsNamespaceProperties>,
-    /// `Tags`
+    /// `Tags`: The tags to add to the namespace.
     pub tags: Option<Vec<Tag>>,
 }
 
@@ -249,7 +249,7 @@ impl Encode for CreatePublicDnsNamespaceRequest {
 /// The `CreatePublicDnsNamespaceResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreatePublicDnsNamespaceResponse {
-    /// `OperationId`
+    /// `OperationId`: A value that you can use to determine whether the request completed successfully.
     pub operation_id: Option<String>,
 }
 
@@ -278,23 +278,23 @@ impl Encode for CreatePublicDnsNamespaceResponse {
 /// The `CreateServiceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateServiceRequest {
-    /// `CreatorRequestId`
+    /// `CreatorRequestId`: A unique string that identifies the request and that allows failed CreateService requests to be retried without the risk of running the operation twice.
     pub creator_request_id: Option<String>,
-    /// `Description`
+    /// `Description`: A description for the service.
     pub description: Option<String>,
-    /// `DnsConfig`
+    /// `DnsConfig`: A complex type that contains information about the Amazon Route 53 records that you want Cloud Map to create when you register an instance.
     pub dns_config: Option<DnsConfig>,
-    /// `HealthCheckConfig`
+    /// `HealthCheckConfig`: Public DNS and HTTP namespaces only.
     pub health_check_config: Option<HealthCheckConfig>,
-    /// `HealthCheckCustomConfig`
+    /// `HealthCheckCustomConfig`: A complex type that contains information about an optional custom health check.
     pub health_check_custom_config: Option<HealthCheckCustomConfig>,
-    /// `Name` (required)
+    /// `Name` (required): The name that you want to assign to the service.
     pub name: String,
-    /// `NamespaceId`
+    /// `NamespaceId`: The ID or Amazon Resource Name (ARN) of the namespace that you want to use to create the service.
     pub namespace_id: Option<String>,
-    /// `Tags`
+    /// `Tags`: The tags to add to the service.
     pub tags: Option<Vec<Tag>>,
-    /// `Type`
+    /// `Type`: If present, specifies that the service instances are only discoverable using the DiscoverInstances API operation.
     pub type_: Option<ServiceTypeOption>,
 }
 
@@ -369,7 +369,7 @@ impl Encode for CreateServiceRequest {
 /// The `CreateServiceResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateServiceResponse {
-    /// `Service`
+    /// `Service`: A complex type that contains information about the new service.
     pub service: Option<Service>,
 }
 
@@ -434,7 +434,7 @@ impl Encode for CustomHealthStatus {
 /// The `DeleteNamespaceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteNamespaceRequest {
-    /// `Id` (required)
+    /// `Id` (required): The ID or Amazon Resource Name (ARN) of the namespace that you want to delete.
     pub id: String,
 }
 
@@ -461,7 +461,7 @@ impl Encode for DeleteNamespaceRequest {
 /// The `DeleteNamespaceResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteNamespaceResponse {
-    /// `OperationId`
+    /// `OperationId`: A value that you can use to determine whether the request completed successfully.
     pub operation_id: Option<String>,
 }
 
@@ -490,9 +490,9 @@ impl Encode for DeleteNamespaceResponse {
 /// The `DeleteServiceAttributesRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteServiceAttributesRequest {
-    /// `Attributes` (required)
+    /// `Attributes` (required): A list of keys corresponding to each attribute that you want to delete.
     pub attributes: Vec<String>,
-    /// `ServiceId` (required)
+    /// `ServiceId` (required): The ID or Amazon Resource Name (ARN) of the service from which the attributes will be deleted.
     pub service_id: String,
 }
 
@@ -544,7 +544,7 @@ impl Encode for DeleteServiceAttributesResponse {
 /// The `DeleteServiceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteServiceRequest {
-    /// `Id` (required)
+    /// `Id` (required): The ID or Amazon Resource Name (ARN) of the service that you want to delete.
     pub id: String,
 }
 
@@ -592,9 +592,9 @@ impl Encode for DeleteServiceResponse {
 /// The `DeregisterInstanceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeregisterInstanceRequest {
-    /// `InstanceId` (required)
+    /// `InstanceId` (required): The value that you specified for Id in the RegisterInstance request.
     pub instance_id: String,
-    /// `ServiceId` (required)
+    /// `ServiceId` (required): The ID or Amazon Resource Name (ARN) of the service that the instance is associated with.
     pub service_id: String,
 }
 
@@ -625,7 +625,7 @@ impl Encode for DeregisterInstanceRequest {
 /// The `DeregisterInstanceResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeregisterInstanceResponse {
-    /// `OperationId`
+    /// `OperationId`: A value that you can use to determine whether the request completed successfully.
     pub operation_id: Option<String>,
 }
 
@@ -654,19 +654,19 @@ impl Encode for DeregisterInstanceResponse {
 /// The `DiscoverInstancesRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DiscoverInstancesRequest {
-    /// `HealthStatus`
+    /// `HealthStatus`: The health status of the instances that you want to discover.
     pub health_status: Option<HealthStatusFilter>,
-    /// `MaxResults`
+    /// `MaxResults`: The maximum number of instances that you want Cloud Map to return in the response to a DiscoverInstances request.
     pub max_results: Option<i32>,
-    /// `NamespaceName` (required)
+    /// `NamespaceName` (required): The HttpName name of the namespace.
     pub namespace_name: String,
-    /// `OptionalParameters`
+    /// `OptionalParameters`: Opportunistic filters to scope the results based on custom attributes.
     pub optional_parameters: Option<BTreeMap<String, String>>,
-    /// `OwnerAccount`
+    /// `OwnerAccount`: The ID of the Amazon Web Services account that owns the namespace associated with the instance, as specified in the namespace ResourceOwner field.
     pub owner_account: Option<String>,
-    /// `QueryParameters`
+    /// `QueryParameters`: Filters to scope the results based on custom attributes for the instance (for example, {version=v1, az=1a} ).
     pub query_parameters: Option<BTreeMap<String, String>>,
-    /// `ServiceName` (required)
+    /// `ServiceName` (required): The name of the service that you specified when you registered the instance.
     pub service_name: String,
 }
 
@@ -727,9 +727,9 @@ impl Encode for DiscoverInstancesRequest {
 /// The `DiscoverInstancesResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DiscoverInstancesResponse {
-    /// `Instances`
+    /// `Instances`: A complex type that contains one HttpInstanceSummary for each registered instance.
     pub instances: Option<Vec<HttpInstanceSummary>>,
-    /// `InstancesRevision`
+    /// `InstancesRevision`: The increasing revision associated to the response Instances list.
     pub instances_revision: Option<i64>,
 }
 
@@ -764,11 +764,11 @@ impl Encode for DiscoverInstancesResponse {
 /// The `DiscoverInstancesRevisionRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DiscoverInstancesRevisionRequest {
-    /// `NamespaceName` (required)
+    /// `NamespaceName` (required): The HttpName name of the namespace.
     pub namespace_name: String,
-    /// `OwnerAccount`
+    /// `OwnerAccount`: The ID of the Amazon Web Services account that owns the namespace associated with the instance, as specified in the namespace ResourceOwner field.
     pub owner_account: Option<String>,
-    /// `ServiceName` (required)
+    /// `ServiceName` (required): The name of the service that you specified when you registered the instance.
     pub service_name: String,
 }
 
@@ -805,7 +805,7 @@ impl Encode for DiscoverInstancesRevisionRequest {
 /// The `DiscoverInstancesRevisionResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DiscoverInstancesRevisionResponse {
-    /// `InstancesRevision`
+    /// `InstancesRevision`: The increasing revision associated to the response Instances list.
     pub instances_revision: Option<i64>,
 }
 
@@ -831,14 +831,14 @@ impl Encode for DiscoverInstancesRevisionResponse {
     }
 }
 
-/// The `DnsConfig` structure of the model.
+/// A complex type that contains information about the Amazon Route 53 DNS records that you want Cloud Map to create when you register an instance.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DnsConfig {
-    /// `DnsRecords` (required)
+    /// `DnsRecords` (required): An array that contains one DnsRecord object for each Route 53 DNS record that you want Cloud Map to create when you register an instance.
     pub dns_records: Vec<DnsRecord>,
-    /// `NamespaceId`
+    /// `NamespaceId`: Use NamespaceId in Service instead.
     pub namespace_id: Option<String>,
-    /// `RoutingPolicy`
+    /// `RoutingPolicy`: The routing policy that you want to apply to all Route 53 DNS records that Cloud Map creates when you register an instance and specify this service.
     pub routing_policy: Option<RoutingPolicy>,
 }
 
@@ -874,10 +874,10 @@ impl Encode for DnsConfig {
     }
 }
 
-/// The `DnsConfigChange` structure of the model.
+/// A complex type that contains information about changes to the Route 53 DNS records that Cloud Map creates when you register an instance.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DnsConfigChange {
-    /// `DnsRecords` (required)
+    /// `DnsRecords` (required): An array that contains one DnsRecord object for each Route 53 record that you want Cloud Map to create when you register an instance.
     pub dns_records: Vec<DnsRecord>,
 }
 
@@ -901,12 +901,12 @@ impl Encode for DnsConfigChange {
     }
 }
 
-/// The `DnsProperties` structure of the model.
+/// A complex type that contains the ID for the Route 53 hosted zone that Cloud Map creates when you create a namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DnsProperties {
-    /// `HostedZoneId`
+    /// `HostedZoneId`: The ID for the Route 53 hosted zone that Cloud Map creates when you create a namespace.
     pub hosted_zone_id: Option<String>,
-    /// `SOA`
+    /// `SOA`: Start of Authority (SOA) record for the hosted zone.
     pub soa: Option<Soa>,
 }
 
@@ -938,12 +938,12 @@ impl Encode for DnsProperties {
     }
 }
 
-/// The `DnsRecord` structure of the model.
+/// A complex type that contains information about the Route 53 DNS records that you want Cloud Map to create when you register an instance.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DnsRecord {
-    /// `TTL` (required)
+    /// `TTL` (required): The amount of time, in seconds, that you want DNS resolvers to cache the settings for this record.
     pub ttl: i64,
-    /// `Type` (required)
+    /// `Type` (required): The type of the resource, which indicates the type of value that Route 53 returns in response to DNS queries.
     pub type_: RecordType,
 }
 
@@ -1018,9 +1018,9 @@ impl Encode for FilterCondition {
 /// The `GetInstanceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetInstanceRequest {
-    /// `InstanceId` (required)
+    /// `InstanceId` (required): The ID of the instance that you want to get information about.
     pub instance_id: String,
-    /// `ServiceId` (required)
+    /// `ServiceId` (required): The ID or Amazon Resource Name (ARN) of the service that the instance is associated with.
     pub service_id: String,
 }
 
@@ -1051,9 +1051,9 @@ impl Encode for GetInstanceRequest {
 /// The `GetInstanceResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetInstanceResponse {
-    /// `Instance`
+    /// `Instance`: A complex type that contains information about a specified instance.
     pub instance: Option<Instance>,
-    /// `ResourceOwner`
+    /// `ResourceOwner`: The ID of the Amazon Web Services account that created the namespace that contains the service that the instance is associated with.
     pub resource_owner: Option<String>,
 }
 
@@ -1088,13 +1088,13 @@ impl Encode for GetInstanceResponse {
 /// The `GetInstancesHealthStatusRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetInstancesHealthStatusRequest {
-    /// `Instances`
+    /// `Instances`: An array that contains the IDs of all the instances that you want to get the health status for.
     pub instances: Option<Vec<String>>,
-    /// `MaxResults`
+    /// `MaxResults`: The maximum number of instances that you want Cloud Map to return in the response to a GetInstancesHealthStatus request.
     pub max_results: Option<i32>,
-    /// `NextToken`
+    /// `NextToken`: For the first GetInstancesHealthStatus request, omit this value.
     pub next_token: Option<String>,
-    /// `ServiceId` (required)
+    /// `ServiceId` (required): The ID or Amazon Resource Name (ARN) of the service that the instance is associated with.
     pub service_id: String,
 }
 
@@ -1139,9 +1139,9 @@ impl Encode for GetInstancesHealthStatusRequest {
 /// The `GetInstancesHealthStatusResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetInstancesHealthStatusResponse {
-    /// `NextToken`
+    /// `NextToken`: If more than MaxResults instances match the specified criteria, you can submit another GetInstancesHealthStatus request to get the next group of results.
     pub next_token: Option<String>,
-    /// `Status`
+    /// `Status`: A complex type that contains the IDs and the health status of the instances that you specified in the GetInstancesHealthStatus request.
     pub status: Option<BTreeMap<String, HealthStatus>>,
 }
 
@@ -1176,7 +1176,7 @@ impl Encode for GetInstancesHealthStatusResponse {
 /// The `GetNamespaceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetNamespaceRequest {
-    /// `Id` (required)
+    /// `Id` (required): The ID or Amazon Resource Name (ARN) of the namespace that you want to get information about.
     pub id: String,
 }
 
@@ -1203,7 +1203,7 @@ impl Encode for GetNamespaceRequest {
 /// The `GetNamespaceResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetNamespaceResponse {
-    /// `Namespace`
+    /// `Namespace`: A complex type that contains information about the specified namespace.
     pub namespace: Option<Namespace>,
 }
 
@@ -1232,9 +1232,9 @@ impl Encode for GetNamespaceResponse {
 /// The `GetOperationRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetOperationRequest {
-    /// `OperationId` (required)
+    /// `OperationId` (required): The ID of the operation that you want to get more information about.
     pub operation_id: String,
-    /// `OwnerAccount`
+    /// `OwnerAccount`: The ID of the Amazon Web Services account that owns the namespace associated with the operation, as specified in the namespace ResourceOwner field.
     pub owner_account: Option<String>,
 }
 
@@ -1267,15 +1267,15 @@ impl Encode for GetOperationRequest {
 /// The `GetOperationResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetOperationResponse {
-    /// `Operation`
-    pub operation: Option<Operation>,
+    /// `Operation`: A complex type that contains information about the operation.
+    pub operation: Option<OperationShape>,
 }
 
 impl Decode for GetOperationResponse {
     #[allow(unused_variables)]
     fn decode(v: &Json, cx: &mut DecodeContext) -> Option<Self> {
         let obj = cx.structure(v)?;
-        let operation = cx.member(obj, "Operation", false, |cx, v| Operation::decode(v, cx));
+        let operation = cx.member(obj, "Operation", false, |cx, v| OperationShape::decode(v, cx));
         Some(Self {
             operation,
         })
@@ -1296,7 +1296,7 @@ impl Encode for GetOperationResponse {
 /// The `GetServiceAttributesRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetServiceAttributesRequest {
-    /// `ServiceId` (required)
+    /// `ServiceId` (required): The ID or Amazon Resource Name (ARN) of the service that you want to get attributes for.
     pub service_id: String,
 }
 
@@ -1323,7 +1323,7 @@ impl Encode for GetServiceAttributesRequest {
 /// The `GetServiceAttributesResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetServiceAttributesResponse {
-    /// `ServiceAttributes`
+    /// `ServiceAttributes`: A complex type that contains the service ARN and a list of attribute key-value pairs associated with the service.
     pub service_attributes: Option<ServiceAttributes>,
 }
 
@@ -1352,7 +1352,7 @@ impl Encode for GetServiceAttributesResponse {
 /// The `GetServiceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetServiceRequest {
-    /// `Id` (required)
+    /// `Id` (required): The ID or Amazon Resource Name (ARN) of the service that you want to get settings for.
     pub id: String,
 }
 
@@ -1379,7 +1379,7 @@ impl Encode for GetServiceRequest {
 /// The `GetServiceResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetServiceResponse {
-    /// `Service`
+    /// `Service`: A complex type that contains information about the service.
     pub service: Option<Service>,
 }
 
@@ -1405,14 +1405,14 @@ impl Encode for GetServiceResponse {
     }
 }
 
-/// The `HealthCheckConfig` structure of the model.
+/// Public DNS and HTTP namespaces only.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HealthCheckConfig {
-    /// `FailureThreshold`
+    /// `FailureThreshold`: The number of consecutive health checks that an endpoint must pass or fail for Route 53 to change the current status of the endpoint from unhealthy to healthy or the other way around.
     pub failure_threshold: Option<i32>,
-    /// `ResourcePath`
+    /// `ResourcePath`: The path that you want Route 53 to request when performing health checks.
     pub resource_path: Option<String>,
-    /// `Type` (required)
+    /// `Type` (required): The type of health check that you want to create, which indicates how Route 53 determines whether an endpoint is healthy.
     pub type_: HealthCheckType,
 }
 
@@ -1448,10 +1448,10 @@ impl Encode for HealthCheckConfig {
     }
 }
 
-/// The `HealthCheckCustomConfig` structure of the model.
+/// A complex type that contains information about an optional custom health check.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HealthCheckCustomConfig {
-    /// `FailureThreshold`
+    /// `FailureThreshold`: This parameter is no longer supported and is always set to 1.
     pub failure_threshold: Option<i32>,
 }
 
@@ -1601,18 +1601,18 @@ impl Encode for HealthStatusFilter {
     }
 }
 
-/// The `HttpInstanceSummary` structure of the model.
+/// In a response to a DiscoverInstances request, HttpInstanceSummary contains information about one instance that matches the values that you specified in the request.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HttpInstanceSummary {
-    /// `Attributes`
+    /// `Attributes`: If you included any attributes when you registered the instance, the values of those attributes.
     pub attributes: Option<BTreeMap<String, String>>,
-    /// `HealthStatus`
+    /// `HealthStatus`: If you configured health checking in the service, the current health status of the service instance.
     pub health_status: Option<HealthStatus>,
-    /// `InstanceId`
+    /// `InstanceId`: The ID of an instance that matches the values that you specified in the request.
     pub instance_id: Option<String>,
-    /// `NamespaceName`
+    /// `NamespaceName`: The HttpName name of the namespace.
     pub namespace_name: Option<String>,
-    /// `ServiceName`
+    /// `ServiceName`: The name of the service that you specified when you registered the instance.
     pub service_name: Option<String>,
 }
 
@@ -1662,10 +1662,10 @@ impl Encode for HttpInstanceSummary {
     }
 }
 
-/// The `HttpNamespaceChange` structure of the model.
+/// Updated properties for the HTTP namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HttpNamespaceChange {
-    /// `Description` (required)
+    /// `Description` (required): An updated description for the HTTP namespace.
     pub description: String,
 }
 
@@ -1689,10 +1689,10 @@ impl Encode for HttpNamespaceChange {
     }
 }
 
-/// The `HttpProperties` structure of the model.
+/// A complex type that contains the name of an HTTP namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HttpProperties {
-    /// `HttpName`
+    /// `HttpName`: The name of an HTTP namespace.
     pub http_name: Option<String>,
 }
 
@@ -1718,16 +1718,16 @@ impl Encode for HttpProperties {
     }
 }
 
-/// The `Instance` structure of the model.
+/// A complex type that contains information about an instance that Cloud Map creates when you submit a RegisterInstance request.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Instance {
-    /// `Attributes`
+    /// `Attributes`: A string map that contains the following information for the service that you specify in ServiceId : The attributes that apply to the records that are defined in the service.
     pub attributes: Option<BTreeMap<String, String>>,
-    /// `CreatedByAccount`
+    /// `CreatedByAccount`: The ID of the Amazon Web Services account that registered the instance.
     pub created_by_account: Option<String>,
-    /// `CreatorRequestId`
+    /// `CreatorRequestId`: A unique string that identifies the request and that allows failed RegisterInstance requests to be retried without the risk of executing the operation twice.
     pub creator_request_id: Option<String>,
-    /// `Id` (required)
+    /// `Id` (required): An identifier that you want to associate with the instance.
     pub id: String,
 }
 
@@ -1769,14 +1769,14 @@ impl Encode for Instance {
     }
 }
 
-/// The `InstanceSummary` structure of the model.
+/// A complex type that contains information about the instances that you registered by using a specified service.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InstanceSummary {
-    /// `Attributes`
+    /// `Attributes`: A string map that contains the following information: The attributes that are associated with the instance.
     pub attributes: Option<BTreeMap<String, String>>,
-    /// `CreatedByAccount`
+    /// `CreatedByAccount`: The ID of the Amazon Web Services account that registered the instance.
     pub created_by_account: Option<String>,
-    /// `Id`
+    /// `Id`: The ID for an instance that you created by using a specified service.
     pub id: Option<String>,
 }
 
@@ -1817,11 +1817,11 @@ impl Encode for InstanceSummary {
 /// The `ListInstancesRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListInstancesRequest {
-    /// `MaxResults`
+    /// `MaxResults`: The maximum number of instances that you want Cloud Map to return in the response to a ListInstances request.
     pub max_results: Option<i32>,
-    /// `NextToken`
+    /// `NextToken`: For the first ListInstances request, omit this value.
     pub next_token: Option<String>,
-    /// `ServiceId` (required)
+    /// `ServiceId` (required): The ID or Amazon Resource Name (ARN) of the service that you want to list instances for.
     pub service_id: String,
 }
 
@@ -1860,11 +1860,11 @@ impl Encode for ListInstancesRequest {
 /// The `ListInstancesResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListInstancesResponse {
-    /// `Instances`
+    /// `Instances`: Summary information about the instances that are associated with the specified service.
     pub instances: Option<Vec<InstanceSummary>>,
-    /// `NextToken`
+    /// `NextToken`: If more than MaxResults instances match the specified criteria, you can submit another ListInstances request to get the next group of results.
     pub next_token: Option<String>,
-    /// `ResourceOwner`
+    /// `ResourceOwner`: The ID of the Amazon Web Services account that created the namespace that contains the specified service.
     pub resource_owner: Option<String>,
 }
 
@@ -1905,11 +1905,11 @@ impl Encode for ListInstancesResponse {
 /// The `ListNamespacesRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListNamespacesRequest {
-    /// `Filters`
+    /// `Filters`: A complex type that contains specifications for the namespaces that you want to list.
     pub filters: Option<Vec<NamespaceFilter>>,
-    /// `MaxResults`
+    /// `MaxResults`: The maximum number of namespaces that you want Cloud Map to return in the response to a ListNamespaces request.
     pub max_results: Option<i32>,
-    /// `NextToken`
+    /// `NextToken`: For the first ListNamespaces request, omit this value.
     pub next_token: Option<String>,
 }
 
@@ -1950,9 +1950,9 @@ impl Encode for ListNamespacesRequest {
 /// The `ListNamespacesResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListNamespacesResponse {
-    /// `Namespaces`
+    /// `Namespaces`: An array that contains one NamespaceSummary object for each namespace that matches the specified filter criteria.
     pub namespaces: Option<Vec<NamespaceSummary>>,
-    /// `NextToken`
+    /// `NextToken`: If the response contains NextToken, submit another ListNamespaces request to get the next group of results.
     pub next_token: Option<String>,
 }
 
@@ -1987,11 +1987,11 @@ impl Encode for ListNamespacesResponse {
 /// The `ListOperationsRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListOperationsRequest {
-    /// `Filters`
+    /// `Filters`: A complex type that contains specifications for the operations that you want to list, for example, operations that you started between a specified start date and end date.
     pub filters: Option<Vec<OperationFilter>>,
-    /// `MaxResults`
+    /// `MaxResults`: The maximum number of items that you want Cloud Map to return in the response to a ListOperations request.
     pub max_results: Option<i32>,
-    /// `NextToken`
+    /// `NextToken`: For the first ListOperations request, omit this value.
     pub next_token: Option<String>,
 }
 
@@ -2032,9 +2032,9 @@ impl Encode for ListOperationsRequest {
 /// The `ListOperationsResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListOperationsResponse {
-    /// `NextToken`
+    /// `NextToken`: If the response contains NextToken, submit another ListOperations request to get the next group of results.
     pub next_token: Option<String>,
-    /// `Operations`
+    /// `Operations`: Summary information about the operations that match the specified criteria.
     pub operations: Option<Vec<OperationSummary>>,
 }
 
@@ -2069,11 +2069,11 @@ impl Encode for ListOperationsResponse {
 /// The `ListServicesRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListServicesRequest {
-    /// `Filters`
+    /// `Filters`: A complex type that contains specifications for the namespaces that you want to list services for.
     pub filters: Option<Vec<ServiceFilter>>,
-    /// `MaxResults`
+    /// `MaxResults`: The maximum number of services that you want Cloud Map to return in the response to a ListServices request.
     pub max_results: Option<i32>,
-    /// `NextToken`
+    /// `NextToken`: For the first ListServices request, omit this value.
     pub next_token: Option<String>,
 }
 
@@ -2114,9 +2114,9 @@ impl Encode for ListServicesRequest {
 /// The `ListServicesResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListServicesResponse {
-    /// `NextToken`
+    /// `NextToken`: If the response contains NextToken, submit another ListServices request to get the next group of results.
     pub next_token: Option<String>,
-    /// `Services`
+    /// `Services`: An array that contains one ServiceSummary object for each service that matches the specified filter criteria.
     pub services: Option<Vec<ServiceSummary>>,
 }
 
@@ -2151,7 +2151,7 @@ impl Encode for ListServicesResponse {
 /// The `ListTagsForResourceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListTagsForResourceRequest {
-    /// `ResourceARN` (required)
+    /// `ResourceARN` (required): The Amazon Resource Name (ARN) of the resource that you want to retrieve tags for.
     pub resource_arn: String,
 }
 
@@ -2178,7 +2178,7 @@ impl Encode for ListTagsForResourceRequest {
 /// The `ListTagsForResourceResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListTagsForResourceResponse {
-    /// `Tags`
+    /// `Tags`: The tags that are assigned to the resource.
     pub tags: Option<Vec<Tag>>,
 }
 
@@ -2204,28 +2204,28 @@ impl Encode for ListTagsForResourceResponse {
     }
 }
 
-/// The `Namespace` structure of the model.
+/// A complex type that contains information about a specified namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Namespace {
-    /// `Arn`
+    /// `Arn`: The Amazon Resource Name (ARN) that Cloud Map assigns to the namespace when you create it.
     pub arn: Option<String>,
-    /// `CreateDate`
+    /// `CreateDate`: The date that the namespace was created, in Unix date/time format and Coordinated Universal Time (UTC).
     pub create_date: Option<Timestamp>,
-    /// `CreatorRequestId`
+    /// `CreatorRequestId`: A unique string that identifies the request and that allows failed requests to be retried without the risk of running an operation twice.
     pub creator_request_id: Option<String>,
-    /// `Description`
+    /// `Description`: The description that you specify for the namespace when you create it.
     pub description: Option<String>,
-    /// `Id`
+    /// `Id`: The ID of a namespace.
     pub id: Option<String>,
-    /// `Name`
+    /// `Name`: The name of the namespace, such as example.com.
     pub name: Option<String>,
-    /// `Properties`
+    /// `Properties`: A complex type that contains information that's specific to the type of the namespace.
     pub properties: Option<NamespaceProperties>,
-    /// `ResourceOwner`
+    /// `ResourceOwner`: The ID of the Amazon Web Services account that created the namespace.
     pub resource_owner: Option<String>,
-    /// `ServiceCount`
+    /// `ServiceCount`: The number of services that are associated with the namespace.
     pub service_count: Option<i32>,
-    /// `Type`
+    /// `Type`: The type of the namespace.
     pub type_: Option<NamespaceType>,
 }
 
@@ -2305,14 +2305,14 @@ impl Encode for Namespace {
     }
 }
 
-/// The `NamespaceFilter` structure of the model.
+/// A complex type that identifies the namespaces that you want to list.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NamespaceFilter {
-    /// `Condition`
+    /// `Condition`: Specify the operator that you want to use to determine whether a namespace matches the specified value.
     pub condition: Option<FilterCondition>,
-    /// `Name` (required)
+    /// `Name` (required): Specify the namespaces that you want to get using one of the following.
     pub name: NamespaceFilterName,
-    /// `Values` (required)
+    /// `Values` (required): Specify the values that are applicable to the value that you specify for Name.
     pub values: Vec<String>,
 }
 
@@ -2390,12 +2390,12 @@ impl Encode for NamespaceFilterName {
     }
 }
 
-/// The `NamespaceProperties` structure of the model.
+/// A complex type that contains information that's specific to the namespace type.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NamespaceProperties {
-    /// `DnsProperties`
+    /// `DnsProperties`: A complex type that contains the ID for the Route 53 hosted zone that Cloud Map creates when you create a namespace.
     pub dns_properties: Option<DnsProperties>,
-    /// `HttpProperties`
+    /// `HttpProperties`: A complex type that contains the name of an HTTP namespace.
     pub http_properties: Option<HttpProperties>,
 }
 
@@ -2427,26 +2427,26 @@ impl Encode for NamespaceProperties {
     }
 }
 
-/// The `NamespaceSummary` structure of the model.
+/// A complex type that contains information about a namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NamespaceSummary {
-    /// `Arn`
+    /// `Arn`: The Amazon Resource Name (ARN) that Cloud Map assigns to the namespace when you create it.
     pub arn: Option<String>,
-    /// `CreateDate`
+    /// `CreateDate`: The date and time that the namespace was created.
     pub create_date: Option<Timestamp>,
-    /// `Description`
+    /// `Description`: A description for the namespace.
     pub description: Option<String>,
-    /// `Id`
+    /// `Id`: The ID of the namespace.
     pub id: Option<String>,
-    /// `Name`
+    /// `Name`: The name of the namespace.
     pub name: Option<String>,
-    /// `Properties`
+    /// `Properties`: The properties of the namespace.
     pub properties: Option<NamespaceProperties>,
-    /// `ResourceOwner`
+    /// `ResourceOwner`: The ID of the Amazon Web Services account that created the namespace.
     pub resource_owner: Option<String>,
-    /// `ServiceCount`
+    /// `ServiceCount`: The number of services that were created using the namespace.
     pub service_count: Option<i32>,
-    /// `Type`
+    /// `Type`: The type of the namespace, either public or private.
     pub type_: Option<NamespaceType>,
 }
 
@@ -2560,30 +2560,30 @@ impl Encode for NamespaceType {
     }
 }
 
-/// The `Operation` structure of the model.
+/// A complex type that contains information about a specified operation.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Operation {
-    /// `CreateDate`
+pub struct OperationShape {
+    /// `CreateDate`: The date and time that the request was submitted, in Unix date/time format and Coordinated Universal Time (UTC).
     pub create_date: Option<Timestamp>,
-    /// `ErrorCode`
+    /// `ErrorCode`: The code associated with ErrorMessage.
     pub error_code: Option<String>,
-    /// `ErrorMessage`
+    /// `ErrorMessage`: If the value of Status is FAIL, the reason that the operation failed.
     pub error_message: Option<String>,
-    /// `Id`
+    /// `Id`: The ID of the operation that you want to get information about.
     pub id: Option<String>,
-    /// `OwnerAccount`
+    /// `OwnerAccount`: The ID of the Amazon Web Services account that owns the namespace associated with the operation.
     pub owner_account: Option<String>,
-    /// `Status`
+    /// `Status`: The status of the operation.
     pub status: Option<OperationStatus>,
-    /// `Targets`
+    /// `Targets`: The name of the target entity that's associated with the operation: NAMESPACE The namespace ID is returned in the ResourceId property.
     pub targets: Option<BTreeMap<String, String>>,
-    /// `Type`
+    /// `Type`: The name of the operation that's associated with the specified ID.
     pub type_: Option<OperationType>,
-    /// `UpdateDate`
+    /// `UpdateDate`: The date and time that the value of Status changed to the current value, in Unix date/time format and Coordinated Universal Time (UTC).
     pub update_date: Option<Timestamp>,
 }
 
-impl Decode for Operation {
+impl Decode for OperationShape {
     #[allow(unused_variables)]
     fn decode(v: &Json, cx: &mut DecodeContext) -> Option<Self> {
         let obj = cx.structure(v)?;
@@ -2610,7 +2610,7 @@ impl Decode for Operation {
     }
 }
 
-impl Encode for Operation {
+impl Encode for OperationShape {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.begin_map(0usize + self.create_date.is_some() as usize + self.error_code.is_some() as usize + self.error_message.is_some() as usize + self.id.is_some() as usize + self.owner_account.is_some() as usize + self.status.is_some() as usize + self.targets.is_some() as usize + self.type_.is_some() as usize + self.update_date.is_some() as usize);
         if let Some(v) = &self.create_date {
@@ -2653,14 +2653,14 @@ impl Encode for Operation {
     }
 }
 
-/// The `OperationFilter` structure of the model.
+/// A complex type that lets you select the operations that you want to list.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OperationFilter {
-    /// `Condition`
+    /// `Condition`: The operator that you want to use to determine whether an operation matches the specified value.
     pub condition: Option<FilterCondition>,
-    /// `Name` (required)
+    /// `Name` (required): Specify the operations that you want to get: NAMESPACE_ID : Gets operations related to specified namespaces.
     pub name: OperationFilterName,
-    /// `Values` (required)
+    /// `Values` (required): Specify values that are applicable to the value that you specify for Name : NAMESPACE_ID : Specify one namespace ID.
     pub values: Vec<String>,
 }
 
@@ -2786,12 +2786,12 @@ impl Encode for OperationStatus {
     }
 }
 
-/// The `OperationSummary` structure of the model.
+/// A complex type that contains information about an operation that matches the criteria that you specified in a ListOperations request.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OperationSummary {
-    /// `Id`
+    /// `Id`: The ID for an operation.
     pub id: Option<String>,
-    /// `Status`
+    /// `Status`: The status of the operation.
     pub status: Option<OperationStatus>,
 }
 
@@ -2915,12 +2915,12 @@ impl Encode for OperationType {
     }
 }
 
-/// The `PrivateDnsNamespaceChange` structure of the model.
+/// Updated properties for the private DNS namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PrivateDnsNamespaceChange {
-    /// `Description`
+    /// `Description`: An updated description for the private DNS namespace.
     pub description: Option<String>,
-    /// `Properties`
+    /// `Properties`: Properties to be updated in the private DNS namespace.
     pub properties: Option<PrivateDnsNamespacePropertiesChange>,
 }
 
@@ -2952,10 +2952,10 @@ impl Encode for PrivateDnsNamespaceChange {
     }
 }
 
-/// The `PrivateDnsNamespaceProperties` structure of the model.
+/// DNS properties for the private DNS namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PrivateDnsNamespaceProperties {
-    /// `DnsProperties` (required)
+    /// `DnsProperties` (required): DNS properties for the private DNS namespace.
     pub dns_properties: PrivateDnsPropertiesMutable,
 }
 
@@ -2979,10 +2979,10 @@ impl Encode for PrivateDnsNamespaceProperties {
     }
 }
 
-/// The `PrivateDnsNamespacePropertiesChange` structure of the model.
+/// Updated properties for the private DNS namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PrivateDnsNamespacePropertiesChange {
-    /// `DnsProperties` (required)
+    /// `DnsProperties` (required): Updated DNS properties for the private DNS namespace.
     pub dns_properties: PrivateDnsPropertiesMutableChange,
 }
 
@@ -3006,10 +3006,10 @@ impl Encode for PrivateDnsNamespacePropertiesChange {
     }
 }
 
-/// The `PrivateDnsPropertiesMutable` structure of the model.
+/// DNS properties for the private DNS namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PrivateDnsPropertiesMutable {
-    /// `SOA` (required)
+    /// `SOA` (required): Fields for the Start of Authority (SOA) record for the hosted zone for the private DNS namespace.
     pub soa: Soa,
 }
 
@@ -3033,10 +3033,10 @@ impl Encode for PrivateDnsPropertiesMutable {
     }
 }
 
-/// The `PrivateDnsPropertiesMutableChange` structure of the model.
+/// Updated DNS properties for the private DNS namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PrivateDnsPropertiesMutableChange {
-    /// `SOA` (required)
+    /// `SOA` (required): Updated fields for the Start of Authority (SOA) record for the hosted zone for the private DNS namespace.
     pub soa: SOAChange,
 }
 
@@ -3060,12 +3060,12 @@ impl Encode for PrivateDnsPropertiesMutableChange {
     }
 }
 
-/// The `PublicDnsNamespaceChange` structure of the model.
+/// Updated properties for the public DNS namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PublicDnsNamespaceChange {
-    /// `Description`
+    /// `Description`: An updated description for the public DNS namespace.
     pub description: Option<String>,
-    /// `Properties`
+    /// `Properties`: Properties to be updated in the public DNS namespace.
     pub properties: Option<PublicDnsNamespacePropertiesChange>,
 }
 
@@ -3097,10 +3097,10 @@ impl Encode for PublicDnsNamespaceChange {
     }
 }
 
-/// The `PublicDnsNamespaceProperties` structure of the model.
+/// DNS properties for the public DNS namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PublicDnsNamespaceProperties {
-    /// `DnsProperties` (required)
+    /// `DnsProperties` (required): DNS properties for the public DNS namespace.
     pub dns_properties: PublicDnsPropertiesMutable,
 }
 
@@ -3124,10 +3124,10 @@ impl Encode for PublicDnsNamespaceProperties {
     }
 }
 
-/// The `PublicDnsNamespacePropertiesChange` structure of the model.
+/// Updated properties for the public DNS namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PublicDnsNamespacePropertiesChange {
-    /// `DnsProperties` (required)
+    /// `DnsProperties` (required): Updated DNS properties for the hosted zone for the public DNS namespace.
     pub dns_properties: PublicDnsPropertiesMutableChange,
 }
 
@@ -3151,10 +3151,10 @@ impl Encode for PublicDnsNamespacePropertiesChange {
     }
 }
 
-/// The `PublicDnsPropertiesMutable` structure of the model.
+/// DNS properties for the public DNS namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PublicDnsPropertiesMutable {
-    /// `SOA` (required)
+    /// `SOA` (required): Start of Authority (SOA) record for the hosted zone for the public DNS namespace.
     pub soa: Soa,
 }
 
@@ -3178,10 +3178,10 @@ impl Encode for PublicDnsPropertiesMutable {
     }
 }
 
-/// The `PublicDnsPropertiesMutableChange` structure of the model.
+/// Updated DNS properties for the public DNS namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PublicDnsPropertiesMutableChange {
-    /// `SOA` (required)
+    /// `SOA` (required): Updated fields for the Start of Authority (SOA) record for the hosted zone for the public DNS namespace.
     pub soa: SOAChange,
 }
 
@@ -3252,13 +3252,13 @@ impl Encode for RecordType {
 /// The `RegisterInstanceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RegisterInstanceRequest {
-    /// `Attributes` (required)
+    /// `Attributes` (required): A string map that contains the following information for the service that you specify in ServiceId : The attributes that apply to the records that are defined in the service.
     pub attributes: BTreeMap<String, String>,
-    /// `CreatorRequestId`
+    /// `CreatorRequestId`: A unique string that identifies the request and that allows failed RegisterInstance requests to be retried without the risk of executing the operation twice.
     pub creator_request_id: Option<String>,
-    /// `InstanceId` (required)
+    /// `InstanceId` (required): An identifier that you want to associate with the instance.
     pub instance_id: String,
-    /// `ServiceId` (required)
+    /// `ServiceId` (required): The ID or Amazon Resource Name (ARN) of the service that you want to use for settings for the instance.
     pub service_id: String,
 }
 
@@ -3299,7 +3299,7 @@ impl Encode for RegisterInstanceRequest {
 /// The `RegisterInstanceResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RegisterInstanceResponse {
-    /// `OperationId`
+    /// `OperationId`: A value that you can use to determine whether the request completed successfully.
     pub operation_id: Option<String>,
 }
 
@@ -3361,10 +3361,10 @@ impl Encode for RoutingPolicy {
     }
 }
 
-/// The `SOA` structure of the model.
+/// Start of Authority (SOA) properties for a public or private DNS namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Soa {
-    /// `TTL` (required)
+    /// `TTL` (required): The time to live (TTL) for purposes of negative caching.
     pub ttl: i64,
 }
 
@@ -3388,10 +3388,10 @@ impl Encode for Soa {
     }
 }
 
-/// The `SOAChange` structure of the model.
+/// Updated Start of Authority (SOA) properties for a public or private DNS namespace.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SOAChange {
-    /// `TTL` (required)
+    /// `TTL` (required): The updated time to live (TTL) for purposes of negative caching.
     pub ttl: i64,
 }
 
@@ -3415,36 +3415,36 @@ impl Encode for SOAChange {
     }
 }
 
-/// The `Service` structure of the model.
+/// A complex type that contains information about the specified service.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Service {
-    /// `Arn`
+    /// `Arn`: The Amazon Resource Name (ARN) that Cloud Map assigns to the service when you create it.
     pub arn: Option<String>,
-    /// `CreateDate`
+    /// `CreateDate`: The date and time that the service was created, in Unix format and Coordinated Universal Time (UTC).
     pub create_date: Option<Timestamp>,
-    /// `CreatedByAccount`
+    /// `CreatedByAccount`: The ID of the Amazon Web Services account that created the service.
     pub created_by_account: Option<String>,
-    /// `CreatorRequestId`
+    /// `CreatorRequestId`: A unique string that identifies the request and that allows failed requests to be retried without the risk of running the operation twice.
     pub creator_request_id: Option<String>,
-    /// `Description`
+    /// `Description`: The description of the service.
     pub description: Option<String>,
-    /// `DnsConfig`
+    /// `DnsConfig`: A complex type that contains information about the Route 53 DNS records that you want Cloud Map to create when you register an instance.
     pub dns_config: Option<DnsConfig>,
-    /// `HealthCheckConfig`
+    /// `HealthCheckConfig`: Public DNS and HTTP namespaces only.
     pub health_check_config: Option<HealthCheckConfig>,
-    /// `HealthCheckCustomConfig`
+    /// `HealthCheckCustomConfig`: A complex type that contains information about an optional custom health check.
     pub health_check_custom_config: Option<HealthCheckCustomConfig>,
-    /// `Id`
+    /// `Id`: The ID that Cloud Map assigned to the service when you created it.
     pub id: Option<String>,
-    /// `InstanceCount`
+    /// `InstanceCount`: The number of instances that are currently associated with the service.
     pub instance_count: Option<i32>,
-    /// `Name`
+    /// `Name`: The name of the service.
     pub name: Option<String>,
-    /// `NamespaceId`
+    /// `NamespaceId`: The ID of the namespace that was used to create the service.
     pub namespace_id: Option<String>,
-    /// `ResourceOwner`
+    /// `ResourceOwner`: The ID of the Amazon Web Services account that created the namespace with which the service is associated.
     pub resource_owner: Option<String>,
-    /// `Type`
+    /// `Type`: Describes the systems that can be used to discover the service instances.
     pub type_: Option<ServiceType>,
 }
 
@@ -3548,14 +3548,14 @@ impl Encode for Service {
     }
 }
 
-/// The `ServiceAttributes` structure of the model.
+/// A complex type that contains information about attributes associated with a specific service.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceAttributes {
-    /// `Attributes`
+    /// `Attributes`: A string map that contains the following information for the service that you specify in ServiceArn : The attributes that apply to the service.
     pub attributes: Option<BTreeMap<String, String>>,
-    /// `ResourceOwner`
+    /// `ResourceOwner`: The ID of the Amazon Web Services account that created the namespace with which the service is associated.
     pub resource_owner: Option<String>,
-    /// `ServiceArn`
+    /// `ServiceArn`: The ARN of the service that the attributes are associated with.
     pub service_arn: Option<String>,
 }
 
@@ -3593,14 +3593,14 @@ impl Encode for ServiceAttributes {
     }
 }
 
-/// The `ServiceChange` structure of the model.
+/// A complex type that contains changes to an existing service.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceChange {
-    /// `Description`
+    /// `Description`: A description for the service.
     pub description: Option<String>,
-    /// `DnsConfig`
+    /// `DnsConfig`: Information about the Route 53 DNS records that you want Cloud Map to create when you register an instance.
     pub dns_config: Option<DnsConfigChange>,
-    /// `HealthCheckConfig`
+    /// `HealthCheckConfig`: Public DNS and HTTP namespaces only.
     pub health_check_config: Option<HealthCheckConfig>,
 }
 
@@ -3638,14 +3638,14 @@ impl Encode for ServiceChange {
     }
 }
 
-/// The `ServiceFilter` structure of the model.
+/// A complex type that lets you specify the namespaces that you want to list services for.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceFilter {
-    /// `Condition`
+    /// `Condition`: The operator that you want to use to determine whether a service is returned by ListServices.
     pub condition: Option<FilterCondition>,
-    /// `Name` (required)
+    /// `Name` (required): Specify the services that you want to get using one of the following.
     pub name: ServiceFilterName,
-    /// `Values` (required)
+    /// `Values` (required): The values that are applicable to the value that you specify for Condition to filter the list of services.
     pub values: Vec<String>,
 }
 
@@ -3715,32 +3715,32 @@ impl Encode for ServiceFilterName {
     }
 }
 
-/// The `ServiceSummary` structure of the model.
+/// A complex type that contains information about a specified service.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceSummary {
-    /// `Arn`
+    /// `Arn`: The Amazon Resource Name (ARN) that Cloud Map assigns to the service when you create it.
     pub arn: Option<String>,
-    /// `CreateDate`
+    /// `CreateDate`: The date and time that the service was created.
     pub create_date: Option<Timestamp>,
-    /// `CreatedByAccount`
+    /// `CreatedByAccount`: The ID of the Amazon Web Services account that created the service.
     pub created_by_account: Option<String>,
-    /// `Description`
+    /// `Description`: The description that you specify when you create the service.
     pub description: Option<String>,
-    /// `DnsConfig`
+    /// `DnsConfig`: Information about the Route 53 DNS records that you want Cloud Map to create when you register an instance.
     pub dns_config: Option<DnsConfig>,
-    /// `HealthCheckConfig`
+    /// `HealthCheckConfig`: Public DNS and HTTP namespaces only.
     pub health_check_config: Option<HealthCheckConfig>,
-    /// `HealthCheckCustomConfig`
+    /// `HealthCheckCustomConfig`: Information about an optional custom health check.
     pub health_check_custom_config: Option<HealthCheckCustomConfig>,
-    /// `Id`
+    /// `Id`: The ID that Cloud Map assigned to the service when you created it.
     pub id: Option<String>,
-    /// `InstanceCount`
+    /// `InstanceCount`: The number of instances that are currently associated with the service.
     pub instance_count: Option<i32>,
-    /// `Name`
+    /// `Name`: The name of the service.
     pub name: Option<String>,
-    /// `ResourceOwner`
+    /// `ResourceOwner`: The ID of the Amazon Web Services account that created the namespace with which the service is associated.
     pub resource_owner: Option<String>,
-    /// `Type`
+    /// `Type`: Describes the systems that can be used to discover the service instances.
     pub type_: Option<ServiceType>,
 }
 
@@ -3904,12 +3904,12 @@ impl Encode for ServiceTypeOption {
     }
 }
 
-/// The `Tag` structure of the model.
+/// A custom key-value pair that's associated with a resource.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tag {
-    /// `Key` (required)
+    /// `Key` (required): The key identifier, or name, of the tag.
     pub key: String,
-    /// `Value` (required)
+    /// `Value` (required): The string value that's associated with the key of the tag.
     pub value: String,
 }
 
@@ -3940,9 +3940,9 @@ impl Encode for Tag {
 /// The `TagResourceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TagResourceRequest {
-    /// `ResourceARN` (required)
+    /// `ResourceARN` (required): The Amazon Resource Name (ARN) of the resource that you want to retrieve tags for.
     pub resource_arn: String,
-    /// `Tags` (required)
+    /// `Tags` (required): The tags to add to the specified resource.
     pub tags: Vec<Tag>,
 }
 
@@ -3994,9 +3994,9 @@ impl Encode for TagResourceResponse {
 /// The `UntagResourceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UntagResourceRequest {
-    /// `ResourceARN` (required)
+    /// `ResourceARN` (required): The Amazon Resource Name (ARN) of the resource that you want to retrieve tags for.
     pub resource_arn: String,
-    /// `TagKeys` (required)
+    /// `TagKeys` (required): The tag keys to remove from the specified resource.
     pub tag_keys: Vec<String>,
 }
 
@@ -4048,11 +4048,11 @@ impl Encode for UntagResourceResponse {
 /// The `UpdateHttpNamespaceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateHttpNamespaceRequest {
-    /// `Id` (required)
+    /// `Id` (required): The ID or Amazon Resource Name (ARN) of the namespace that you want to update.
     pub id: String,
-    /// `Namespace` (required)
+    /// `Namespace` (required): Updated properties for the the HTTP namespace.
     pub namespace: HttpNamespaceChange,
-    /// `UpdaterRequestId`
+    /// `UpdaterRequestId`: A unique string that identifies the request and that allows failed UpdateHttpNamespace requests to be retried without the risk of running the operation twice.
     pub updater_request_id: Option<String>,
 }
 
@@ -4089,7 +4089,7 @@ impl Encode for UpdateHttpNamespaceRequest {
 /// The `UpdateHttpNamespaceResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateHttpNamespaceResponse {
-    /// `OperationId`
+    /// `OperationId`: A value that you can use to determine whether the request completed successfully.
     pub operation_id: Option<String>,
 }
 
@@ -4118,11 +4118,11 @@ impl Encode for UpdateHttpNamespaceResponse {
 /// The `UpdateInstanceCustomHealthStatusRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateInstanceCustomHealthStatusRequest {
-    /// `InstanceId` (required)
+    /// `InstanceId` (required): The ID of the instance that you want to change the health status for.
     pub instance_id: String,
-    /// `ServiceId` (required)
+    /// `ServiceId` (required): The ID or Amazon Resource Name (ARN) of the service that includes the configuration for the custom health check that you want to change the status for.
     pub service_id: String,
-    /// `Status` (required)
+    /// `Status` (required): The new status of the instance, HEALTHY or UNHEALTHY.
     pub status: CustomHealthStatus,
 }
 
@@ -4157,11 +4157,11 @@ impl Encode for UpdateInstanceCustomHealthStatusRequest {
 /// The `UpdatePrivateDnsNamespaceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdatePrivateDnsNamespaceRequest {
-    /// `Id` (required)
+    /// `Id` (required): The ID or Amazon Resource Name (ARN) of the namespace that you want to update.
     pub id: String,
-    /// `Namespace` (required)
+    /// `Namespace` (required): Updated properties for the private DNS namespace.
     pub namespace: PrivateDnsNamespaceChange,
-    /// `UpdaterRequestId`
+    /// `UpdaterRequestId`: A unique string that identifies the request and that allows failed UpdatePrivateDnsNamespace requests to be retried without the risk of running the operation twice.
     pub updater_request_id: Option<String>,
 }
 
@@ -4198,7 +4198,7 @@ impl Encode for UpdatePrivateDnsNamespaceRequest {
 /// The `UpdatePrivateDnsNamespaceResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdatePrivateDnsNamespaceResponse {
-    /// `OperationId`
+    /// `OperationId`: A value that you can use to determine whether the request completed successfully.
     pub operation_id: Option<String>,
 }
 
@@ -4227,11 +4227,11 @@ impl Encode for UpdatePrivateDnsNamespaceResponse {
 /// The `UpdatePublicDnsNamespaceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdatePublicDnsNamespaceRequest {
-    /// `Id` (required)
+    /// `Id` (required): The ID or Amazon Resource Name (ARN) of the namespace being updated.
     pub id: String,
-    /// `Namespace` (required)
+    /// `Namespace` (required): Updated properties for the public DNS namespace.
     pub namespace: PublicDnsNamespaceChange,
-    /// `UpdaterRequestId`
+    /// `UpdaterRequestId`: A unique string that identifies the request and that allows failed UpdatePublicDnsNamespace requests to be retried without the risk of running the operation twice.
     pub updater_request_id: Option<String>,
 }
 
@@ -4268,7 +4268,7 @@ impl Encode for UpdatePublicDnsNamespaceRequest {
 /// The `UpdatePublicDnsNamespaceResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdatePublicDnsNamespaceResponse {
-    /// `OperationId`
+    /// `OperationId`: A value that you can use to determine whether the request completed successfully.
     pub operation_id: Option<String>,
 }
 
@@ -4297,9 +4297,9 @@ impl Encode for UpdatePublicDnsNamespaceResponse {
 /// The `UpdateServiceAttributesRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateServiceAttributesRequest {
-    /// `Attributes` (required)
+    /// `Attributes` (required): A string map that contains attribute key-value pairs.
     pub attributes: BTreeMap<String, String>,
-    /// `ServiceId` (required)
+    /// `ServiceId` (required): The ID or Amazon Resource Name (ARN) of the service that you want to update.
     pub service_id: String,
 }
 
@@ -4351,9 +4351,9 @@ impl Encode for UpdateServiceAttributesResponse {
 /// The `UpdateServiceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateServiceRequest {
-    /// `Id` (required)
+    /// `Id` (required): The ID or Amazon Resource Name (ARN) of the service that you want to update.
     pub id: String,
-    /// `Service` (required)
+    /// `Service` (required): A complex type that contains the new settings for the service.
     pub service: ServiceChange,
 }
 
@@ -4384,7 +4384,7 @@ impl Encode for UpdateServiceRequest {
 /// The `UpdateServiceResponse` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateServiceResponse {
-    /// `OperationId`
+    /// `OperationId`: A value that you can use to determine whether the request completed successfully.
     pub operation_id: Option<String>,
 }
 
@@ -4449,7 +4449,7 @@ pub mod errors {
     pub static ALL: &[&ErrorShape] = &[&CUSTOM_HEALTH_NOT_FOUND, &DUPLICATE_REQUEST, &INSTANCE_NOT_FOUND, &INVALID_INPUT, &NAMESPACE_ALREADY_EXISTS, &NAMESPACE_NOT_FOUND, &OPERATION_NOT_FOUND, &REQUEST_LIMIT_EXCEEDED, &RESOURCE_IN_USE, &RESOURCE_LIMIT_EXCEEDED, &RESOURCE_NOT_FOUND_EXCEPTION, &SERVICE_ALREADY_EXISTS, &SERVICE_ATTRIBUTES_LIMIT_EXCEEDED_EXCEPTION, &SERVICE_NOT_FOUND, &TOO_MANY_TAGS_EXCEPTION];
 }
 
-/// Every operation of the service with its HTTP binding (sorted by name).
+/// Every operation of the service with its HTTP binding (sorted by name, like `Operation`).
 pub static OPERATIONS: &[OperationInfo] = &[
     OperationInfo { name: "CreateHttpNamespace", method: "POST", uri: "/", host_prefix: None, bindings: &[] },
     OperationInfo { name: "CreatePrivateDnsNamespace", method: "POST", uri: "/", host_prefix: None, bindings: &[] },
@@ -4483,207 +4483,339 @@ pub static OPERATIONS: &[OperationInfo] = &[
     OperationInfo { name: "UpdateServiceAttributes", method: "POST", uri: "/", host_prefix: None, bindings: &[] },
 ];
 
+/// The operations of the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    /// Creates an HTTP namespace.
+    CreateHttpNamespace,
+    /// Creates a private namespace based on DNS, which is visible only inside a specified Amazon VPC.
+    CreatePrivateDnsNamespace,
+    /// Creates a public namespace based on DNS, which is visible on the internet.
+    CreatePublicDnsNamespace,
+    /// Creates a service.
+    CreateService,
+    /// Deletes a namespace from the current account.
+    DeleteNamespace,
+    /// Deletes a specified service and all associated service attributes.
+    DeleteService,
+    /// Deletes specific attributes associated with a service.
+    DeleteServiceAttributes,
+    /// Deletes the Amazon Route 53 DNS records and health check, if any, that Cloud Map created for the specified instance.
+    DeregisterInstance,
+    /// Discovers registered instances for a specified namespace and service.
+    DiscoverInstances,
+    /// Discovers the increasing revision associated with an instance.
+    DiscoverInstancesRevision,
+    /// Gets information about a specified instance.
+    GetInstance,
+    /// Gets the current health status ( Healthy, Unhealthy, or Unknown ) of one or more instances that are associated with a specified service.
+    GetInstancesHealthStatus,
+    /// Gets information about a namespace.
+    GetNamespace,
+    /// Gets information about any operation that returns an operation ID in the response, such as a CreateHttpNamespace request.
+    GetOperation,
+    /// Gets the settings for a specified service.
+    GetService,
+    /// Returns the attributes associated with a specified service.
+    GetServiceAttributes,
+    /// Lists summary information about the instances that you registered by using a specified service.
+    ListInstances,
+    /// Lists summary information about the namespaces that were created by the current Amazon Web Services account and shared with the current Amazon Web Services account.
+    ListNamespaces,
+    /// Lists operations that match the criteria that you specify.
+    ListOperations,
+    /// Lists summary information for all the services that are associated with one or more namespaces.
+    ListServices,
+    /// Lists tags for the specified resource.
+    ListTagsForResource,
+    /// Creates or updates one or more records and, optionally, creates a health check based on the settings in a specified service.
+    RegisterInstance,
+    /// Adds one or more tags to the specified resource.
+    TagResource,
+    /// Removes one or more tags from the specified resource.
+    UntagResource,
+    /// Updates an HTTP namespace.
+    UpdateHttpNamespace,
+    /// Submits a request to change the health status of a custom health check to healthy or unhealthy.
+    UpdateInstanceCustomHealthStatus,
+    /// Updates a private DNS namespace.
+    UpdatePrivateDnsNamespace,
+    /// Updates a public DNS namespace.
+    UpdatePublicDnsNamespace,
+    /// Submits a request to perform the following operations: Update the TTL setting for existing DnsRecords configurations Add, update, or delete HealthCheckConfig for a specified service You can't add, update, or delete a HealthCheckCustomConfig configuration.
+    UpdateService,
+    /// Submits a request to update a specified service to add service-level attributes.
+    UpdateServiceAttributes,
+}
+
+impl Operation {
+    /// Every operation, in the order of `OPERATIONS`.
+    pub const ALL: &'static [Operation] = &[Self::CreateHttpNamespace, Self::CreatePrivateDnsNamespace, Self::CreatePublicDnsNamespace, Self::CreateService, Self::DeleteNamespace, Self::DeleteService, Self::DeleteServiceAttributes, Self::DeregisterInstance, Self::DiscoverInstances, Self::DiscoverInstancesRevision, Self::GetInstance, Self::GetInstancesHealthStatus, Self::GetNamespace, Self::GetOperation, Self::GetService, Self::GetServiceAttributes, Self::ListInstances, Self::ListNamespaces, Self::ListOperations, Self::ListServices, Self::ListTagsForResource, Self::RegisterInstance, Self::TagResource, Self::UntagResource, Self::UpdateHttpNamespace, Self::UpdateInstanceCustomHealthStatus, Self::UpdatePrivateDnsNamespace, Self::UpdatePublicDnsNamespace, Self::UpdateService, Self::UpdateServiceAttributes];
+
+    /// The operation's name as the model spells it.
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+
+    /// The operation's HTTP binding.
+    pub fn info(self) -> &'static OperationInfo {
+        &OPERATIONS[self as usize]
+    }
+
+    /// The operation of that name.
+    pub fn from_name(name: &str) -> Option<Operation> {
+        match name {
+            "CreateHttpNamespace" => Some(Self::CreateHttpNamespace),
+            "CreatePrivateDnsNamespace" => Some(Self::CreatePrivateDnsNamespace),
+            "CreatePublicDnsNamespace" => Some(Self::CreatePublicDnsNamespace),
+            "CreateService" => Some(Self::CreateService),
+            "DeleteNamespace" => Some(Self::DeleteNamespace),
+            "DeleteService" => Some(Self::DeleteService),
+            "DeleteServiceAttributes" => Some(Self::DeleteServiceAttributes),
+            "DeregisterInstance" => Some(Self::DeregisterInstance),
+            "DiscoverInstances" => Some(Self::DiscoverInstances),
+            "DiscoverInstancesRevision" => Some(Self::DiscoverInstancesRevision),
+            "GetInstance" => Some(Self::GetInstance),
+            "GetInstancesHealthStatus" => Some(Self::GetInstancesHealthStatus),
+            "GetNamespace" => Some(Self::GetNamespace),
+            "GetOperation" => Some(Self::GetOperation),
+            "GetService" => Some(Self::GetService),
+            "GetServiceAttributes" => Some(Self::GetServiceAttributes),
+            "ListInstances" => Some(Self::ListInstances),
+            "ListNamespaces" => Some(Self::ListNamespaces),
+            "ListOperations" => Some(Self::ListOperations),
+            "ListServices" => Some(Self::ListServices),
+            "ListTagsForResource" => Some(Self::ListTagsForResource),
+            "RegisterInstance" => Some(Self::RegisterInstance),
+            "TagResource" => Some(Self::TagResource),
+            "UntagResource" => Some(Self::UntagResource),
+            "UpdateHttpNamespace" => Some(Self::UpdateHttpNamespace),
+            "UpdateInstanceCustomHealthStatus" => Some(Self::UpdateInstanceCustomHealthStatus),
+            "UpdatePrivateDnsNamespace" => Some(Self::UpdatePrivateDnsNamespace),
+            "UpdatePublicDnsNamespace" => Some(Self::UpdatePublicDnsNamespace),
+            "UpdateService" => Some(Self::UpdateService),
+            "UpdateServiceAttributes" => Some(Self::UpdateServiceAttributes),
+            _ => None,
+        }
+    }
+}
+
+/// How `servicediscovery` is reached on the wire.
+pub static WIRE: WireService = WireService {
+    name: "servicediscovery",
+    full_name: "AWS Cloud Map",
+    protocols: &[Protocol::RpcV2Cbor, Protocol::AwsJson11],
+    target_prefix: Some("Route53AutoNaming_v20170314"),
+    smithy_namespace: "com.amazonaws.servicediscovery",
+    operations: OPERATIONS,
+    errors: errors::ALL,
+    validation_error: &errors::INVALID_INPUT,
+    malformed_error: &SERIALIZATION_EXCEPTION,
+    internal_error: None,
+    unavailable_error: None,
+};
+
 /// One method per operation: what a backend of this service implements.
 pub trait Api: Sync {
-    /// `CreateHttpNamespace`
+    /// `CreateHttpNamespace`: Creates an HTTP namespace.
     fn create_http_namespace(&self, cx: &RequestContext, input: CreateHttpNamespaceRequest) -> impl std::future::Future<Output = Result<CreateHttpNamespaceResponse, ApiError>> + Send;
     /// `CreateHttpNamespace` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn create_http_namespace_encoded(&self, cx: &RequestContext, input: CreateHttpNamespaceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.create_http_namespace(cx, input).await?, protocol)) }
     }
-    /// `CreatePrivateDnsNamespace`
+    /// `CreatePrivateDnsNamespace`: Creates a private namespace based on DNS, which is visible only inside a specified Amazon VPC.
     fn create_private_dns_namespace(&self, cx: &RequestContext, input: CreatePrivateDnsNamespaceRequest) -> impl std::future::Future<Output = Result<CreatePrivateDnsNamespaceResponse, ApiError>> + Send;
     /// `CreatePrivateDnsNamespace` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn create_private_dns_namespace_encoded(&self, cx: &RequestContext, input: CreatePrivateDnsNamespaceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.create_private_dns_namespace(cx, input).await?, protocol)) }
     }
-    /// `CreatePublicDnsNamespace`
+    /// `CreatePublicDnsNamespace`: Creates a public namespace based on DNS, which is visible on the internet.
     fn create_public_dns_namespace(&self, cx: &RequestContext, input: CreatePublicDnsNamespaceRequest) -> impl std::future::Future<Output = Result<CreatePublicDnsNamespaceResponse, ApiError>> + Send;
     /// `CreatePublicDnsNamespace` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn create_public_dns_namespace_encoded(&self, cx: &RequestContext, input: CreatePublicDnsNamespaceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.create_public_dns_namespace(cx, input).await?, protocol)) }
     }
-    /// `CreateService`
+    /// `CreateService`: Creates a service.
     fn create_service(&self, cx: &RequestContext, input: CreateServiceRequest) -> impl std::future::Future<Output = Result<CreateServiceResponse, ApiError>> + Send;
     /// `CreateService` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn create_service_encoded(&self, cx: &RequestContext, input: CreateServiceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.create_service(cx, input).await?, protocol)) }
     }
-    /// `DeleteNamespace`
+    /// `DeleteNamespace`: Deletes a namespace from the current account.
     fn delete_namespace(&self, cx: &RequestContext, input: DeleteNamespaceRequest) -> impl std::future::Future<Output = Result<DeleteNamespaceResponse, ApiError>> + Send;
     /// `DeleteNamespace` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn delete_namespace_encoded(&self, cx: &RequestContext, input: DeleteNamespaceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.delete_namespace(cx, input).await?, protocol)) }
     }
-    /// `DeleteService`
+    /// `DeleteService`: Deletes a specified service and all associated service attributes.
     fn delete_service(&self, cx: &RequestContext, input: DeleteServiceRequest) -> impl std::future::Future<Output = Result<DeleteServiceResponse, ApiError>> + Send;
     /// `DeleteService` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn delete_service_encoded(&self, cx: &RequestContext, input: DeleteServiceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.delete_service(cx, input).await?, protocol)) }
     }
-    /// `DeleteServiceAttributes`
+    /// `DeleteServiceAttributes`: Deletes specific attributes associated with a service.
     fn delete_service_attributes(&self, cx: &RequestContext, input: DeleteServiceAttributesRequest) -> impl std::future::Future<Output = Result<DeleteServiceAttributesResponse, ApiError>> + Send;
     /// `DeleteServiceAttributes` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn delete_service_attributes_encoded(&self, cx: &RequestContext, input: DeleteServiceAttributesRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.delete_service_attributes(cx, input).await?, protocol)) }
     }
-    /// `DeregisterInstance`
+    /// `DeregisterInstance`: Deletes the Amazon Route 53 DNS records and health check, if any, that Cloud Map created for the specified instance.
     fn deregister_instance(&self, cx: &RequestContext, input: DeregisterInstanceRequest) -> impl std::future::Future<Output = Result<DeregisterInstanceResponse, ApiError>> + Send;
     /// `DeregisterInstance` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn deregister_instance_encoded(&self, cx: &RequestContext, input: DeregisterInstanceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.deregister_instance(cx, input).await?, protocol)) }
     }
-    /// `DiscoverInstances`
+    /// `DiscoverInstances`: Discovers registered instances for a specified namespace and service.
     fn discover_instances(&self, cx: &RequestContext, input: DiscoverInstancesRequest) -> impl std::future::Future<Output = Result<DiscoverInstancesResponse, ApiError>> + Send;
     /// `DiscoverInstances` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn discover_instances_encoded(&self, cx: &RequestContext, input: DiscoverInstancesRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.discover_instances(cx, input).await?, protocol)) }
     }
-    /// `DiscoverInstancesRevision`
+    /// `DiscoverInstancesRevision`: Discovers the increasing revision associated with an instance.
     fn discover_instances_revision(&self, cx: &RequestContext, input: DiscoverInstancesRevisionRequest) -> impl std::future::Future<Output = Result<DiscoverInstancesRevisionResponse, ApiError>> + Send;
     /// `DiscoverInstancesRevision` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn discover_instances_revision_encoded(&self, cx: &RequestContext, input: DiscoverInstancesRevisionRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.discover_instances_revision(cx, input).await?, protocol)) }
     }
-    /// `GetInstance`
+    /// `GetInstance`: Gets information about a specified instance.
     fn get_instance(&self, cx: &RequestContext, input: GetInstanceRequest) -> impl std::future::Future<Output = Result<GetInstanceResponse, ApiError>> + Send;
     /// `GetInstance` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn get_instance_encoded(&self, cx: &RequestContext, input: GetInstanceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.get_instance(cx, input).await?, protocol)) }
     }
-    /// `GetInstancesHealthStatus`
+    /// `GetInstancesHealthStatus`: Gets the current health status ( Healthy, Unhealthy, or Unknown ) of one or more instances that are associated with a specified service.
     fn get_instances_health_status(&self, cx: &RequestContext, input: GetInstancesHealthStatusRequest) -> impl std::future::Future<Output = Result<GetInstancesHealthStatusResponse, ApiError>> + Send;
     /// `GetInstancesHealthStatus` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn get_instances_health_status_encoded(&self, cx: &RequestContext, input: GetInstancesHealthStatusRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.get_instances_health_status(cx, input).await?, protocol)) }
     }
-    /// `GetNamespace`
+    /// `GetNamespace`: Gets information about a namespace.
     fn get_namespace(&self, cx: &RequestContext, input: GetNamespaceRequest) -> impl std::future::Future<Output = Result<GetNamespaceResponse, ApiError>> + Send;
     /// `GetNamespace` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn get_namespace_encoded(&self, cx: &RequestContext, input: GetNamespaceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.get_namespace(cx, input).await?, protocol)) }
     }
-    /// `GetOperation`
+    /// `GetOperation`: Gets information about any operation that returns an operation ID in the response, such as a CreateHttpNamespace request.
     fn get_operation(&self, cx: &RequestContext, input: GetOperationRequest) -> impl std::future::Future<Output = Result<GetOperationResponse, ApiError>> + Send;
     /// `GetOperation` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn get_operation_encoded(&self, cx: &RequestContext, input: GetOperationRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.get_operation(cx, input).await?, protocol)) }
     }
-    /// `GetService`
+    /// `GetService`: Gets the settings for a specified service.
     fn get_service(&self, cx: &RequestContext, input: GetServiceRequest) -> impl std::future::Future<Output = Result<GetServiceResponse, ApiError>> + Send;
     /// `GetService` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn get_service_encoded(&self, cx: &RequestContext, input: GetServiceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.get_service(cx, input).await?, protocol)) }
     }
-    /// `GetServiceAttributes`
+    /// `GetServiceAttributes`: Returns the attributes associated with a specified service.
     fn get_service_attributes(&self, cx: &RequestContext, input: GetServiceAttributesRequest) -> impl std::future::Future<Output = Result<GetServiceAttributesResponse, ApiError>> + Send;
     /// `GetServiceAttributes` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn get_service_attributes_encoded(&self, cx: &RequestContext, input: GetServiceAttributesRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.get_service_attributes(cx, input).await?, protocol)) }
     }
-    /// `ListInstances`
+    /// `ListInstances`: Lists summary information about the instances that you registered by using a specified service.
     fn list_instances(&self, cx: &RequestContext, input: ListInstancesRequest) -> impl std::future::Future<Output = Result<ListInstancesResponse, ApiError>> + Send;
     /// `ListInstances` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn list_instances_encoded(&self, cx: &RequestContext, input: ListInstancesRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.list_instances(cx, input).await?, protocol)) }
     }
-    /// `ListNamespaces`
+    /// `ListNamespaces`: Lists summary information about the namespaces that were created by the current Amazon Web Services account and shared with the current Amazon Web Services account.
     fn list_namespaces(&self, cx: &RequestContext, input: ListNamespacesRequest) -> impl std::future::Future<Output = Result<ListNamespacesResponse, ApiError>> + Send;
     /// `ListNamespaces` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn list_namespaces_encoded(&self, cx: &RequestContext, input: ListNamespacesRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.list_namespaces(cx, input).await?, protocol)) }
     }
-    /// `ListOperations`
+    /// `ListOperations`: Lists operations that match the criteria that you specify.
     fn list_operations(&self, cx: &RequestContext, input: ListOperationsRequest) -> impl std::future::Future<Output = Result<ListOperationsResponse, ApiError>> + Send;
     /// `ListOperations` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn list_operations_encoded(&self, cx: &RequestContext, input: ListOperationsRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.list_operations(cx, input).await?, protocol)) }
     }
-    /// `ListServices`
+    /// `ListServices`: Lists summary information for all the services that are associated with one or more namespaces.
     fn list_services(&self, cx: &RequestContext, input: ListServicesRequest) -> impl std::future::Future<Output = Result<ListServicesResponse, ApiError>> + Send;
     /// `ListServices` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn list_services_encoded(&self, cx: &RequestContext, input: ListServicesRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.list_services(cx, input).await?, protocol)) }
     }
-    /// `ListTagsForResource`
+    /// `ListTagsForResource`: Lists tags for the specified resource.
     fn list_tags_for_resource(&self, cx: &RequestContext, input: ListTagsForResourceRequest) -> impl std::future::Future<Output = Result<ListTagsForResourceResponse, ApiError>> + Send;
     /// `ListTagsForResource` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn list_tags_for_resource_encoded(&self, cx: &RequestContext, input: ListTagsForResourceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.list_tags_for_resource(cx, input).await?, protocol)) }
     }
-    /// `RegisterInstance`
+    /// `RegisterInstance`: Creates or updates one or more records and, optionally, creates a health check based on the settings in a specified service.
     fn register_instance(&self, cx: &RequestContext, input: RegisterInstanceRequest) -> impl std::future::Future<Output = Result<RegisterInstanceResponse, ApiError>> + Send;
     /// `RegisterInstance` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn register_instance_encoded(&self, cx: &RequestContext, input: RegisterInstanceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.register_instance(cx, input).await?, protocol)) }
     }
-    /// `TagResource`
+    /// `TagResource`: Adds one or more tags to the specified resource.
     fn tag_resource(&self, cx: &RequestContext, input: TagResourceRequest) -> impl std::future::Future<Output = Result<TagResourceResponse, ApiError>> + Send;
     /// `TagResource` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn tag_resource_encoded(&self, cx: &RequestContext, input: TagResourceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.tag_resource(cx, input).await?, protocol)) }
     }
-    /// `UntagResource`
+    /// `UntagResource`: Removes one or more tags from the specified resource.
     fn untag_resource(&self, cx: &RequestContext, input: UntagResourceRequest) -> impl std::future::Future<Output = Result<UntagResourceResponse, ApiError>> + Send;
     /// `UntagResource` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn untag_resource_encoded(&self, cx: &RequestContext, input: UntagResourceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.untag_resource(cx, input).await?, protocol)) }
     }
-    /// `UpdateHttpNamespace`
+    /// `UpdateHttpNamespace`: Updates an HTTP namespace.
     fn update_http_namespace(&self, cx: &RequestContext, input: UpdateHttpNamespaceRequest) -> impl std::future::Future<Output = Result<UpdateHttpNamespaceResponse, ApiError>> + Send;
     /// `UpdateHttpNamespace` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn update_http_namespace_encoded(&self, cx: &RequestContext, input: UpdateHttpNamespaceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.update_http_namespace(cx, input).await?, protocol)) }
     }
-    /// `UpdateInstanceCustomHealthStatus`
+    /// `UpdateInstanceCustomHealthStatus`: Submits a request to change the health status of a custom health check to healthy or unhealthy.
     fn update_instance_custom_health_status(&self, cx: &RequestContext, input: UpdateInstanceCustomHealthStatusRequest) -> impl std::future::Future<Output = Result<(), ApiError>> + Send;
-    /// `UpdatePrivateDnsNamespace`
+    /// `UpdatePrivateDnsNamespace`: Updates a private DNS namespace.
     fn update_private_dns_namespace(&self, cx: &RequestContext, input: UpdatePrivateDnsNamespaceRequest) -> impl std::future::Future<Output = Result<UpdatePrivateDnsNamespaceResponse, ApiError>> + Send;
     /// `UpdatePrivateDnsNamespace` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn update_private_dns_namespace_encoded(&self, cx: &RequestContext, input: UpdatePrivateDnsNamespaceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.update_private_dns_namespace(cx, input).await?, protocol)) }
     }
-    /// `UpdatePublicDnsNamespace`
+    /// `UpdatePublicDnsNamespace`: Updates a public DNS namespace.
     fn update_public_dns_namespace(&self, cx: &RequestContext, input: UpdatePublicDnsNamespaceRequest) -> impl std::future::Future<Output = Result<UpdatePublicDnsNamespaceResponse, ApiError>> + Send;
     /// `UpdatePublicDnsNamespace` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn update_public_dns_namespace_encoded(&self, cx: &RequestContext, input: UpdatePublicDnsNamespaceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.update_public_dns_namespace(cx, input).await?, protocol)) }
     }
-    /// `UpdateService`
+    /// `UpdateService`: Submits a request to perform the following operations: Update the TTL setting for existing DnsRecords configurations Add, update, or delete HealthCheckConfig for a specified service You can't add, update, or delete a HealthCheckCustomConfig configuration.
     fn update_service(&self, cx: &RequestContext, input: UpdateServiceRequest) -> impl std::future::Future<Output = Result<UpdateServiceResponse, ApiError>> + Send;
     /// `UpdateService` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
     fn update_service_encoded(&self, cx: &RequestContext, input: UpdateServiceRequest, protocol: Protocol) -> impl std::future::Future<Output = Result<Vec<u8>, ApiError>> + Send {
         async move { Ok(encode_output(&self.update_service(cx, input).await?, protocol)) }
     }
-    /// `UpdateServiceAttributes`
+    /// `UpdateServiceAttributes`: Submits a request to update a specified service to add service-level attributes.
     fn update_service_attributes(&self, cx: &RequestContext, input: UpdateServiceAttributesRequest) -> impl std::future::Future<Output = Result<UpdateServiceAttributesResponse, ApiError>> + Send;
     /// `UpdateServiceAttributes` as bytes in the request's protocol: the typed output, encoded, unless the backend
     /// writes the bytes itself (from parts it keeps encoded).
@@ -4692,168 +4824,166 @@ pub trait Api: Sync {
     }
 }
 
-/// Decodes the input of operation `name`, calls the backend, and encodes its output.
-/// `Ok(None)` is an operation whose output is Unit (no body).
-/// Decodes and validates the input of operation `name` without running it (fuzzing, property tests).
-pub fn validate_input(name: &str, input: &Json) -> Result<(), ApiError> {
-    match name {
-        "CreateHttpNamespace" => decode_input::<CreateHttpNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "CreatePrivateDnsNamespace" => decode_input::<CreatePrivateDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "CreatePublicDnsNamespace" => decode_input::<CreatePublicDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "CreateService" => decode_input::<CreateServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "DeleteNamespace" => decode_input::<DeleteNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "DeleteService" => decode_input::<DeleteServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "DeleteServiceAttributes" => decode_input::<DeleteServiceAttributesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "DeregisterInstance" => decode_input::<DeregisterInstanceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "DiscoverInstances" => decode_input::<DiscoverInstancesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "DiscoverInstancesRevision" => decode_input::<DiscoverInstancesRevisionRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "GetInstance" => decode_input::<GetInstanceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "GetInstancesHealthStatus" => decode_input::<GetInstancesHealthStatusRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "GetNamespace" => decode_input::<GetNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "GetOperation" => decode_input::<GetOperationRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "GetService" => decode_input::<GetServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "GetServiceAttributes" => decode_input::<GetServiceAttributesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "ListInstances" => decode_input::<ListInstancesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "ListNamespaces" => decode_input::<ListNamespacesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "ListOperations" => decode_input::<ListOperationsRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "ListServices" => decode_input::<ListServicesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "ListTagsForResource" => decode_input::<ListTagsForResourceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "RegisterInstance" => decode_input::<RegisterInstanceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "TagResource" => decode_input::<TagResourceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "UntagResource" => decode_input::<UntagResourceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "UpdateHttpNamespace" => decode_input::<UpdateHttpNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "UpdateInstanceCustomHealthStatus" => decode_input::<UpdateInstanceCustomHealthStatusRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "UpdatePrivateDnsNamespace" => decode_input::<UpdatePrivateDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "UpdatePublicDnsNamespace" => decode_input::<UpdatePublicDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "UpdateService" => decode_input::<UpdateServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        "UpdateServiceAttributes" => decode_input::<UpdateServiceAttributesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
-        _ => Err(ApiError::unknown_operation(name)),
+/// Decodes and validates the input of operation `op` without running it (fuzzing, property tests).
+pub fn validate_input(op: Operation, input: &Json) -> Result<(), ApiError> {
+    match op {
+        Operation::CreateHttpNamespace => decode_input::<CreateHttpNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::CreatePrivateDnsNamespace => decode_input::<CreatePrivateDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::CreatePublicDnsNamespace => decode_input::<CreatePublicDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::CreateService => decode_input::<CreateServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::DeleteNamespace => decode_input::<DeleteNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::DeleteService => decode_input::<DeleteServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::DeleteServiceAttributes => decode_input::<DeleteServiceAttributesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::DeregisterInstance => decode_input::<DeregisterInstanceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::DiscoverInstances => decode_input::<DiscoverInstancesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::DiscoverInstancesRevision => decode_input::<DiscoverInstancesRevisionRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::GetInstance => decode_input::<GetInstanceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::GetInstancesHealthStatus => decode_input::<GetInstancesHealthStatusRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::GetNamespace => decode_input::<GetNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::GetOperation => decode_input::<GetOperationRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::GetService => decode_input::<GetServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::GetServiceAttributes => decode_input::<GetServiceAttributesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::ListInstances => decode_input::<ListInstancesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::ListNamespaces => decode_input::<ListNamespacesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::ListOperations => decode_input::<ListOperationsRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::ListServices => decode_input::<ListServicesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::ListTagsForResource => decode_input::<ListTagsForResourceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::RegisterInstance => decode_input::<RegisterInstanceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::TagResource => decode_input::<TagResourceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::UntagResource => decode_input::<UntagResourceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::UpdateHttpNamespace => decode_input::<UpdateHttpNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::UpdateInstanceCustomHealthStatus => decode_input::<UpdateInstanceCustomHealthStatusRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::UpdatePrivateDnsNamespace => decode_input::<UpdatePrivateDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::UpdatePublicDnsNamespace => decode_input::<UpdatePublicDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::UpdateService => decode_input::<UpdateServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
+        Operation::UpdateServiceAttributes => decode_input::<UpdateServiceAttributesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION).map(|_| ()),
     }
 }
 
-pub async fn dispatch<A: Api>(api: &A, cx: &RequestContext, name: &str, input: &Json, protocol: Protocol) -> Result<Option<Vec<u8>>, ApiError> {
-    match name {
-        "CreateHttpNamespace" => {
+/// Decodes the input of operation `op`, calls the backend, and encodes its output.
+/// `Ok(None)` is an operation whose output is Unit (no body).
+pub async fn dispatch<A: Api>(api: &A, cx: &RequestContext, op: Operation, input: &Json, protocol: Protocol) -> Result<Option<Vec<u8>>, ApiError> {
+    match op {
+        Operation::CreateHttpNamespace => {
             let input = decode_input::<CreateHttpNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.create_http_namespace_encoded(cx, input, protocol).await?))
         }
-        "CreatePrivateDnsNamespace" => {
+        Operation::CreatePrivateDnsNamespace => {
             let input = decode_input::<CreatePrivateDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.create_private_dns_namespace_encoded(cx, input, protocol).await?))
         }
-        "CreatePublicDnsNamespace" => {
+        Operation::CreatePublicDnsNamespace => {
             let input = decode_input::<CreatePublicDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.create_public_dns_namespace_encoded(cx, input, protocol).await?))
         }
-        "CreateService" => {
+        Operation::CreateService => {
             let input = decode_input::<CreateServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.create_service_encoded(cx, input, protocol).await?))
         }
-        "DeleteNamespace" => {
+        Operation::DeleteNamespace => {
             let input = decode_input::<DeleteNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.delete_namespace_encoded(cx, input, protocol).await?))
         }
-        "DeleteService" => {
+        Operation::DeleteService => {
             let input = decode_input::<DeleteServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.delete_service_encoded(cx, input, protocol).await?))
         }
-        "DeleteServiceAttributes" => {
+        Operation::DeleteServiceAttributes => {
             let input = decode_input::<DeleteServiceAttributesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.delete_service_attributes_encoded(cx, input, protocol).await?))
         }
-        "DeregisterInstance" => {
+        Operation::DeregisterInstance => {
             let input = decode_input::<DeregisterInstanceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.deregister_instance_encoded(cx, input, protocol).await?))
         }
-        "DiscoverInstances" => {
+        Operation::DiscoverInstances => {
             let input = decode_input::<DiscoverInstancesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.discover_instances_encoded(cx, input, protocol).await?))
         }
-        "DiscoverInstancesRevision" => {
+        Operation::DiscoverInstancesRevision => {
             let input = decode_input::<DiscoverInstancesRevisionRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.discover_instances_revision_encoded(cx, input, protocol).await?))
         }
-        "GetInstance" => {
+        Operation::GetInstance => {
             let input = decode_input::<GetInstanceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.get_instance_encoded(cx, input, protocol).await?))
         }
-        "GetInstancesHealthStatus" => {
+        Operation::GetInstancesHealthStatus => {
             let input = decode_input::<GetInstancesHealthStatusRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.get_instances_health_status_encoded(cx, input, protocol).await?))
         }
-        "GetNamespace" => {
+        Operation::GetNamespace => {
             let input = decode_input::<GetNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.get_namespace_encoded(cx, input, protocol).await?))
         }
-        "GetOperation" => {
+        Operation::GetOperation => {
             let input = decode_input::<GetOperationRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.get_operation_encoded(cx, input, protocol).await?))
         }
-        "GetService" => {
+        Operation::GetService => {
             let input = decode_input::<GetServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.get_service_encoded(cx, input, protocol).await?))
         }
-        "GetServiceAttributes" => {
+        Operation::GetServiceAttributes => {
             let input = decode_input::<GetServiceAttributesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.get_service_attributes_encoded(cx, input, protocol).await?))
         }
-        "ListInstances" => {
+        Operation::ListInstances => {
             let input = decode_input::<ListInstancesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.list_instances_encoded(cx, input, protocol).await?))
         }
-        "ListNamespaces" => {
+        Operation::ListNamespaces => {
             let input = decode_input::<ListNamespacesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.list_namespaces_encoded(cx, input, protocol).await?))
         }
-        "ListOperations" => {
+        Operation::ListOperations => {
             let input = decode_input::<ListOperationsRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.list_operations_encoded(cx, input, protocol).await?))
         }
-        "ListServices" => {
+        Operation::ListServices => {
             let input = decode_input::<ListServicesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.list_services_encoded(cx, input, protocol).await?))
         }
-        "ListTagsForResource" => {
+        Operation::ListTagsForResource => {
             let input = decode_input::<ListTagsForResourceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.list_tags_for_resource_encoded(cx, input, protocol).await?))
         }
-        "RegisterInstance" => {
+        Operation::RegisterInstance => {
             let input = decode_input::<RegisterInstanceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.register_instance_encoded(cx, input, protocol).await?))
         }
-        "TagResource" => {
+        Operation::TagResource => {
             let input = decode_input::<TagResourceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.tag_resource_encoded(cx, input, protocol).await?))
         }
-        "UntagResource" => {
+        Operation::UntagResource => {
             let input = decode_input::<UntagResourceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.untag_resource_encoded(cx, input, protocol).await?))
         }
-        "UpdateHttpNamespace" => {
+        Operation::UpdateHttpNamespace => {
             let input = decode_input::<UpdateHttpNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.update_http_namespace_encoded(cx, input, protocol).await?))
         }
-        "UpdateInstanceCustomHealthStatus" => {
+        Operation::UpdateInstanceCustomHealthStatus => {
             let input = decode_input::<UpdateInstanceCustomHealthStatusRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             let () = api.update_instance_custom_health_status(cx, input).await?;
             Ok(None)
         }
-        "UpdatePrivateDnsNamespace" => {
+        Operation::UpdatePrivateDnsNamespace => {
             let input = decode_input::<UpdatePrivateDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.update_private_dns_namespace_encoded(cx, input, protocol).await?))
         }
-        "UpdatePublicDnsNamespace" => {
+        Operation::UpdatePublicDnsNamespace => {
             let input = decode_input::<UpdatePublicDnsNamespaceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.update_public_dns_namespace_encoded(cx, input, protocol).await?))
         }
-        "UpdateService" => {
+        Operation::UpdateService => {
             let input = decode_input::<UpdateServiceRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.update_service_encoded(cx, input, protocol).await?))
         }
-        "UpdateServiceAttributes" => {
+        Operation::UpdateServiceAttributes => {
             let input = decode_input::<UpdateServiceAttributesRequest>(input, &errors::INVALID_INPUT, &SERIALIZATION_EXCEPTION)?;
             Ok(Some(api.update_service_attributes_encoded(cx, input, protocol).await?))
         }
-        _ => Err(ApiError::unknown_operation(name)),
     }
 }

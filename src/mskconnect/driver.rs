@@ -97,7 +97,7 @@ fn operation_ms(timing: &Timing, op_type: m::ConnectorOperationType, phase: Phas
 /// not operations clients can look up, and a finished one would shadow the resource's next task).
 fn lifecycle_view(operation_type: &str, arn: &str, state: &str, since: i64, in_flight: bool) -> Option<OperationView> {
     in_flight.then(|| OperationView {
-        service: SERVICE.to_string(),
+        service: SERVICE.name().to_string(),
         id: arn.to_string(),
         operation_type: operation_type.to_string(),
         resource: arn.to_string(),
@@ -119,7 +119,7 @@ impl OperationDriver for MskConnectDriver {
             Task::Operation { connector_id, operation_id } => {
                 get_json::<ConnectorOperationRec>(tx, &keys.operation(&connector_id, &operation_id))?.map(|op| {
                     OperationView {
-                        service: SERVICE.to_string(),
+                        service: SERVICE.name().to_string(),
                         id: op.arn.clone(),
                         operation_type: op.op_type.as_str().to_string(),
                         resource: op.connector_arn.clone(),

@@ -734,7 +734,7 @@ impl MskConnect {
 
     /// Removes `task` from the engine's schedule (its resource went another way).
     fn cancel(&self, tx: &mut dyn Tx, cx: &RequestContext, task: &Task) -> Result<(), StoreError> {
-        self.engine.unschedule(tx, SERVICE, &task.to_ref(&cx.account, &cx.region))
+        self.engine.cancel(tx, SERVICE, &task.to_ref(&cx.account, &cx.region))
     }
 
     /// Writes operation `op` as connector `c`'s one operation in flight, moves the connector to
@@ -1608,6 +1608,44 @@ impl m::Api for MskConnect {
                 })
             })
             .await
+    }
+}
+
+/// MSK Connect as it registers with the service registry.
+pub static REGISTRATION: crate::registry::Registration = crate::registry::Registration {
+    service: SERVICE,
+    key_prefix: records::KEY_PREFIX,
+    check_fault_rule,
+    check_document: crate::registry::any_document,
+    start: |engine| (Arc::new(MskConnect::new(engine.clone())), Arc::new(driver::MskConnectDriver)),
+};
+
+/// A fault rule's step must be a step of a connector operation.
+fn check_fault_rule(rule: &crate::engine::FaultRule) -> Result<(), String> {
+    match &rule.step {
+        Some(step) if m::ConnectorOperationStepType::from_wire(step).is_none() => {
+            Err(format!("step must be one of {}, not '{step}'", m::ConnectorOperationStepType::VALUES.join(", ")))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl crate::registry::ServiceBackend for MskConnect {
+    fn dispatch<'a>(
+        &'a self,
+        cx: &'a RequestContext,
+        operation: &'static crate::wire::shape::OperationInfo,
+        input: &'a crate::wire::shape::Json,
+    ) -> crate::registry::Answer<'a> {
+        Box::pin(async move {
+            let op =
+                m::Operation::from_name(operation.name).ok_or_else(|| ApiError::unknown_operation(operation.name))?;
+            m::dispatch(self, cx, op, input, cx.protocol).await
+        })
+    }
+
+    fn forget_cached(&self) {
+        MskConnect::forget_cached(self);
     }
 }
 

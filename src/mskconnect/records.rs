@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The engine's name for MSK Connect tasks.
-pub const SERVICE: &str = "kafkaconnect";
+/// The store key prefix of every MSK Connect key.
+pub const KEY_PREFIX: &str = "kc/";
+
+pub const SERVICE: crate::model::Service = crate::model::Service::KafkaConnect;
 
 /// What follows the UUID in the last ARN segment of connectors, plugins and worker configurations.
 /// Real ARNs end in `-1`…`-4` (meaning undocumented); localplane always uses one fixed digit.
@@ -620,7 +623,7 @@ pub struct Keys {
 impl Keys {
     /// The keys of `account` in `region`.
     pub fn new(account: &str, region: &str) -> Self {
-        Keys { scope: format!("kc/{account}/{region}/") }
+        Keys { scope: format!("{KEY_PREFIX}{account}/{region}/") }
     }
     /// Connector documents.
     pub fn connectors(&self) -> String {

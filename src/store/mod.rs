@@ -6,6 +6,7 @@ pub mod memory;
 pub mod postgres;
 pub mod sqlite;
 
+use crate::wire::shape::ApiError;
 use std::any::Any;
 use std::future::Future;
 use std::path::PathBuf;
@@ -231,4 +232,17 @@ pub fn decode_all<T: serde::de::DeserializeOwned>(
             Err(e) => Err(StoreError::Corrupt { key: k, detail: e.to_string() }),
         })
         .collect()
+}
+
+/// A store failure as the API answers it: 503 (retry) while the store is unreachable, else 500.
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(msg) => ApiError::new(
+                &crate::wire::shape::SERVICE_UNAVAILABLE,
+                format!("The localplane store is unavailable ({msg}); retry the request"),
+            ),
+            other => ApiError::internal(other),
+        }
+    }
 }

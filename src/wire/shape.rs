@@ -41,12 +41,52 @@ impl Timestamp {
 /// Which of the three wire protocols a request arrived in; outputs and errors leave in the same one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
-    /// Cloud Map over `application/x-amz-json-1.1`.
+    /// `application/x-amz-json-1.1`, the operation named by `X-Amz-Target`.
     AwsJson11,
-    /// Cloud Map over Smithy RPC v2 CBOR.
+    /// Smithy RPC v2 CBOR, the operation named by the path.
     RpcV2Cbor,
-    /// MSK Connect over REST + JSON.
+    /// REST + JSON, the operation found by method and URI template.
     RestJson1,
+}
+
+/// How one AWS API is reached on the wire, generated from its model's metadata: the front end
+/// routes, decodes and encodes errors from these tables and knows no service by name.
+#[derive(Debug)]
+pub struct WireService {
+    /// The name clients sign with (the model's `endpointPrefix`), e.g. `servicediscovery`.
+    pub name: &'static str,
+    /// The model's `serviceFullName`.
+    pub full_name: &'static str,
+    /// The protocols the model declares that localplane serves.
+    pub protocols: &'static [Protocol],
+    /// The `X-Amz-Target` prefix and Smithy service shape name of the RPC protocols.
+    pub target_prefix: Option<&'static str>,
+    /// The Smithy namespace of the shapes (CBOR error `__type`).
+    pub smithy_namespace: &'static str,
+    /// Every operation with its HTTP binding.
+    pub operations: &'static [OperationInfo],
+    /// Every modelled error.
+    pub errors: &'static [&'static ErrorShape],
+    /// The modelled error that carries input validation failures.
+    pub validation_error: &'static ErrorShape,
+    /// The error of a body that is not a document of the protocol.
+    pub malformed_error: &'static ErrorShape,
+    /// The model's own name for an internal failure (500), where it has one.
+    pub internal_error: Option<&'static ErrorShape>,
+    /// The model's own name for "unavailable" (503), where it has one.
+    pub unavailable_error: Option<&'static ErrorShape>,
+}
+
+impl WireService {
+    /// The operation of that name.
+    pub fn operation(&self, name: &str) -> Option<&'static OperationInfo> {
+        self.operations.iter().find(|o| o.name == name)
+    }
+
+    /// Whether the service speaks `protocol`.
+    pub fn speaks(&self, protocol: Protocol) -> bool {
+        self.protocols.contains(&protocol)
+    }
 }
 
 /// Who is calling and where: the scope every resource lives in.
