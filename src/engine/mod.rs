@@ -12,7 +12,7 @@ pub use timing::{Timing, TimingProfile};
 use crate::model::Service;
 use crate::store::{get_json, put_json, Store, StoreError, Tx};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -112,6 +112,29 @@ pub trait OperationDriver: Send + Sync {
     /// Describes operation `op` for the admin API (None when it no longer exists).
     fn describe(&self, _tx: &mut dyn Tx, _op: &str) -> Result<Option<OperationView>, StoreError> {
         Ok(None)
+    }
+}
+
+/// A clock that moves only when told to: in-process tests of service rules run on it, so that
+/// every timestamp they see is the one they set.
+#[derive(Debug, Default)]
+pub struct StoppedClock(AtomicI64);
+
+impl StoppedClock {
+    /// A clock standing at `ms` milliseconds since the epoch.
+    pub fn at(ms: i64) -> StoppedClock {
+        StoppedClock(AtomicI64::new(ms))
+    }
+
+    /// Moves the clock `ms` milliseconds forward.
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for StoppedClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -686,23 +709,15 @@ fn parse_sched_key(key: &str) -> Option<(String, String)> {
 mod tests {
     use super::*;
 
-    struct Stopped(i64);
-
-    impl Clock for Stopped {
-        fn now_ms(&self) -> i64 {
-            self.0
-        }
-    }
-
     #[test]
     fn creation_times_increase_within_a_millisecond() {
         let store = Store::new(Arc::new(crate::store::memory::Memory::new()));
-        let engine = Engine::new(store, Arc::new(Stopped(1_000)), Timing::default());
+        let engine = Engine::new(store, Arc::new(StoppedClock::at(1_000)), Timing::default());
         assert_eq!((0..3).map(|_| engine.creation_ms()).collect::<Vec<_>>(), [1_000, 1_001, 1_002]);
         assert_eq!(engine.now_ms(), 1_000, "the clock itself is not moved");
         let later = Engine::new(
             Store::new(Arc::new(crate::store::memory::Memory::new())),
-            Arc::new(Stopped(5_000)),
+            Arc::new(StoppedClock::at(5_000)),
             Timing::default(),
         );
         assert_eq!(later.creation_ms(), 5_000);
