@@ -6,7 +6,6 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The engine's name for Cloud Map operations.
 /// The store key prefix of every Cloud Map key.
 pub const KEY_PREFIX: &str = "sd/";
 
@@ -20,6 +19,7 @@ pub fn check_document(key: &str, value: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// The engine's name for Cloud Map operations.
 pub const SERVICE: crate::model::Service = crate::model::Service::ServiceDiscovery;
 
 /// Lifecycle of a namespace document.

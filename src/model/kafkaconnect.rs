@@ -540,6 +540,19 @@ impl Encode for ConnectorOperationState {
     }
 }
 
+impl serde::Serialize for ConnectorOperationState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ConnectorOperationState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown ConnectorOperationState value {s}")))
+    }
+}
+
 /// Details of a step that is involved in a connector's operation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConnectorOperationStep {
@@ -625,6 +638,19 @@ impl Encode for ConnectorOperationStepState {
     }
 }
 
+impl serde::Serialize for ConnectorOperationStepState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ConnectorOperationStepState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown ConnectorOperationStepState value {s}")))
+    }
+}
+
 /// The `ConnectorOperationStepType` enum of the model.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ConnectorOperationStepType {
@@ -670,6 +696,19 @@ impl ConnectorOperationStepType {
 impl Encode for ConnectorOperationStepType {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.str(self.as_str());
+    }
+}
+
+impl serde::Serialize for ConnectorOperationStepType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ConnectorOperationStepType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown ConnectorOperationStepType value {s}")))
     }
 }
 
@@ -790,6 +829,19 @@ impl Encode for ConnectorOperationType {
     }
 }
 
+impl serde::Serialize for ConnectorOperationType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ConnectorOperationType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown ConnectorOperationType value {s}")))
+    }
+}
+
 /// The `ConnectorState` enum of the model.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ConnectorState {
@@ -851,6 +903,19 @@ impl ConnectorState {
 impl Encode for ConnectorState {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.str(self.as_str());
+    }
+}
+
+impl serde::Serialize for ConnectorState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ConnectorState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown ConnectorState value {s}")))
     }
 }
 
@@ -1450,6 +1515,19 @@ impl Encode for CustomPluginContentType {
     }
 }
 
+impl serde::Serialize for CustomPluginContentType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CustomPluginContentType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown CustomPluginContentType value {s}")))
+    }
+}
+
 /// Details about a custom plugin.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CustomPluginDescription {
@@ -1698,6 +1776,19 @@ impl CustomPluginState {
 impl Encode for CustomPluginState {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.str(self.as_str());
+    }
+}
+
+impl serde::Serialize for CustomPluginState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CustomPluginState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown CustomPluginState value {s}")))
     }
 }
 
@@ -2730,6 +2821,19 @@ impl Encode for KafkaClusterClientAuthenticationType {
     }
 }
 
+impl serde::Serialize for KafkaClusterClientAuthenticationType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for KafkaClusterClientAuthenticationType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown KafkaClusterClientAuthenticationType value {s}")))
+    }
+}
+
 /// Details of how to connect to the Apache Kafka cluster.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KafkaClusterDescription {
@@ -2848,6 +2952,19 @@ impl KafkaClusterEncryptionInTransitType {
 impl Encode for KafkaClusterEncryptionInTransitType {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.str(self.as_str());
+    }
+}
+
+impl serde::Serialize for KafkaClusterEncryptionInTransitType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for KafkaClusterEncryptionInTransitType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown KafkaClusterEncryptionInTransitType value {s}")))
     }
 }
 
@@ -3322,6 +3439,19 @@ impl NetworkType {
 impl Encode for NetworkType {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.str(self.as_str());
+    }
+}
+
+impl serde::Serialize for NetworkType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NetworkType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown NetworkType value {s}")))
     }
 }
 
@@ -4595,6 +4725,19 @@ impl WorkerConfigurationState {
 impl Encode for WorkerConfigurationState {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.str(self.as_str());
+    }
+}
+
+impl serde::Serialize for WorkerConfigurationState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for WorkerConfigurationState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown WorkerConfigurationState value {s}")))
     }
 }
 

@@ -431,6 +431,19 @@ impl Encode for CustomHealthStatus {
     }
 }
 
+impl serde::Serialize for CustomHealthStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CustomHealthStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown CustomHealthStatus value {s}")))
+    }
+}
+
 /// The `DeleteNamespaceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteNamespaceRequest {
@@ -1015,6 +1028,19 @@ impl Encode for FilterCondition {
     }
 }
 
+impl serde::Serialize for FilterCondition {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FilterCondition {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown FilterCondition value {s}")))
+    }
+}
+
 /// The `GetInstanceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetInstanceRequest {
@@ -1517,6 +1543,19 @@ impl Encode for HealthCheckType {
     }
 }
 
+impl serde::Serialize for HealthCheckType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for HealthCheckType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown HealthCheckType value {s}")))
+    }
+}
+
 /// The `HealthStatus` enum of the model.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum HealthStatus {
@@ -1554,6 +1593,19 @@ impl HealthStatus {
 impl Encode for HealthStatus {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.str(self.as_str());
+    }
+}
+
+impl serde::Serialize for HealthStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for HealthStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown HealthStatus value {s}")))
     }
 }
 
@@ -1598,6 +1650,19 @@ impl HealthStatusFilter {
 impl Encode for HealthStatusFilter {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.str(self.as_str());
+    }
+}
+
+impl serde::Serialize for HealthStatusFilter {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for HealthStatusFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown HealthStatusFilter value {s}")))
     }
 }
 
@@ -2390,6 +2455,19 @@ impl Encode for NamespaceFilterName {
     }
 }
 
+impl serde::Serialize for NamespaceFilterName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NamespaceFilterName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown NamespaceFilterName value {s}")))
+    }
+}
+
 /// A complex type that contains information that's specific to the namespace type.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NamespaceProperties {
@@ -2557,6 +2635,19 @@ impl NamespaceType {
 impl Encode for NamespaceType {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.str(self.as_str());
+    }
+}
+
+impl serde::Serialize for NamespaceType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NamespaceType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown NamespaceType value {s}")))
     }
 }
 
@@ -2742,6 +2833,19 @@ impl Encode for OperationFilterName {
     }
 }
 
+impl serde::Serialize for OperationFilterName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for OperationFilterName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown OperationFilterName value {s}")))
+    }
+}
+
 /// The `OperationStatus` enum of the model.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OperationStatus {
@@ -2783,6 +2887,19 @@ impl OperationStatus {
 impl Encode for OperationStatus {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.str(self.as_str());
+    }
+}
+
+impl serde::Serialize for OperationStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for OperationStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown OperationStatus value {s}")))
     }
 }
 
@@ -2863,6 +2980,19 @@ impl Encode for OperationTargetType {
     }
 }
 
+impl serde::Serialize for OperationTargetType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for OperationTargetType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown OperationTargetType value {s}")))
+    }
+}
+
 /// The `OperationType` enum of the model.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OperationType {
@@ -2912,6 +3042,19 @@ impl OperationType {
 impl Encode for OperationType {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.str(self.as_str());
+    }
+}
+
+impl serde::Serialize for OperationType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for OperationType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown OperationType value {s}")))
     }
 }
 
@@ -3249,6 +3392,19 @@ impl Encode for RecordType {
     }
 }
 
+impl serde::Serialize for RecordType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RecordType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown RecordType value {s}")))
+    }
+}
+
 /// The `RegisterInstanceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RegisterInstanceRequest {
@@ -3358,6 +3514,19 @@ impl RoutingPolicy {
 impl Encode for RoutingPolicy {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.str(self.as_str());
+    }
+}
+
+impl serde::Serialize for RoutingPolicy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RoutingPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown RoutingPolicy value {s}")))
     }
 }
 
@@ -3715,6 +3884,19 @@ impl Encode for ServiceFilterName {
     }
 }
 
+impl serde::Serialize for ServiceFilterName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ServiceFilterName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown ServiceFilterName value {s}")))
+    }
+}
+
 /// A complex type that contains information about a specified service.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceSummary {
@@ -3872,6 +4054,19 @@ impl Encode for ServiceType {
     }
 }
 
+impl serde::Serialize for ServiceType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ServiceType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown ServiceType value {s}")))
+    }
+}
+
 /// The `ServiceTypeOption` enum of the model.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ServiceTypeOption {
@@ -3901,6 +4096,19 @@ impl ServiceTypeOption {
 impl Encode for ServiceTypeOption {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.str(self.as_str());
+    }
+}
+
+impl serde::Serialize for ServiceTypeOption {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ServiceTypeOption {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown ServiceTypeOption value {s}")))
     }
 }
 

@@ -9,48 +9,15 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The engine's name for MSK Connect tasks.
 /// The store key prefix of every MSK Connect key.
 pub const KEY_PREFIX: &str = "kc/";
 
+/// The engine's name for MSK Connect tasks.
 pub const SERVICE: crate::model::Service = crate::model::Service::KafkaConnect;
 
 /// What follows the UUID in the last ARN segment of connectors, plugins and worker configurations.
 /// Real ARNs end in `-1`…`-4` (meaning undocumented); localplane always uses one fixed digit.
 pub const RESOURCE_ID_SUFFIX: &str = "-2";
-
-/// Stores the generated wire enums as their wire spelling, so documents read like the API.
-macro_rules! serde_as_wire_name {
-    ($($t:ty),* $(,)?) => {$(
-        impl Serialize for $t {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                <$t>::from_wire(&s).ok_or_else(|| {
-                    serde::de::Error::custom(format!("unknown {} value {s}", stringify!($t)))
-                })
-            }
-        }
-    )*};
-}
-
-serde_as_wire_name!(
-    m::ConnectorState,
-    m::ConnectorOperationState,
-    m::ConnectorOperationType,
-    m::ConnectorOperationStepType,
-    m::ConnectorOperationStepState,
-    m::CustomPluginState,
-    m::CustomPluginContentType,
-    m::WorkerConfigurationState,
-    m::NetworkType,
-    m::KafkaClusterClientAuthenticationType,
-    m::KafkaClusterEncryptionInTransitType,
-);
 
 /// A `{code, message}` pair: a resource's `stateDescription` or an operation's `errorInfo`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

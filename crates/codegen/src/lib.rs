@@ -375,6 +375,9 @@ impl<'a> Generator<'a> {
         }
         writeln!(o, "            _ => None,\n        }}\n    }}\n}}\n").ok();
         writeln!(o, "impl Encode for {t} {{\n    fn encode<E: Encoder>(&self, e: &mut E) {{\n        e.str(self.as_str());\n    }}\n}}\n").ok();
+        // Stored documents spell enums as the wire does.
+        writeln!(o, "impl serde::Serialize for {t} {{\n    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {{\n        s.serialize_str(self.as_str())\n    }}\n}}\n").ok();
+        writeln!(o, "impl<'de> serde::Deserialize<'de> for {t} {{\n    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {{\n        let s = String::deserialize(d)?;\n        Self::from_wire(&s).ok_or_else(|| serde::de::Error::custom(format!(\"unknown {t} value {{s}}\")))\n    }}\n}}\n").ok();
         Ok(o)
     }
 
