@@ -143,15 +143,23 @@ pub struct ServeArgs {
 /// The settings `serve` runs with, after flags, environment and file are merged.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The address of the HTTP listener.
     pub listen: SocketAddr,
+    /// The SQLite data directory (when state lives in SQLite).
     pub data_dir: PathBuf,
+    /// Whether state lives in memory only.
     pub ephemeral: bool,
     /// Where state lives (what `--store`, `--data-dir` and `--ephemeral` decided together).
     pub store: Location,
+    /// The timing profile and its overrides.
     pub timing: Timing,
+    /// Account of keys that are not 12-digit account ids.
     pub default_account: String,
+    /// Region of unsigned requests.
     pub default_region: String,
+    /// `text` or `json`.
     pub log_format: String,
+    /// Fault rules of the config file.
     pub faults: Vec<crate::engine::FaultRule>,
     /// Who may call.
     pub auth: crate::auth::Auth,
@@ -299,14 +307,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::ops_view::watch(&endpoint, interval_ms).await
         }
         Command::Snapshot { action: SnapshotAction::Export { file, endpoint } } => {
-            let body = admin_call(reqwest::Method::GET, &endpoint, "/_localplane/snapshot", None).await?;
+            let body =
+                crate::admin_client::call(reqwest::Method::GET, &endpoint, "/_localplane/snapshot", None).await?;
             std::fs::write(&file, body).with_context(|| format!("writing {}", file.display()))?;
             eprintln!("snapshot written to {}", file.display());
             Ok(())
         }
         Command::Snapshot { action: SnapshotAction::Import { file, endpoint } } => {
             let body = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let out = admin_call(reqwest::Method::PUT, &endpoint, "/_localplane/snapshot", Some(body)).await?;
+            let out =
+                crate::admin_client::call(reqwest::Method::PUT, &endpoint, "/_localplane/snapshot", Some(body)).await?;
             println!("{}", String::from_utf8_lossy(&out));
             Ok(())
         }
@@ -315,37 +325,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(s) => format!("/_localplane/reset?service={s}"),
                 None => "/_localplane/reset".to_string(),
             };
-            let out = admin_call(reqwest::Method::POST, &endpoint, &path, None).await?;
+            let out = crate::admin_client::call(reqwest::Method::POST, &endpoint, &path, None).await?;
             println!("{}", String::from_utf8_lossy(&out));
             Ok(())
         }
     }
-}
-
-/// Calls the admin API of a running server; a non-2xx answer is an error carrying its message.
-pub async fn admin_call(
-    method: reqwest::Method,
-    endpoint: &str,
-    path: &str,
-    body: Option<Vec<u8>>,
-) -> anyhow::Result<Vec<u8>> {
-    let url = format!("{}{path}", endpoint.trim_end_matches('/'));
-    let mut req = reqwest::Client::new().request(method, &url);
-    if let Ok(token) = std::env::var("LOCALPLANE_ADMIN_TOKEN") {
-        req = req.bearer_auth(token);
-    }
-    if let Some(b) = body {
-        req = req.header("content-type", "application/json").body(b);
-    }
-    let resp = req.send().await.with_context(|| {
-        format!("cannot reach localplane at {endpoint} (is `localplane serve` running? --endpoint)")
-    })?;
-    let status = resp.status();
-    let bytes = resp.bytes().await?.to_vec();
-    if !status.is_success() {
-        anyhow::bail!("{url} answered {status}: {}", String::from_utf8_lossy(&bytes));
-    }
-    Ok(bytes)
 }
 
 /// Logs go to stderr in batches written by a background thread (a request's line costs the request

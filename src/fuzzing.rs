@@ -39,7 +39,8 @@ pub fn rest_request(data: &[u8]) {
         Some((p, q)) => (p, Some(q)),
         None => (target, None),
     };
-    let _ = wire::classify(method, path, |_| None);
+    let wires: Vec<_> = crate::model::Service::ALL.iter().map(|s| s.wire()).collect();
+    let _ = wire::classify(&wires, method, path, |_| None);
     let Some((op, labels)) = rest::match_operation(method, path, crate::model::kafkaconnect::OPERATIONS) else {
         return;
     };
@@ -86,7 +87,7 @@ pub fn admin_body(data: &[u8]) {
         let _ = crate::admin::validate_rule(&rule);
     }
     if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(data) {
-        let _ = crate::admin::check_snapshot(&doc);
+        let _ = crate::admin::snapshot::check_snapshot(&doc);
         if let Some(profile) = doc.get("profile").and_then(|p| p.as_str()) {
             let _ = profile.parse::<crate::engine::TimingProfile>();
         }

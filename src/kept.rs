@@ -17,6 +17,7 @@ pub struct Kept<T> {
 /// One record's bytes and what was derived from them.
 pub struct Entry<T> {
     raw: Vec<u8>,
+    /// What was derived from the bytes.
     pub value: T,
 }
 
@@ -93,6 +94,7 @@ impl<T> Kept<T> {
         self.lock().len()
     }
 
+    /// Whether nothing is kept.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

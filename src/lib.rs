@@ -1,6 +1,7 @@
 //! localplane: a local, wire-compatible AWS control plane for MSK Connect and Cloud Map.
 
 pub mod admin;
+pub mod admin_client;
 pub mod app;
 pub mod auth;
 pub mod cli;

@@ -15,6 +15,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 /// The event formatter of `--log-format text`.
 pub struct Text {
+    /// Whether to colour (a terminal).
     pub ansi: bool,
 }
 

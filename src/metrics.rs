@@ -2,6 +2,8 @@
 //! histograms, operations by service, type and state, and the store's size.
 
 use crate::app::App;
+use crate::model::Service;
+use crate::wire::shape::OperationInfo;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::collections::BTreeMap;
 
@@ -48,19 +50,11 @@ thread_local! {
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
-/// The operation's name as the model spells it (a static string), or `Unknown` for a name no model
-/// has: label values stay a bounded set whatever clients send.
-fn known_operation(operation: &str) -> &'static str {
-    crate::model::servicediscovery::OPERATIONS
-        .iter()
-        .chain(crate::model::kafkaconnect::OPERATIONS)
-        .find(|o| o.name == operation)
-        .map_or("Unknown", |o| o.name)
-}
-
-/// Records one API request.
-pub fn record_request(service: &'static str, operation: &str, status: u16, seconds: f64) {
-    let operation = known_operation(operation);
+/// Records one API request of `service`; `operation` is None for a request that named no
+/// operation of it (labelled `Unknown`: label values stay a bounded set whatever clients send).
+pub fn record_request(service: Service, operation: Option<&'static OperationInfo>, status: u16, seconds: f64) {
+    let service = service.name();
+    let operation = operation.map_or("Unknown", |o| o.name);
     HANDLES.with(|h| {
         let mut h = h.borrow_mut();
         let entry = h.entry((service, operation)).or_insert_with(|| Handles {

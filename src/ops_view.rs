@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 async fn fetch(endpoint: &str) -> anyhow::Result<Vec<OperationView>> {
-    let body = crate::cli::admin_call(reqwest::Method::GET, endpoint, "/_localplane/operations", None).await?;
+    let body = crate::admin_client::call(reqwest::Method::GET, endpoint, "/_localplane/operations", None).await?;
     #[derive(serde::Deserialize)]
     struct Listing {
         operations: Vec<OperationView>,

@@ -661,6 +661,17 @@ impl Engine {
         }
     }
 
+    /// Inside a transaction: deletes all state but the replica-wide settings (the timing profile is
+    /// configuration, not state), as a full reset does; returns how many keys went.
+    pub fn clear_state(&self, tx: &mut dyn Tx) -> Result<usize, StoreError> {
+        let settings = tx.scan(SETTINGS, None, usize::MAX)?;
+        let n = tx.delete_prefix("")?;
+        for (k, v) in &settings {
+            tx.put(k, v)?;
+        }
+        Ok(n.saturating_sub(settings.len()))
+    }
+
     /// Inside a transaction: forgets every operation of `service` (its index, its schedule), as a
     /// reset of that service does; returns how many keys went.
     pub fn forget_operations(&self, tx: &mut dyn Tx, service: Service) -> Result<usize, StoreError> {

@@ -2238,6 +2238,90 @@ impl Encode for DescribeConnectorOperationResponse {
     }
 }
 
+/// `DescribeConnectorOperationResponse` with its lists of structures already encoded (operationSteps).
+#[derive(Debug, Clone, Default)]
+pub struct DescribeConnectorOperationResponseParts<'a> {
+    /// `connectorArn`
+    pub connector_arn: Option<String>,
+    /// `connectorOperationArn`
+    pub connector_operation_arn: Option<String>,
+    /// `connectorOperationState`
+    pub connector_operation_state: Option<ConnectorOperationState>,
+    /// `connectorOperationType`
+    pub connector_operation_type: Option<ConnectorOperationType>,
+    /// `creationTime`
+    pub creation_time: Option<Timestamp>,
+    /// `endTime`
+    pub end_time: Option<Timestamp>,
+    /// `errorInfo`
+    pub error_info: Option<StateDescription>,
+    /// `operationSteps`
+    pub operation_steps: Option<Vec<PreEncoded<'a>>>,
+    /// `originConnectorConfiguration`
+    pub origin_connector_configuration: Option<BTreeMap<String, String>>,
+    /// `originWorkerSetting`
+    pub origin_worker_setting: Option<WorkerSetting>,
+    /// `targetConnectorConfiguration`
+    pub target_connector_configuration: Option<BTreeMap<String, String>>,
+    /// `targetWorkerSetting`
+    pub target_worker_setting: Option<WorkerSetting>,
+}
+
+impl Encode for DescribeConnectorOperationResponseParts<'_> {
+    fn encode<E: Encoder>(&self, e: &mut E) {
+        e.begin_map(0usize + self.connector_arn.is_some() as usize + self.connector_operation_arn.is_some() as usize + self.connector_operation_state.is_some() as usize + self.connector_operation_type.is_some() as usize + self.creation_time.is_some() as usize + self.end_time.is_some() as usize + self.error_info.is_some() as usize + self.operation_steps.is_some() as usize + self.origin_connector_configuration.is_some() as usize + self.origin_worker_setting.is_some() as usize + self.target_connector_configuration.is_some() as usize + self.target_worker_setting.is_some() as usize);
+        if let Some(v) = &self.connector_arn {
+            e.key("connectorArn");
+            v.encode(e);
+        }
+        if let Some(v) = &self.connector_operation_arn {
+            e.key("connectorOperationArn");
+            v.encode(e);
+        }
+        if let Some(v) = &self.connector_operation_state {
+            e.key("connectorOperationState");
+            v.encode(e);
+        }
+        if let Some(v) = &self.connector_operation_type {
+            e.key("connectorOperationType");
+            v.encode(e);
+        }
+        if let Some(v) = &self.creation_time {
+            e.key("creationTime");
+            v.encode(e);
+        }
+        if let Some(v) = &self.end_time {
+            e.key("endTime");
+            v.encode(e);
+        }
+        if let Some(v) = &self.error_info {
+            e.key("errorInfo");
+            v.encode(e);
+        }
+        if let Some(v) = &self.operation_steps {
+            e.key("operationSteps");
+            v.encode(e);
+        }
+        if let Some(v) = &self.origin_connector_configuration {
+            e.key("originConnectorConfiguration");
+            v.encode(e);
+        }
+        if let Some(v) = &self.origin_worker_setting {
+            e.key("originWorkerSetting");
+            v.encode(e);
+        }
+        if let Some(v) = &self.target_connector_configuration {
+            e.key("targetConnectorConfiguration");
+            v.encode(e);
+        }
+        if let Some(v) = &self.target_worker_setting {
+            e.key("targetWorkerSetting");
+            v.encode(e);
+        }
+        e.end_map();
+    }
+}
+
 /// The `DescribeConnectorRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeConnectorRequest {
@@ -2352,6 +2436,126 @@ impl Decode for DescribeConnectorResponse {
 }
 
 impl Encode for DescribeConnectorResponse {
+    fn encode<E: Encoder>(&self, e: &mut E) {
+        e.begin_map(0usize + self.capacity.is_some() as usize + self.connector_arn.is_some() as usize + self.connector_configuration.is_some() as usize + self.connector_description.is_some() as usize + self.connector_name.is_some() as usize + self.connector_state.is_some() as usize + self.creation_time.is_some() as usize + self.current_version.is_some() as usize + self.kafka_cluster.is_some() as usize + self.kafka_cluster_client_authentication.is_some() as usize + self.kafka_cluster_encryption_in_transit.is_some() as usize + self.kafka_connect_version.is_some() as usize + self.log_delivery.is_some() as usize + self.network_type.is_some() as usize + self.plugins.is_some() as usize + self.service_execution_role_arn.is_some() as usize + self.state_description.is_some() as usize + self.worker_configuration.is_some() as usize);
+        if let Some(v) = &self.capacity {
+            e.key("capacity");
+            v.encode(e);
+        }
+        if let Some(v) = &self.connector_arn {
+            e.key("connectorArn");
+            v.encode(e);
+        }
+        if let Some(v) = &self.connector_configuration {
+            e.key("connectorConfiguration");
+            v.encode(e);
+        }
+        if let Some(v) = &self.connector_description {
+            e.key("connectorDescription");
+            v.encode(e);
+        }
+        if let Some(v) = &self.connector_name {
+            e.key("connectorName");
+            v.encode(e);
+        }
+        if let Some(v) = &self.connector_state {
+            e.key("connectorState");
+            v.encode(e);
+        }
+        if let Some(v) = &self.creation_time {
+            e.key("creationTime");
+            v.encode(e);
+        }
+        if let Some(v) = &self.current_version {
+            e.key("currentVersion");
+            v.encode(e);
+        }
+        if let Some(v) = &self.kafka_cluster {
+            e.key("kafkaCluster");
+            v.encode(e);
+        }
+        if let Some(v) = &self.kafka_cluster_client_authentication {
+            e.key("kafkaClusterClientAuthentication");
+            v.encode(e);
+        }
+        if let Some(v) = &self.kafka_cluster_encryption_in_transit {
+            e.key("kafkaClusterEncryptionInTransit");
+            v.encode(e);
+        }
+        if let Some(v) = &self.kafka_connect_version {
+            e.key("kafkaConnectVersion");
+            v.encode(e);
+        }
+        if let Some(v) = &self.log_delivery {
+            e.key("logDelivery");
+            v.encode(e);
+        }
+        if let Some(v) = &self.network_type {
+            e.key("networkType");
+            v.encode(e);
+        }
+        if let Some(v) = &self.plugins {
+            e.key("plugins");
+            v.encode(e);
+        }
+        if let Some(v) = &self.service_execution_role_arn {
+            e.key("serviceExecutionRoleArn");
+            v.encode(e);
+        }
+        if let Some(v) = &self.state_description {
+            e.key("stateDescription");
+            v.encode(e);
+        }
+        if let Some(v) = &self.worker_configuration {
+            e.key("workerConfiguration");
+            v.encode(e);
+        }
+        e.end_map();
+    }
+}
+
+/// `DescribeConnectorResponse` with its lists of structures already encoded (plugins).
+#[derive(Debug, Clone, Default)]
+pub struct DescribeConnectorResponseParts<'a> {
+    /// `capacity`
+    pub capacity: Option<CapacityDescription>,
+    /// `connectorArn`
+    pub connector_arn: Option<String>,
+    /// `connectorConfiguration`
+    pub connector_configuration: Option<BTreeMap<String, String>>,
+    /// `connectorDescription`
+    pub connector_description: Option<String>,
+    /// `connectorName`
+    pub connector_name: Option<String>,
+    /// `connectorState`
+    pub connector_state: Option<ConnectorState>,
+    /// `creationTime`
+    pub creation_time: Option<Timestamp>,
+    /// `currentVersion`
+    pub current_version: Option<String>,
+    /// `kafkaCluster`
+    pub kafka_cluster: Option<KafkaClusterDescription>,
+    /// `kafkaClusterClientAuthentication`
+    pub kafka_cluster_client_authentication: Option<KafkaClusterClientAuthenticationDescription>,
+    /// `kafkaClusterEncryptionInTransit`
+    pub kafka_cluster_encryption_in_transit: Option<KafkaClusterEncryptionInTransitDescription>,
+    /// `kafkaConnectVersion`
+    pub kafka_connect_version: Option<String>,
+    /// `logDelivery`
+    pub log_delivery: Option<LogDeliveryDescription>,
+    /// `networkType`
+    pub network_type: Option<NetworkType>,
+    /// `plugins`
+    pub plugins: Option<Vec<PreEncoded<'a>>>,
+    /// `serviceExecutionRoleArn`
+    pub service_execution_role_arn: Option<String>,
+    /// `stateDescription`
+    pub state_description: Option<StateDescription>,
+    /// `workerConfiguration`
+    pub worker_configuration: Option<WorkerConfigurationDescription>,
+}
+
+impl Encode for DescribeConnectorResponseParts<'_> {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.begin_map(0usize + self.capacity.is_some() as usize + self.connector_arn.is_some() as usize + self.connector_configuration.is_some() as usize + self.connector_description.is_some() as usize + self.connector_name.is_some() as usize + self.connector_state.is_some() as usize + self.creation_time.is_some() as usize + self.current_version.is_some() as usize + self.kafka_cluster.is_some() as usize + self.kafka_cluster_client_authentication.is_some() as usize + self.kafka_cluster_encryption_in_transit.is_some() as usize + self.kafka_connect_version.is_some() as usize + self.log_delivery.is_some() as usize + self.network_type.is_some() as usize + self.plugins.is_some() as usize + self.service_execution_role_arn.is_some() as usize + self.state_description.is_some() as usize + self.worker_configuration.is_some() as usize);
         if let Some(v) = &self.capacity {
@@ -3048,6 +3252,30 @@ impl Encode for ListConnectorOperationsResponse {
     }
 }
 
+/// `ListConnectorOperationsResponse` with its lists of structures already encoded (connectorOperations).
+#[derive(Debug, Clone, Default)]
+pub struct ListConnectorOperationsResponseParts<'a> {
+    /// `connectorOperations`
+    pub connector_operations: Option<Vec<PreEncoded<'a>>>,
+    /// `nextToken`
+    pub next_token: Option<String>,
+}
+
+impl Encode for ListConnectorOperationsResponseParts<'_> {
+    fn encode<E: Encoder>(&self, e: &mut E) {
+        e.begin_map(0usize + self.connector_operations.is_some() as usize + self.next_token.is_some() as usize);
+        if let Some(v) = &self.connector_operations {
+            e.key("connectorOperations");
+            v.encode(e);
+        }
+        if let Some(v) = &self.next_token {
+            e.key("nextToken");
+            v.encode(e);
+        }
+        e.end_map();
+    }
+}
+
 /// The `ListConnectorsRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListConnectorsRequest {
@@ -3130,6 +3358,30 @@ impl Encode for ListConnectorsResponse {
     }
 }
 
+/// `ListConnectorsResponse` with its lists of structures already encoded (connectors).
+#[derive(Debug, Clone, Default)]
+pub struct ListConnectorsResponseParts<'a> {
+    /// `connectors`
+    pub connectors: Option<Vec<PreEncoded<'a>>>,
+    /// `nextToken`
+    pub next_token: Option<String>,
+}
+
+impl Encode for ListConnectorsResponseParts<'_> {
+    fn encode<E: Encoder>(&self, e: &mut E) {
+        e.begin_map(0usize + self.connectors.is_some() as usize + self.next_token.is_some() as usize);
+        if let Some(v) = &self.connectors {
+            e.key("connectors");
+            v.encode(e);
+        }
+        if let Some(v) = &self.next_token {
+            e.key("nextToken");
+            v.encode(e);
+        }
+        e.end_map();
+    }
+}
+
 /// The `ListCustomPluginsRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListCustomPluginsRequest {
@@ -3198,6 +3450,30 @@ impl Decode for ListCustomPluginsResponse {
 }
 
 impl Encode for ListCustomPluginsResponse {
+    fn encode<E: Encoder>(&self, e: &mut E) {
+        e.begin_map(0usize + self.custom_plugins.is_some() as usize + self.next_token.is_some() as usize);
+        if let Some(v) = &self.custom_plugins {
+            e.key("customPlugins");
+            v.encode(e);
+        }
+        if let Some(v) = &self.next_token {
+            e.key("nextToken");
+            v.encode(e);
+        }
+        e.end_map();
+    }
+}
+
+/// `ListCustomPluginsResponse` with its lists of structures already encoded (customPlugins).
+#[derive(Debug, Clone, Default)]
+pub struct ListCustomPluginsResponseParts<'a> {
+    /// `customPlugins`
+    pub custom_plugins: Option<Vec<PreEncoded<'a>>>,
+    /// `nextToken`
+    pub next_token: Option<String>,
+}
+
+impl Encode for ListCustomPluginsResponseParts<'_> {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.begin_map(0usize + self.custom_plugins.is_some() as usize + self.next_token.is_some() as usize);
         if let Some(v) = &self.custom_plugins {
@@ -3336,6 +3612,30 @@ impl Decode for ListWorkerConfigurationsResponse {
 }
 
 impl Encode for ListWorkerConfigurationsResponse {
+    fn encode<E: Encoder>(&self, e: &mut E) {
+        e.begin_map(0usize + self.next_token.is_some() as usize + self.worker_configurations.is_some() as usize);
+        if let Some(v) = &self.next_token {
+            e.key("nextToken");
+            v.encode(e);
+        }
+        if let Some(v) = &self.worker_configurations {
+            e.key("workerConfigurations");
+            v.encode(e);
+        }
+        e.end_map();
+    }
+}
+
+/// `ListWorkerConfigurationsResponse` with its lists of structures already encoded (workerConfigurations).
+#[derive(Debug, Clone, Default)]
+pub struct ListWorkerConfigurationsResponseParts<'a> {
+    /// `nextToken`
+    pub next_token: Option<String>,
+    /// `workerConfigurations`
+    pub worker_configurations: Option<Vec<PreEncoded<'a>>>,
+}
+
+impl Encode for ListWorkerConfigurationsResponseParts<'_> {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.begin_map(0usize + self.next_token.is_some() as usize + self.worker_configurations.is_some() as usize);
         if let Some(v) = &self.next_token {

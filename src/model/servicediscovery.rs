@@ -774,6 +774,30 @@ impl Encode for DiscoverInstancesResponse {
     }
 }
 
+/// `DiscoverInstancesResponse` with its lists of structures already encoded (Instances).
+#[derive(Debug, Clone, Default)]
+pub struct DiscoverInstancesResponseParts<'a> {
+    /// `Instances`
+    pub instances: Option<Vec<PreEncoded<'a>>>,
+    /// `InstancesRevision`
+    pub instances_revision: Option<i64>,
+}
+
+impl Encode for DiscoverInstancesResponseParts<'_> {
+    fn encode<E: Encoder>(&self, e: &mut E) {
+        e.begin_map(0usize + self.instances.is_some() as usize + self.instances_revision.is_some() as usize);
+        if let Some(v) = &self.instances {
+            e.key("Instances");
+            v.encode(e);
+        }
+        if let Some(v) = &self.instances_revision {
+            e.key("InstancesRevision");
+            v.encode(e);
+        }
+        e.end_map();
+    }
+}
+
 /// The `DiscoverInstancesRevisionRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DiscoverInstancesRevisionRequest {
@@ -1967,6 +1991,36 @@ impl Encode for ListInstancesResponse {
     }
 }
 
+/// `ListInstancesResponse` with its lists of structures already encoded (Instances).
+#[derive(Debug, Clone, Default)]
+pub struct ListInstancesResponseParts<'a> {
+    /// `Instances`
+    pub instances: Option<Vec<PreEncoded<'a>>>,
+    /// `NextToken`
+    pub next_token: Option<String>,
+    /// `ResourceOwner`
+    pub resource_owner: Option<String>,
+}
+
+impl Encode for ListInstancesResponseParts<'_> {
+    fn encode<E: Encoder>(&self, e: &mut E) {
+        e.begin_map(0usize + self.instances.is_some() as usize + self.next_token.is_some() as usize + self.resource_owner.is_some() as usize);
+        if let Some(v) = &self.instances {
+            e.key("Instances");
+            v.encode(e);
+        }
+        if let Some(v) = &self.next_token {
+            e.key("NextToken");
+            v.encode(e);
+        }
+        if let Some(v) = &self.resource_owner {
+            e.key("ResourceOwner");
+            v.encode(e);
+        }
+        e.end_map();
+    }
+}
+
 /// The `ListNamespacesRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListNamespacesRequest {
@@ -2035,6 +2089,30 @@ impl Decode for ListNamespacesResponse {
 }
 
 impl Encode for ListNamespacesResponse {
+    fn encode<E: Encoder>(&self, e: &mut E) {
+        e.begin_map(0usize + self.namespaces.is_some() as usize + self.next_token.is_some() as usize);
+        if let Some(v) = &self.namespaces {
+            e.key("Namespaces");
+            v.encode(e);
+        }
+        if let Some(v) = &self.next_token {
+            e.key("NextToken");
+            v.encode(e);
+        }
+        e.end_map();
+    }
+}
+
+/// `ListNamespacesResponse` with its lists of structures already encoded (Namespaces).
+#[derive(Debug, Clone, Default)]
+pub struct ListNamespacesResponseParts<'a> {
+    /// `Namespaces`
+    pub namespaces: Option<Vec<PreEncoded<'a>>>,
+    /// `NextToken`
+    pub next_token: Option<String>,
+}
+
+impl Encode for ListNamespacesResponseParts<'_> {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.begin_map(0usize + self.namespaces.is_some() as usize + self.next_token.is_some() as usize);
         if let Some(v) = &self.namespaces {
@@ -2131,6 +2209,30 @@ impl Encode for ListOperationsResponse {
     }
 }
 
+/// `ListOperationsResponse` with its lists of structures already encoded (Operations).
+#[derive(Debug, Clone, Default)]
+pub struct ListOperationsResponseParts<'a> {
+    /// `NextToken`
+    pub next_token: Option<String>,
+    /// `Operations`
+    pub operations: Option<Vec<PreEncoded<'a>>>,
+}
+
+impl Encode for ListOperationsResponseParts<'_> {
+    fn encode<E: Encoder>(&self, e: &mut E) {
+        e.begin_map(0usize + self.next_token.is_some() as usize + self.operations.is_some() as usize);
+        if let Some(v) = &self.next_token {
+            e.key("NextToken");
+            v.encode(e);
+        }
+        if let Some(v) = &self.operations {
+            e.key("Operations");
+            v.encode(e);
+        }
+        e.end_map();
+    }
+}
+
 /// The `ListServicesRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListServicesRequest {
@@ -2213,6 +2315,30 @@ impl Encode for ListServicesResponse {
     }
 }
 
+/// `ListServicesResponse` with its lists of structures already encoded (Services).
+#[derive(Debug, Clone, Default)]
+pub struct ListServicesResponseParts<'a> {
+    /// `NextToken`
+    pub next_token: Option<String>,
+    /// `Services`
+    pub services: Option<Vec<PreEncoded<'a>>>,
+}
+
+impl Encode for ListServicesResponseParts<'_> {
+    fn encode<E: Encoder>(&self, e: &mut E) {
+        e.begin_map(0usize + self.next_token.is_some() as usize + self.services.is_some() as usize);
+        if let Some(v) = &self.next_token {
+            e.key("NextToken");
+            v.encode(e);
+        }
+        if let Some(v) = &self.services {
+            e.key("Services");
+            v.encode(e);
+        }
+        e.end_map();
+    }
+}
+
 /// The `ListTagsForResourceRequest` structure of the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListTagsForResourceRequest {
@@ -2259,6 +2385,24 @@ impl Decode for ListTagsForResourceResponse {
 }
 
 impl Encode for ListTagsForResourceResponse {
+    fn encode<E: Encoder>(&self, e: &mut E) {
+        e.begin_map(0usize + self.tags.is_some() as usize);
+        if let Some(v) = &self.tags {
+            e.key("Tags");
+            v.encode(e);
+        }
+        e.end_map();
+    }
+}
+
+/// `ListTagsForResourceResponse` with its lists of structures already encoded (Tags).
+#[derive(Debug, Clone, Default)]
+pub struct ListTagsForResourceResponseParts<'a> {
+    /// `Tags`
+    pub tags: Option<Vec<PreEncoded<'a>>>,
+}
+
+impl Encode for ListTagsForResourceResponseParts<'_> {
     fn encode<E: Encoder>(&self, e: &mut E) {
         e.begin_map(0usize + self.tags.is_some() as usize);
         if let Some(v) = &self.tags {

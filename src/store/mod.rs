@@ -223,6 +223,7 @@ pub fn decode_one<T: serde::de::DeserializeOwned>(key: &str, value: &[u8]) -> Re
     serde_json::from_slice(value).map_err(|e| StoreError::Corrupt { key: key.to_string(), detail: e.to_string() })
 }
 
+/// Decodes every row's document; the first bad one is a `Corrupt` error naming its key.
 pub fn decode_all<T: serde::de::DeserializeOwned>(
     rows: Vec<(String, Vec<u8>)>,
 ) -> Result<Vec<(String, T)>, StoreError> {

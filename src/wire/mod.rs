@@ -1,76 +1,137 @@
-//! The wire: which service, operation and protocol a request is; decoding its document; encoding
-//! outputs and AWS errors back in the same protocol. Protocol quirks live here and nowhere else.
+//! The wire: which service, operation and protocol a request is (from the services' generated wire
+//! tables, which the caller hands in: the wire knows no service by name); decoding its document;
+//! encoding outputs and AWS errors back in the same protocol. Protocol quirks live here and nowhere else.
 
+pub mod decode;
+pub mod encode;
 pub mod rest;
 pub mod shape;
 pub mod sigv4;
 
-use shape::{ApiError, ErrorShape, Json, OperationInfo, Protocol, SERIALIZATION_EXCEPTION};
-
-/// The `X-Amz-Target` prefix and Smithy service name of Cloud Map.
-pub const CLOUDMAP_TARGET_PREFIX: &str = "Route53AutoNaming_v20170314";
-/// The Smithy namespace of Cloud Map's shapes (for CBOR error `__type`).
-pub const CLOUDMAP_NAMESPACE: &str = "com.amazonaws.servicediscovery";
+use shape::{ApiError, ErrorShape, Json, OperationInfo, Protocol, WireService, SERIALIZATION_EXCEPTION};
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Where a request goes.
+/// Where a request goes. `service` is an index into the tables given to [`classify`].
 #[derive(Debug)]
 pub enum Route {
-    /// A Cloud Map operation in awsJson1_1 or rpcv2Cbor.
-    CloudMap {
-        /// Operation name.
-        operation: String,
-        /// Protocol.
-        protocol: Protocol,
-    },
-    /// An MSK Connect operation with its decoded path labels.
-    KafkaConnect {
+    /// An operation of a service.
+    Operation {
+        /// The service (index into the tables).
+        service: usize,
         /// The operation.
         operation: &'static OperationInfo,
-        /// Label name → decoded value.
+        /// The protocol it arrived in.
+        protocol: Protocol,
+        /// REST path labels: name → decoded value (empty for the RPC protocols).
         labels: Vec<(&'static str, String)>,
     },
-    /// A request that looks like MSK Connect (`/v1/...`) but matches no operation.
-    KafkaConnectUnknown,
-    /// Not an AWS API request.
+    /// A request addressed to a service that names no operation of it.
+    UnknownOperation {
+        /// The service (index into the tables).
+        service: usize,
+        /// The protocol it arrived in.
+        protocol: Protocol,
+        /// What the request named (a target, an operation or a path), for the error message.
+        name: String,
+    },
+    /// Not an AWS API request of any service here.
     Other,
 }
 
-/// Classifies a request by method, raw path and headers (never by Host).
-pub fn classify(method: &str, raw_path: &str, header: impl Fn(&str) -> Option<String>) -> Route {
+/// Classifies a request by method, raw path and headers (never by Host) against the services'
+/// wire tables: an rpcv2Cbor path, then an `X-Amz-Target`, then the REST URI templates.
+pub fn classify(
+    services: &[&'static WireService],
+    method: &str,
+    raw_path: &str,
+    header: impl Fn(&str) -> Option<String>,
+) -> Route {
     if method == "POST" {
-        if let Some(cbor) = cbor_operation(raw_path) {
+        if let Some((shape, op)) = cbor_operation(raw_path) {
             if header("smithy-protocol").is_some_and(|v| v.eq_ignore_ascii_case("rpc-v2-cbor")) {
-                return Route::CloudMap { operation: cbor, protocol: Protocol::RpcV2Cbor };
+                let named = |w: &WireService| {
+                    w.target_prefix.is_some_and(|p| shape == p || shape == format!("{}.{p}", w.smithy_namespace))
+                };
+                if let Some(i) = services.iter().position(|w| w.speaks(Protocol::RpcV2Cbor) && named(w)) {
+                    return rpc_route(services, i, Protocol::RpcV2Cbor, op);
+                }
             }
         }
         if let Some(target) = header("x-amz-target") {
-            if let Some(op) = target.strip_prefix(CLOUDMAP_TARGET_PREFIX).and_then(|r| r.strip_prefix('.')) {
-                return Route::CloudMap { operation: op.to_string(), protocol: Protocol::AwsJson11 };
+            let json = |w: &&WireService| w.speaks(Protocol::AwsJson11);
+            let addressed = services.iter().position(|w| {
+                json(w) && w.target_prefix.is_some_and(|p| target.strip_prefix(p).is_some_and(|r| r.starts_with('.')))
+            });
+            if let Some(i) = addressed {
+                let prefix_len = services[i].target_prefix.map_or(0, |p| p.len() + 1);
+                return rpc_route(services, i, Protocol::AwsJson11, &target[prefix_len..]);
             }
-            return Route::CloudMap { operation: target, protocol: Protocol::AwsJson11 };
+            // A target of no service here: the JSON RPC service answers it has no such operation.
+            if let Some(i) = services.iter().position(json) {
+                return Route::UnknownOperation { service: i, protocol: Protocol::AwsJson11, name: target };
+            }
         }
     }
-    if raw_path.starts_with("/v1/") {
-        return match rest::match_operation(method, raw_path, crate::model::kafkaconnect::OPERATIONS) {
-            Some((operation, labels)) => Route::KafkaConnect { operation, labels },
-            None => Route::KafkaConnectUnknown,
+    for (i, w) in services.iter().enumerate().filter(|(_, w)| w.speaks(Protocol::RestJson1)) {
+        if let Some((operation, labels)) = rest::match_operation(method, raw_path, w.operations) {
+            return Route::Operation { service: i, operation, protocol: Protocol::RestJson1, labels };
+        }
+    }
+    // A path under a REST service's first URI segment (MSK Connect's `/v1/`) that matches none of
+    // its operations is that service's unknown operation.
+    for (i, w) in services.iter().enumerate().filter(|(_, w)| w.speaks(Protocol::RestJson1)) {
+        let under = |op: &OperationInfo| {
+            let segment = op.uri.trim_start_matches('/').split(['/', '?']).next().unwrap_or("");
+            !segment.is_empty()
+                && raw_path.strip_prefix('/').and_then(|p| p.strip_prefix(segment)).is_some_and(|r| r.starts_with('/'))
         };
+        if w.operations.iter().any(under) {
+            let name = format!("{method} {raw_path}");
+            return Route::UnknownOperation { service: i, protocol: Protocol::RestJson1, name };
+        }
     }
     Route::Other
 }
 
-/// `…/service/<svc>/operation/<Op>` → `Op` when `<svc>` is Cloud Map's service shape.
-fn cbor_operation(raw_path: &str) -> Option<String> {
+/// The route of operation `name` of RPC service `i`.
+fn rpc_route(services: &[&'static WireService], i: usize, protocol: Protocol, name: &str) -> Route {
+    match services[i].operation(name) {
+        Some(operation) => Route::Operation { service: i, operation, protocol, labels: Vec::new() },
+        None => Route::UnknownOperation { service: i, protocol, name: name.to_string() },
+    }
+}
+
+/// `…/service/<svc>/operation/<Op>` → (`<svc>`, `<Op>`).
+fn cbor_operation(raw_path: &str) -> Option<(&str, &str)> {
     let segs: Vec<&str> = raw_path.trim_end_matches('/').rsplit('/').take(4).collect();
     if segs.len() != 4 || segs[1] != "operation" || segs[3] != "service" {
         return None;
     }
-    let svc = segs[2];
-    let absolute = format!("{CLOUDMAP_NAMESPACE}.{CLOUDMAP_TARGET_PREFIX}");
-    (svc == CLOUDMAP_TARGET_PREFIX || svc == absolute).then(|| segs[0].to_string())
+    Some((segs[2], segs[0]))
+}
+
+/// The input document of a request: the RPC body, or for REST the JSON body merged with the path
+/// labels and query parameters; errors are `service`'s own.
+pub fn input_document(
+    service: &WireService,
+    protocol: Protocol,
+    operation: &OperationInfo,
+    labels: Vec<(&'static str, String)>,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<Json, ApiError> {
+    if protocol != Protocol::RestJson1 {
+        return decode_rpc_body(protocol, body);
+    }
+    let doc = if body.iter().all(u8::is_ascii_whitespace) {
+        Json::Null
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::new(service.malformed_error, format!("The request body is not valid JSON: {e}")))?
+    };
+    rest::input_document(operation, labels, &rest::parse_query(query), doc, service.validation_error)
 }
 
 /// Decodes an RPC request body (JSON or CBOR) into a document; an empty body is `{}`.
@@ -147,10 +208,18 @@ pub struct ErrorResponse {
     pub body: Vec<u8>,
 }
 
-/// Encodes `err` the way `protocol` carries errors.
-pub fn encode_error(protocol: Protocol, err: &ApiError) -> ErrorResponse {
+/// Encodes `err` the way `protocol` carries errors, for `service` (None: a request of no service).
+/// Framework failures (500, 503) take the service's own error names where its model has them.
+pub fn encode_error(protocol: Protocol, service: Option<&WireService>, err: &ApiError) -> ErrorResponse {
     use shape::Encoder;
-    let shape: &ErrorShape = err.shape;
+    let own =
+        |s: &'static ErrorShape, own: Option<&'static ErrorShape>| if std::ptr::eq(err.shape, s) { own } else { None };
+    let shape: &ErrorShape = service
+        .and_then(|w| {
+            own(&shape::INTERNAL_FAILURE, w.internal_error)
+                .or_else(|| own(&shape::SERVICE_UNAVAILABLE, w.unavailable_error))
+        })
+        .unwrap_or(err.shape);
     match protocol {
         Protocol::RestJson1 => {
             let mut e = shape::JsonEncoder::new(shape::JsonTimestamps::Iso8601);
@@ -177,7 +246,8 @@ pub fn encode_error(protocol: Protocol, err: &ApiError) -> ErrorResponse {
         }
         Protocol::RpcV2Cbor => {
             let mut e = shape::CborEncoder::new();
-            write_error_members(&mut e, format!("{CLOUDMAP_NAMESPACE}#{}", shape.name), err);
+            let namespace = service.map_or("com.amazonaws", |w| w.smithy_namespace);
+            write_error_members(&mut e, format!("{namespace}#{}", shape.name), err);
             ErrorResponse {
                 status: shape.status,
                 content_type: "application/cbor",
@@ -204,29 +274,61 @@ fn write_error_members<E: shape::Encoder>(e: &mut E, type_name: String, err: &Ap
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Service;
+
+    fn tables() -> Vec<&'static WireService> {
+        Service::ALL.iter().map(|s| s.wire()).collect()
+    }
 
     #[test]
-    fn classifies_cbor_and_json() {
+    fn classifies_cbor_json_and_rest() {
+        let wires = tables();
         let h = |name: &str| match name {
             "smithy-protocol" => Some("rpc-v2-cbor".to_string()),
             _ => None,
         };
-        match classify("POST", "/prefix/service/Route53AutoNaming_v20170314/operation/GetOperation", h) {
-            Route::CloudMap { operation, protocol } => {
-                assert_eq!(operation, "GetOperation");
+        match classify(&wires, "POST", "/prefix/service/Route53AutoNaming_v20170314/operation/GetOperation", h) {
+            Route::Operation { operation, protocol, .. } => {
+                assert_eq!(operation.name, "GetOperation");
                 assert_eq!(protocol, Protocol::RpcV2Cbor);
             }
             other => panic!("{other:?}"),
         }
         let h = |name: &str| (name == "x-amz-target").then(|| "Route53AutoNaming_v20170314.ListNamespaces".to_string());
-        assert!(matches!(classify("POST", "/", h), Route::CloudMap { protocol: Protocol::AwsJson11, .. }));
+        assert!(matches!(classify(&wires, "POST", "/", h), Route::Operation { protocol: Protocol::AwsJson11, .. }));
+        let h = |name: &str| (name == "x-amz-target").then(|| "Other_20200101.Thing".to_string());
+        assert!(matches!(
+            classify(&wires, "POST", "/", h),
+            Route::UnknownOperation { protocol: Protocol::AwsJson11, .. }
+        ));
+        let none = |_: &str| None;
+        assert!(matches!(
+            classify(&wires, "GET", "/v1/connectors", none),
+            Route::Operation { protocol: Protocol::RestJson1, .. }
+        ));
+        assert!(matches!(
+            classify(&wires, "PATCH", "/v1/connectors", none),
+            Route::UnknownOperation { protocol: Protocol::RestJson1, .. }
+        ));
+        assert!(matches!(classify(&wires, "GET", "/v1/", none), Route::UnknownOperation { .. }));
+        assert!(matches!(classify(&wires, "GET", "/elsewhere", none), Route::Other));
+        assert!(matches!(classify(&wires, "GET", "/", none), Route::Other));
     }
 
     #[test]
     fn cbor_error_matches_reference_bytes() {
         let err = ApiError::new(&crate::model::servicediscovery::errors::OPERATION_NOT_FOUND, "Operation not found");
-        let r = encode_error(Protocol::RpcV2Cbor, &err);
+        let r = encode_error(Protocol::RpcV2Cbor, Some(Service::ServiceDiscovery.wire()), &err);
         assert_eq!(r.body.len(), 86);
         assert_eq!(r.status, 404);
+    }
+
+    #[test]
+    fn framework_errors_take_the_services_names() {
+        let err = ApiError::new(&shape::SERVICE_UNAVAILABLE, "store down");
+        let r = encode_error(Protocol::RestJson1, Some(Service::KafkaConnect.wire()), &err);
+        assert_eq!(r.headers[0].1, "ServiceUnavailableException");
+        let r = encode_error(Protocol::AwsJson11, Some(Service::ServiceDiscovery.wire()), &err);
+        assert!(String::from_utf8(r.body).unwrap().contains("\"ServiceUnavailable\""));
     }
 }

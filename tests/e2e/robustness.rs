@@ -3,7 +3,8 @@
 //! layer in-process.
 
 use axum::body::Body;
-use localplane::server::{router, App};
+use localplane::app::App;
+use localplane::server::router;
 use proptest::prelude::*;
 use std::path::Path;
 use tower::ServiceExt;

@@ -36,6 +36,8 @@ struct Generator<'a> {
     operations: &'a Map<String, Value>,
     metadata: &'a Map<String, Value>,
     patterns: BTreeMap<String, usize>,
+    /// The shapes that are operation outputs.
+    outputs: BTreeSet<String>,
     out: String,
 }
 
@@ -225,6 +227,11 @@ impl<'a> Generator<'a> {
             operations: obj(&model["operations"], "operations")?,
             metadata: obj(&model["metadata"], "metadata")?,
             patterns: BTreeMap::new(),
+            outputs: obj(&model["operations"], "operations")?
+                .values()
+                .filter_map(|op| op.get("output").and_then(|o| o.get("shape")).and_then(Value::as_str))
+                .map(str::to_string)
+                .collect(),
             out: String::new(),
         })
     }
@@ -429,21 +436,41 @@ impl<'a> Generator<'a> {
             }
         }
         writeln!(o, "        }})\n    }}\n}}\n").ok();
-        // Encoding.
-        writeln!(o, "impl Encode for {t} {{\n    fn encode<E: Encoder>(&self, e: &mut E) {{").ok();
-        let mut count = vec!["0usize".to_string()];
-        for (m, _, req) in &members {
-            count.push(if *req { "1".into() } else { format!("self.{}.is_some() as usize", snake(m)) });
+        writeln!(o, "impl Encode for {t} {{\n{}}}\n", encode_body(&members)).ok();
+        if self.outputs.contains(name) {
+            o.push_str(&self.gen_parts(name, &members)?);
         }
-        writeln!(o, "        e.begin_map({});", count.join(" + ")).ok();
-        for (m, _, req) in &members {
-            if *req {
-                writeln!(o, "        e.key({});\n        self.{}.encode(e);", lit(m), snake(m)).ok();
-            } else {
-                writeln!(o, "        if let Some(v) = &self.{} {{\n            e.key({});\n            v.encode(e);\n        }}", snake(m), lit(m)).ok();
+        Ok(o)
+    }
+
+    /// For an operation output with lists of structures: `{Output}Parts`, the same output with
+    /// those lists holding items already encoded, which a backend that keeps its summaries encoded
+    /// assembles; it encodes to the same bytes as the output would.
+    fn gen_parts(&self, name: &str, members: &[Member<'a>]) -> Result<String, String> {
+        let mut lists = Vec::new();
+        for (m, mv, _) in members {
+            let s = self.shape(member_shape_of(mv)?)?;
+            if self.kind(member_shape_of(mv)?)? == "list" && self.kind(member_shape(&s["member"])?)? == "structure" {
+                lists.push(m.clone());
             }
         }
-        writeln!(o, "        e.end_map();\n    }}\n}}\n").ok();
+        if lists.is_empty() {
+            return Ok(String::new());
+        }
+        let t = type_name(name);
+        let mut o = String::new();
+        writeln!(o, "/// `{t}` with its lists of structures already encoded ({}).", lists.join(", ")).ok();
+        writeln!(o, "#[derive(Debug, Clone, Default)]\npub struct {t}Parts<'a> {{").ok();
+        for (m, mv, req) in members {
+            let ty = if lists.contains(m) {
+                "Vec<PreEncoded<'a>>".to_string()
+            } else {
+                self.rust_type(member_shape_of(mv)?)?
+            };
+            let ty = if *req { ty } else { format!("Option<{ty}>") };
+            writeln!(o, "    /// `{m}`\n    pub {}: {ty},", snake(m)).ok();
+        }
+        writeln!(o, "}}\n\nimpl Encode for {t}Parts<'_> {{\n{}}}\n", encode_body(members)).ok();
         Ok(o)
     }
 
@@ -661,6 +688,31 @@ impl<'a> Generator<'a> {
         writeln!(o, "}};").ok();
         Ok(o)
     }
+}
+
+/// The body of a structure's `Encode` impl: members in model order, absent optional ones left out.
+fn encode_body(members: &[Member<'_>]) -> String {
+    let mut o = String::from("    fn encode<E: Encoder>(&self, e: &mut E) {\n");
+    let mut count = vec!["0usize".to_string()];
+    for (m, _, req) in members {
+        count.push(if *req { "1".into() } else { format!("self.{}.is_some() as usize", snake(m)) });
+    }
+    writeln!(o, "        e.begin_map({});", count.join(" + ")).ok();
+    for (m, _, req) in members {
+        if *req {
+            writeln!(o, "        e.key({});\n        self.{}.encode(e);", lit(m), snake(m)).ok();
+        } else {
+            writeln!(
+                o,
+                "        if let Some(v) = &self.{} {{\n            e.key({});\n            v.encode(e);\n        }}",
+                snake(m),
+                lit(m)
+            )
+            .ok();
+        }
+    }
+    o.push_str("        e.end_map();\n    }\n");
+    o
 }
 
 fn member_shape(v: &Value) -> Result<&str, String> {
