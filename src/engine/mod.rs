@@ -76,13 +76,13 @@ pub struct StepView {
     pub state: String,
 }
 
-/// An operation of either service as the admin API and `localplane ops` show it.
+/// An operation of any service as the admin API and `localplane ops` show it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OperationView {
-    /// `kafkaconnect` or `servicediscovery`.
+    /// The service's name.
     pub service: String,
-    /// The id clients use: the Cloud Map OperationId or the connector operation ARN.
+    /// The id clients use (an OperationId, an operation ARN).
     pub id: String,
     /// Operation type.
     pub operation_type: String,
@@ -92,7 +92,7 @@ pub struct OperationView {
     pub state: String,
     /// Whether it has ended.
     pub terminal: bool,
-    /// Steps with their states (Cloud Map: SUBMITTED, PENDING and the outcome).
+    /// Steps with their states.
     pub steps: Vec<StepView>,
     /// Creation time, ms since the epoch.
     pub created_ms: i64,

@@ -79,8 +79,8 @@ pub fn classify(
             return Route::Operation { service: i, operation, protocol: Protocol::RestJson1, labels };
         }
     }
-    // A path under a REST service's first URI segment (MSK Connect's `/v1/`) that matches none of
-    // its operations is that service's unknown operation.
+    // A path under a REST service's first URI segment (`/v1/`, say) that matches none of its
+    // operations is that service's unknown operation.
     for (i, w) in services.iter().enumerate().filter(|(_, w)| w.speaks(Protocol::RestJson1)) {
         let under = |op: &OperationInfo| {
             let segment = op.uri.trim_start_matches('/').split(['/', '?']).next().unwrap_or("");
@@ -269,66 +269,4 @@ fn write_error_members<E: shape::Encoder>(e: &mut E, type_name: String, err: &Ap
         e.str(v);
     }
     e.end_map();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Service;
-
-    fn tables() -> Vec<&'static WireService> {
-        Service::ALL.iter().map(|s| s.wire()).collect()
-    }
-
-    #[test]
-    fn classifies_cbor_json_and_rest() {
-        let wires = tables();
-        let h = |name: &str| match name {
-            "smithy-protocol" => Some("rpc-v2-cbor".to_string()),
-            _ => None,
-        };
-        match classify(&wires, "POST", "/prefix/service/Route53AutoNaming_v20170314/operation/GetOperation", h) {
-            Route::Operation { operation, protocol, .. } => {
-                assert_eq!(operation.name, "GetOperation");
-                assert_eq!(protocol, Protocol::RpcV2Cbor);
-            }
-            other => panic!("{other:?}"),
-        }
-        let h = |name: &str| (name == "x-amz-target").then(|| "Route53AutoNaming_v20170314.ListNamespaces".to_string());
-        assert!(matches!(classify(&wires, "POST", "/", h), Route::Operation { protocol: Protocol::AwsJson11, .. }));
-        let h = |name: &str| (name == "x-amz-target").then(|| "Other_20200101.Thing".to_string());
-        assert!(matches!(
-            classify(&wires, "POST", "/", h),
-            Route::UnknownOperation { protocol: Protocol::AwsJson11, .. }
-        ));
-        let none = |_: &str| None;
-        assert!(matches!(
-            classify(&wires, "GET", "/v1/connectors", none),
-            Route::Operation { protocol: Protocol::RestJson1, .. }
-        ));
-        assert!(matches!(
-            classify(&wires, "PATCH", "/v1/connectors", none),
-            Route::UnknownOperation { protocol: Protocol::RestJson1, .. }
-        ));
-        assert!(matches!(classify(&wires, "GET", "/v1/", none), Route::UnknownOperation { .. }));
-        assert!(matches!(classify(&wires, "GET", "/elsewhere", none), Route::Other));
-        assert!(matches!(classify(&wires, "GET", "/", none), Route::Other));
-    }
-
-    #[test]
-    fn cbor_error_matches_reference_bytes() {
-        let err = ApiError::new(&crate::model::servicediscovery::errors::OPERATION_NOT_FOUND, "Operation not found");
-        let r = encode_error(Protocol::RpcV2Cbor, Some(Service::ServiceDiscovery.wire()), &err);
-        assert_eq!(r.body.len(), 86);
-        assert_eq!(r.status, 404);
-    }
-
-    #[test]
-    fn framework_errors_take_the_services_names() {
-        let err = ApiError::new(&shape::SERVICE_UNAVAILABLE, "store down");
-        let r = encode_error(Protocol::RestJson1, Some(Service::KafkaConnect.wire()), &err);
-        assert_eq!(r.headers[0].1, "ServiceUnavailableException");
-        let r = encode_error(Protocol::AwsJson11, Some(Service::ServiceDiscovery.wire()), &err);
-        assert!(String::from_utf8(r.body).unwrap().contains("\"ServiceUnavailable\""));
-    }
 }

@@ -112,21 +112,3 @@ pub fn input_document(
     }
     Ok(Json::Object(doc))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::kafkaconnect::OPERATIONS;
-
-    #[test]
-    fn arn_labels_are_single_segments() {
-        let p = "/v1/connectors/arn%3Aaws%3Akafkaconnect%3Aus-east-1%3A123456789012%3Aconnector%2Forders%2Fabc-2/operations";
-        let (op, labels) = match_operation("GET", p, OPERATIONS).unwrap();
-        assert_eq!(op.name, "ListConnectorOperations");
-        assert_eq!(labels[0].1, "arn:aws:kafkaconnect:us-east-1:123456789012:connector/orders/abc-2");
-        let p = "/v1/connectors/arn:aws:kafkaconnect:us-east-1:123456789012:connector%2Forders%2Fabc-2";
-        let (op, _) = match_operation("PUT", p, OPERATIONS).unwrap();
-        assert_eq!(op.name, "UpdateConnector");
-        assert!(match_operation("PATCH", "/v1/connectors", OPERATIONS).is_none());
-    }
-}

@@ -53,7 +53,7 @@ pub enum Protocol {
 /// routes, decodes and encodes errors from these tables and knows no service by name.
 #[derive(Debug)]
 pub struct WireService {
-    /// The name clients sign with (the model's `endpointPrefix`), e.g. `servicediscovery`.
+    /// The name clients sign with (the model's `endpointPrefix`).
     pub name: &'static str,
     /// The model's `serviceFullName`.
     pub full_name: &'static str,

@@ -9,7 +9,7 @@ pub struct Credential {
     pub date: String,
     /// The region the request was signed for.
     pub region: String,
-    /// The signing name (`kafkaconnect`, `servicediscovery`).
+    /// The signing name of the service (its `endpointPrefix`).
     pub service: String,
 }
 
@@ -49,10 +49,10 @@ mod tests {
 
     #[test]
     fn parses_boto3_header() {
-        let h = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20250611/us-east-1/kafkaconnect/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=2066";
+        let h = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20250611/us-east-1/examplesvc/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=2066";
         let c = parse_authorization(h).unwrap();
         assert_eq!(c.region, "us-east-1");
-        assert_eq!(c.service, "kafkaconnect");
+        assert_eq!(c.service, "examplesvc");
         assert_eq!(account_for("123456789012", "000000000000"), "123456789012");
         assert_eq!(account_for(&c.access_key, "000000000000"), "000000000000");
         assert!(parse_authorization("Bearer x").is_none());
