@@ -12,6 +12,8 @@ mod plugins;
 pub mod records;
 mod scope;
 mod tags;
+#[cfg(test)]
+mod tests;
 mod worker_configurations;
 
 use crate::engine::Engine;
