@@ -11,6 +11,7 @@ use crate::paging;
 use crate::store::{get_json, put_json};
 use crate::tags::Tags;
 use crate::wire::shape::{ApiError, RequestContext};
+use std::collections::BTreeMap;
 
 /// CreateConnector: checks the request, then writes the connector CREATING and hands its creation
 /// to the engine.
@@ -175,7 +176,7 @@ pub async fn list(
     scope::read(engine, cx, move |s| {
         let name_prefix = input.connector_name_prefix.unwrap_or_default();
         let prefix = s.keys.connectors_in_order();
-        let after = page_after(&input.next_token, &prefix)?;
+        let after = page_after(input.next_token.as_deref(), &prefix)?;
         let keys = &s.keys;
         let (connectors, next_token) =
             paging::page(s.tx, &prefix, after, page_size(input.max_results), |tx, _, id| -> Result<_, ApiError> {
@@ -328,7 +329,7 @@ fn worker_setting_update(
 /// `VALIDATE_UPDATE`.
 fn configuration_update(
     c: &ConnectorRec,
-    cfg: std::collections::BTreeMap<String, String>,
+    cfg: BTreeMap<String, String>,
     now: i64,
 ) -> Result<ConnectorOperationRec, ApiError> {
     let class = "connector.class";

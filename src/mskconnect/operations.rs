@@ -98,7 +98,7 @@ async fn kept_operations_page(
     scope::read(engine, cx, move |s| {
         let c = s.connector(&input.connector_arn)?;
         let prefix = s.keys.operations_newest_first(&c.id);
-        let after = page_after(&input.next_token, &prefix)?;
+        let after = page_after(input.next_token.as_deref(), &prefix)?;
         let keys = &s.keys;
         paging::page(s.tx, &prefix, after, page_size(input.max_results), |tx, _, op_id| -> Result<_, ApiError> {
             let key = keys.operation(&c.id, &String::from_utf8_lossy(op_id));

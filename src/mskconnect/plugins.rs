@@ -126,7 +126,7 @@ pub async fn list(
     scope::read(engine, cx, move |s| {
         let name_prefix = input.name_prefix.unwrap_or_default();
         let prefix = s.keys.plugins_in_order();
-        let after = page_after(&input.next_token, &prefix)?;
+        let after = page_after(input.next_token.as_deref(), &prefix)?;
         let keys = &s.keys;
         let (plugins, next_token) =
             paging::page(s.tx, &prefix, after, page_size(input.max_results), |tx, _, id| -> Result<_, ApiError> {
