@@ -137,14 +137,7 @@ pub async fn delete(
             return Ok(response);
         }
         let now = s.engine.now_ms();
-        if let Some(op_id) = c.active_operation.take() {
-            let op_key = s.keys.operation(&c.id, &op_id);
-            if let Some(mut op) = get_json::<ConnectorOperationRec>(s.tx, &op_key)? {
-                super::driver::cancel_for_deletion(&mut op, now);
-                put_json(s.tx, &op_key, &op)?;
-            }
-            s.cancel(&Task::Operation { connector_id: c.id.clone(), operation_id: op_id })?;
-        }
+        s.cancel_operation_for_deletion(&mut c, now)?;
         if c.state == m::ConnectorState::Creating {
             s.cancel(&Task::CreateConnector(c.id.clone()))?;
         }

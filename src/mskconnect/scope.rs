@@ -251,6 +251,20 @@ impl<'a> Scope<'a> {
         self.engine.cancel(self.tx, SERVICE, &task.to_ref(&self.cx.account, &self.cx.region))
     }
 
+    /// Ends connector `c`'s operation in flight, if any, because the connector is being deleted,
+    /// and takes it off the engine's schedule.
+    pub fn cancel_operation_for_deletion(&mut self, c: &mut ConnectorRec, now: i64) -> Result<(), StoreError> {
+        let Some(op_id) = c.active_operation.take() else {
+            return Ok(());
+        };
+        let op_key = self.keys.operation(&c.id, &op_id);
+        if let Some(mut op) = get_json::<ConnectorOperationRec>(self.tx, &op_key)? {
+            super::driver::cancel_for_deletion(&mut op, now);
+            put_json(self.tx, &op_key, &op)?;
+        }
+        self.cancel(&Task::Operation { connector_id: c.id.clone(), operation_id: op_id })
+    }
+
     /// The failure an operation fault rule injects into a create of `operation_type`
     /// (`CREATE_CONNECTOR`, `CREATE_CUSTOM_PLUGIN`) on one of `resources`, taking one use of it.
     pub fn creation_fault(&mut self, operation_type: &str, resources: &[&str]) -> Result<Option<Problem>, StoreError> {
