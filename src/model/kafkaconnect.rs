@@ -5709,3 +5709,10 @@ pub async fn dispatch<A: Api>(api: &A, cx: &RequestContext, op: Operation, input
         }
     }
 }
+
+/// Dispatches the operation of a route (its table entry) in the request's protocol: what the
+/// service registry's front end calls.
+pub async fn dispatch_route<A: Api>(api: &A, cx: &RequestContext, operation: &'static OperationInfo, input: &Json) -> Result<Option<Vec<u8>>, ApiError> {
+    let op = Operation::from_name(operation.name).ok_or_else(|| ApiError::unknown_operation(operation.name))?;
+    dispatch(api, cx, op, input, cx.protocol).await
+}

@@ -10,7 +10,7 @@ use crate::kept::{Entry, Kept};
 use crate::model::kafkaconnect as m;
 use crate::paging;
 use crate::store::StoreError;
-use crate::wire::shape::{encode_output, ApiError, Encoder, JsonEncoder, JsonTimestamps, Protocol, RequestContext};
+use crate::wire::shape::{encode_output, encode_output_sized, ApiError, PreEncoded, Protocol, RequestContext};
 use std::sync::{Arc, OnceLock};
 
 /// A connector operation record as last read, with its describe answer and its summary encoded at
@@ -47,22 +47,13 @@ impl KeptOperation {
 
 /// The ListConnectorOperations response of `ops`, assembled from their kept summaries.
 fn connector_operations_response(ops: &[Arc<Entry<KeptOperation>>], next_token: Option<&str>) -> Vec<u8> {
-    let size: usize = ops.iter().map(|o| o.value.summary().len() + 1).sum::<usize>() + 64;
-    let mut e = JsonEncoder::with_capacity(JsonTimestamps::Iso8601, size);
-    // The member order and count of the generated ListConnectorOperationsResponse encoder.
-    e.begin_map(1 + next_token.is_some() as usize);
-    e.key("connectorOperations");
-    e.begin_list(ops.len());
-    for o in ops {
-        e.raw(o.value.summary());
-    }
-    e.end_list();
-    if let Some(t) = next_token {
-        e.key("nextToken");
-        e.str(t);
-    }
-    e.end_map();
-    e.finish()
+    let summaries: Vec<PreEncoded> = ops.iter().map(|o| PreEncoded(o.value.summary())).collect();
+    let size = summaries.iter().map(|p| p.len() + 1).sum::<usize>() + 64;
+    let parts = m::ListConnectorOperationsResponseParts {
+        connector_operations: Some(summaries),
+        next_token: next_token.map(str::to_string),
+    };
+    encode_output_sized(&parts, Protocol::RestJson1, size)
 }
 
 /// The connector operation `input` names, decoded unless kept from an earlier read of the same

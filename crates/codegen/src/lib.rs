@@ -641,6 +641,8 @@ impl<'a> Generator<'a> {
         writeln!(o, "pub fn validate_input(op: Operation, input: &Json) -> Result<(), ApiError> {{\n    match op {{\n{validate}    }}\n}}\n").ok();
         writeln!(o, "/// Decodes the input of operation `op`, calls the backend, and encodes its output.\n/// `Ok(None)` is an operation whose output is Unit (no body).").ok();
         writeln!(o, "pub async fn dispatch<A: Api>(api: &A, cx: &RequestContext, op: Operation, input: &Json, protocol: Protocol) -> Result<Option<Vec<u8>>, ApiError> {{\n    match op {{\n{dispatch}    }}\n}}").ok();
+        writeln!(o, "\n/// Dispatches the operation of a route (its table entry) in the request's protocol: what the\n/// service registry's front end calls.").ok();
+        writeln!(o, "pub async fn dispatch_route<A: Api>(api: &A, cx: &RequestContext, operation: &'static OperationInfo, input: &Json) -> Result<Option<Vec<u8>>, ApiError> {{\n    let op = Operation::from_name(operation.name).ok_or_else(|| ApiError::unknown_operation(operation.name))?;\n    dispatch(api, cx, op, input, cx.protocol).await\n}}").ok();
         Ok(o)
     }
 
