@@ -32,7 +32,7 @@ impl ServiceInstances {
     /// The `HttpInstanceSummary` of record `i`.
     pub fn summary(&self, i: usize) -> m::HttpInstanceSummary {
         let inst = &self.recs[i];
-        let health = super::health_as_reported(self.checked, &inst.health);
+        let health = super::health_as_reported(self.checked, inst.health);
         m::HttpInstanceSummary {
             instance_id: Some(inst.id.clone()),
             namespace_name: Some(self.namespace_name.clone()),
@@ -175,13 +175,18 @@ impl ServiceInstances {
             }
         }
         if self.checked {
-            let health = |i: &usize| self.recs[*i].health.as_str();
+            let health = |i: &usize| self.recs[*i].health;
             found = match input.health_status.unwrap_or(m::HealthStatusFilter::Healthy) {
-                m::HealthStatusFilter::Healthy => found.into_iter().filter(|i| health(i) == "HEALTHY").collect(),
-                m::HealthStatusFilter::Unhealthy => found.into_iter().filter(|i| health(i) == "UNHEALTHY").collect(),
+                m::HealthStatusFilter::Healthy => {
+                    found.into_iter().filter(|i| health(i) == m::HealthStatus::Healthy).collect()
+                }
+                m::HealthStatusFilter::Unhealthy => {
+                    found.into_iter().filter(|i| health(i) == m::HealthStatus::Unhealthy).collect()
+                }
                 m::HealthStatusFilter::All => found,
                 m::HealthStatusFilter::HealthyOrElseAll => {
-                    let healthy: Vec<usize> = found.iter().copied().filter(|i| health(i) == "HEALTHY").collect();
+                    let healthy: Vec<usize> =
+                        found.iter().copied().filter(|i| health(i) == m::HealthStatus::Healthy).collect();
                     if healthy.is_empty() {
                         found
                     } else {
@@ -312,7 +317,7 @@ mod tests {
                     ("stage".to_string(), if i % 2 == 0 { "blue" } else { "green\"\u{e9}" }.to_string()),
                 ]),
                 created_by: "123456789012".into(),
-                health: if i % 3 == 0 { "UNHEALTHY" } else { "HEALTHY" }.into(),
+                health: if i % 3 == 0 { m::HealthStatus::Unhealthy } else { m::HealthStatus::Healthy },
             })
             .collect();
         ServiceInstances {

@@ -233,7 +233,7 @@ impl CloudMap {
         &self,
         tx: &mut dyn Tx,
         cx: &RequestContext,
-        op_type: &str,
+        op_type: m::OperationType,
         targets: BTreeMap<String, String>,
         namespace_id: Option<String>,
         service_id: Option<String>,
@@ -247,7 +247,7 @@ impl CloudMap {
             tx.put(b, id.as_bytes())?;
         }
         let resources: Vec<&str> = [namespace_id.as_deref(), service_id.as_deref()].into_iter().flatten().collect();
-        let fault = self.engine.take_operation_fault(tx, SERVICE, op_type, &resources)?.map(|rule| {
+        let fault = self.engine.take_operation_fault(tx, SERVICE, op_type.as_str(), &resources)?.map(|rule| {
             let message = rule.error_message.unwrap_or_else(|| format!("Injected fault {}", rule.id));
             (rule.error_code, message)
         });
@@ -255,8 +255,8 @@ impl CloudMap {
             id: id.clone(),
             owner: cx.account.clone(),
             region: cx.region.clone(),
-            op_type: op_type.to_string(),
-            status: "SUBMITTED".into(),
+            op_type,
+            status: m::OperationStatus::Submitted,
             error_code: None,
             error_message: None,
             create_date: now,
@@ -301,7 +301,7 @@ impl CloudMap {
         &self,
         cx: &RequestContext,
         api: &'static str,
-        ns_type: &'static str,
+        ns_type: m::NamespaceType,
         name: String,
         vpc: Option<String>,
         description: Option<String>,
@@ -334,13 +334,13 @@ impl CloudMap {
                 let zone_key = keys.zone_name(ns_type, vpc.as_deref(), &name);
                 let mut fail = None;
                 let mut http_name = name.clone();
-                if ns_type == "HTTP" {
+                if ns_type == m::NamespaceType::Http {
                     if let Some(other) = tx.get(&keys.http_name(&name))? {
                         return Err(already_exists(tx, &keys, &other, &name)?);
                     }
                 } else {
                     if let Some(other) = tx.get(&zone_key)? {
-                        if ns_type == "DNS_PUBLIC" {
+                        if ns_type == m::NamespaceType::DnsPublic {
                             return Err(already_exists(tx, &keys, &other, &name)?);
                         }
                         // Route 53 refuses a second private zone of that name in that VPC: the
@@ -363,10 +363,10 @@ impl CloudMap {
                     arn: arn(&cx, "namespace", &id),
                     name: name.clone(),
                     http_name: http_name.clone(),
-                    ns_type: ns_type.to_string(),
+                    ns_type,
                     description,
                     vpc,
-                    hosted_zone_id: (ns_type != "HTTP").then(new_hosted_zone_id),
+                    hosted_zone_id: (ns_type != m::NamespaceType::Http).then(new_hosted_zone_id),
                     soa_ttl,
                     create_date: now,
                     creator_request_id: creator_request_id.clone(),
@@ -377,7 +377,7 @@ impl CloudMap {
                 put_json(tx, &keys.namespace(&id), &ns)?;
                 if fail.is_none() {
                     tx.put(&keys.http_name(&http_name), id.as_bytes())?;
-                    if ns_type != "HTTP" {
+                    if ns_type != m::NamespaceType::Http {
                         tx.put(&zone_key, id.as_bytes())?;
                     }
                 }
@@ -386,7 +386,7 @@ impl CloudMap {
                 }
                 let targets = BTreeMap::from([("NAMESPACE".to_string(), id.clone())]);
                 let change = Change::CreateNamespace { namespace_id: id.clone(), fail };
-                let op = this.start_operation(tx, &cx, "CREATE_NAMESPACE", targets, Some(id), None, change, None)?;
+                let op = this.start_operation(tx, &cx, m::OperationType::CreateNamespace, targets, Some(id), None, change, None)?;
                 if let Some(k) = &token_key {
                     Self::remember(tx, k, &fingerprint, &op)?;
                 }
@@ -412,7 +412,7 @@ impl CloudMap {
         &self,
         cx: &RequestContext,
         id: String,
-        expected_type: &'static str,
+        expected_type: m::NamespaceType,
         description: Option<String>,
         soa_ttl: Option<i64>,
         updater_request_id: Option<String>,
@@ -437,7 +437,7 @@ impl CloudMap {
                 if ns.ns_type != expected_type {
                     return Err(invalid(format!(
                         "Namespace {id} is of type {}; use the update call for that type",
-                        ns.ns_type
+                        ns.ns_type.as_str()
                     )));
                 }
                 let busy = keys.busy(&format!("ns/{id}"));
@@ -446,8 +446,16 @@ impl CloudMap {
                 }
                 let targets = BTreeMap::from([("NAMESPACE".to_string(), id.clone())]);
                 let change = Change::UpdateNamespace { namespace_id: id.clone(), description, soa_ttl };
-                let op =
-                    this.start_operation(tx, &cx, "UPDATE_NAMESPACE", targets, Some(id), None, change, Some(busy))?;
+                let op = this.start_operation(
+                    tx,
+                    &cx,
+                    m::OperationType::UpdateNamespace,
+                    targets,
+                    Some(id),
+                    None,
+                    change,
+                    Some(busy),
+                )?;
                 if let Some(k) = &token_key {
                     Self::remember(tx, k, &fingerprint, &op)?;
                 }
@@ -564,7 +572,7 @@ fn already_exists(tx: &mut dyn Tx, keys: &Keys, other_id: &[u8], name: &str) -> 
 
 /// DNS namespaces compare service names case-insensitively (they are DNS names); HTTP ones exactly.
 fn service_name_key(ns: &NamespaceRec, name: &str) -> String {
-    if ns.ns_type == "HTTP" {
+    if ns.ns_type == m::NamespaceType::Http {
         name.to_string()
     } else {
         name.to_ascii_lowercase()
@@ -587,7 +595,7 @@ fn namespace_model(ns: &NamespaceRec) -> m::Namespace {
         arn: Some(ns.arn.clone()),
         resource_owner: Some(ns.owner.clone()),
         name: Some(ns.name.clone()),
-        type_: m::NamespaceType::from_wire(&ns.ns_type),
+        type_: Some(ns.ns_type),
         description: ns.description.clone(),
         service_count: Some(ns.service_count),
         properties: Some(namespace_properties(ns)),
@@ -599,17 +607,14 @@ fn namespace_model(ns: &NamespaceRec) -> m::Namespace {
 fn dns_config_model(s: &ServiceRec) -> Option<m::DnsConfig> {
     s.dns_records.as_ref().map(|records| m::DnsConfig {
         namespace_id: Some(s.namespace_id.clone()),
-        routing_policy: s.routing_policy.as_deref().and_then(m::RoutingPolicy::from_wire),
-        dns_records: records
-            .iter()
-            .map(|r| m::DnsRecord { type_: m::RecordType::from_wire(&r.record_type).unwrap_or_default(), ttl: r.ttl })
-            .collect(),
+        routing_policy: s.routing_policy,
+        dns_records: records.iter().map(|r| m::DnsRecord { type_: r.record_type, ttl: r.ttl }).collect(),
     })
 }
 
 fn health_check_model(s: &ServiceRec) -> Option<m::HealthCheckConfig> {
     s.health_check.as_ref().map(|h| m::HealthCheckConfig {
-        type_: m::HealthCheckType::from_wire(&h.check_type).unwrap_or_default(),
+        type_: h.check_type,
         resource_path: h.resource_path.clone(),
         failure_threshold: h.failure_threshold,
     })
@@ -625,7 +630,7 @@ fn service_model(s: &ServiceRec) -> m::Service {
         description: s.description.clone(),
         instance_count: Some(s.instance_count),
         dns_config: dns_config_model(s),
-        type_: m::ServiceType::from_wire(&s.service_type),
+        type_: Some(s.service_type),
         health_check_config: health_check_model(s),
         health_check_custom_config: s
             .custom_health
@@ -657,7 +662,7 @@ fn service_summary(s: &ServiceRec) -> m::ServiceSummary {
 /// Checks a service definition against the namespace it goes into (CreateService rules).
 fn check_service_definition(ns: &NamespaceRec, input: &m::CreateServiceRequest) -> Result<(), ApiError> {
     if let Some(dns) = &input.dns_config {
-        if ns.ns_type == "HTTP" {
+        if ns.ns_type == m::NamespaceType::Http {
             return Err(invalid(format!("Namespace {} is an HTTP namespace; DnsConfig is not allowed", ns.id)));
         }
         if input.type_ == Some(m::ServiceTypeOption::Http) {
@@ -676,7 +681,7 @@ fn check_service_definition(ns: &NamespaceRec, input: &m::CreateServiceRequest) 
         return Err(invalid("HealthCheckConfig and HealthCheckCustomConfig are mutually exclusive"));
     }
     if let Some(h) = &input.health_check_config {
-        if ns.ns_type == "DNS_PRIVATE" {
+        if ns.ns_type == m::NamespaceType::DnsPrivate {
             return Err(invalid("HealthCheckConfig is not supported for services in private DNS namespaces"));
         }
         check_health_check(h)?;
@@ -715,7 +720,7 @@ fn health_check_rec(h: &m::HealthCheckConfig) -> HealthCheckRec {
         _ => Some(h.resource_path.clone().unwrap_or_else(|| "/".into())),
     };
     HealthCheckRec {
-        check_type: h.type_.as_str().to_string(),
+        check_type: h.type_,
         resource_path: path,
         // Echoed only when the caller gave it; the prober uses Route 53's default of 3 otherwise.
         failure_threshold: h.failure_threshold,
@@ -757,8 +762,9 @@ fn check_attributes(srv: &ServiceRec, attrs: &BTreeMap<String, String>, quotas: 
         }
     }
     if has("AWS_ALIAS_DNS_NAME") {
-        let weighted = srv.routing_policy.as_deref() == Some("WEIGHTED");
-        let addr_records = srv.dns_records.iter().flatten().all(|r| r.record_type == "A" || r.record_type == "AAAA");
+        let weighted = srv.routing_policy == Some(m::RoutingPolicy::Weighted);
+        let addr_records =
+            srv.dns_records.iter().flatten().all(|r| matches!(r.record_type, m::RecordType::A | m::RecordType::Aaaa));
         if !weighted || srv.dns_records.is_none() || !addr_records {
             return Err(invalid("AWS_ALIAS_DNS_NAME needs a service with A/AAAA records and RoutingPolicy WEIGHTED"));
         }
@@ -775,28 +781,29 @@ fn check_attributes(srv: &ServiceRec, attrs: &BTreeMap<String, String>, quotas: 
             return Err(invalid("Only AWS_INIT_HEALTH_STATUS may accompany AWS_EC2_INSTANCE_ID"));
         }
     }
-    let types: Vec<&str> = srv.dns_records.iter().flatten().map(|r| r.record_type.as_str()).collect();
-    let both_addresses = types.contains(&"A") && types.contains(&"AAAA");
+    let types: Vec<m::RecordType> = srv.dns_records.iter().flatten().map(|r| r.record_type).collect();
+    let both_addresses = types.contains(&m::RecordType::A) && types.contains(&m::RecordType::Aaaa);
     if both_addresses && !has("AWS_INSTANCE_IPV4") && !has("AWS_INSTANCE_IPV6") {
         return Err(invalid(
             "AWS_INSTANCE_IPV4 or AWS_INSTANCE_IPV6 is required for a service with A and AAAA records",
         ));
     }
     for r in srv.dns_records.iter().flatten() {
-        let missing = match r.record_type.as_str() {
+        use m::RecordType as R;
+        let missing = match r.record_type {
             // With both A and AAAA records an instance may have either address (checked above).
-            "A" | "AAAA" if both_addresses => None,
-            "A" if !has("AWS_INSTANCE_IPV4") => Some("AWS_INSTANCE_IPV4 is required for a service with an A record"),
-            "AAAA" if !has("AWS_INSTANCE_IPV6") => {
+            R::A | R::Aaaa if both_addresses => None,
+            R::A if !has("AWS_INSTANCE_IPV4") => Some("AWS_INSTANCE_IPV4 is required for a service with an A record"),
+            R::Aaaa if !has("AWS_INSTANCE_IPV6") => {
                 Some("AWS_INSTANCE_IPV6 is required for a service with an AAAA record")
             }
-            "SRV" if !has("AWS_INSTANCE_PORT") => {
+            R::Srv if !has("AWS_INSTANCE_PORT") => {
                 Some("AWS_INSTANCE_PORT is required for a service with an SRV record")
             }
-            "SRV" if !has("AWS_INSTANCE_IPV4") && !has("AWS_INSTANCE_IPV6") => {
+            R::Srv if !has("AWS_INSTANCE_IPV4") && !has("AWS_INSTANCE_IPV6") => {
                 Some("AWS_INSTANCE_IPV4 or AWS_INSTANCE_IPV6 is required for a service with an SRV record")
             }
-            "CNAME" if !has("AWS_INSTANCE_CNAME") => {
+            R::Cname if !has("AWS_INSTANCE_CNAME") => {
                 Some("AWS_INSTANCE_CNAME is required for a service with a CNAME record")
             }
             _ => None,
@@ -813,15 +820,16 @@ fn check_attributes(srv: &ServiceRec, attrs: &BTreeMap<String, String>, quotas: 
 
 /// The health an instance reports in its service.
 fn reported_health(srv: &ServiceRec, inst: &InstanceRec) -> m::HealthStatus {
-    health_as_reported(srv.health_check.is_some() || srv.custom_health, &inst.health)
+    health_as_reported(srv.health_check.is_some() || srv.custom_health, inst.health)
 }
 
 /// The HealthStatus clients see: the stored status when the service has health checks, else UNKNOWN.
-fn health_as_reported(checked: bool, stored: &str) -> m::HealthStatus {
-    if !checked {
-        return m::HealthStatus::Unknown;
+fn health_as_reported(checked: bool, stored: m::HealthStatus) -> m::HealthStatus {
+    if checked {
+        stored
+    } else {
+        m::HealthStatus::Unknown
     }
-    m::HealthStatus::from_wire(stored).unwrap_or(m::HealthStatus::Unknown)
 }
 
 fn filter_values<'a>(
@@ -874,7 +882,7 @@ impl m::Api for CloudMap {
             .create_namespace(
                 cx,
                 "CreateHttpNamespace",
-                "HTTP",
+                m::NamespaceType::Http,
                 input.name,
                 None,
                 input.description,
@@ -899,7 +907,7 @@ impl m::Api for CloudMap {
             .create_namespace(
                 cx,
                 "CreatePrivateDnsNamespace",
-                "DNS_PRIVATE",
+                m::NamespaceType::DnsPrivate,
                 input.name,
                 Some(input.vpc),
                 input.description,
@@ -924,7 +932,7 @@ impl m::Api for CloudMap {
             .create_namespace(
                 cx,
                 "CreatePublicDnsNamespace",
-                "DNS_PUBLIC",
+                m::NamespaceType::DnsPublic,
                 input.name,
                 None,
                 input.description,
@@ -998,14 +1006,15 @@ impl m::Api for CloudMap {
                     routing_policy: input
                         .dns_config
                         .as_ref()
-                        .map(|d| d.routing_policy.unwrap_or(m::RoutingPolicy::Multivalue).as_str().to_string()),
+                        .map(|d| d.routing_policy.unwrap_or(m::RoutingPolicy::Multivalue)),
                     dns_records: input.dns_config.as_ref().map(|d| {
-                        d.dns_records
-                            .iter()
-                            .map(|r| DnsRecordRec { record_type: r.type_.as_str().to_string(), ttl: r.ttl })
-                            .collect()
+                        d.dns_records.iter().map(|r| DnsRecordRec { record_type: r.type_, ttl: r.ttl }).collect()
                     }),
-                    service_type: if input.dns_config.is_some() { "DNS_HTTP".into() } else { "HTTP".into() },
+                    service_type: if input.dns_config.is_some() {
+                        m::ServiceType::DnsHttp
+                    } else {
+                        m::ServiceType::Http
+                    },
                     health_check: input.health_check_config.as_ref().map(health_check_rec),
                     custom_health: input.health_check_custom_config.is_some(),
                     create_date: this.engine.now_ms(),
@@ -1058,12 +1067,20 @@ impl m::Api for CloudMap {
                     return Err(duplicate(&other, &format!("namespace {id}")));
                 }
                 let mut targets = BTreeMap::from([("NAMESPACE".to_string(), id.clone())]);
-                if ns.ns_type != "HTTP" {
+                if ns.ns_type != m::NamespaceType::Http {
                     targets.insert("ROUTE_53_CHANGE_ID".into(), new_change_id());
                 }
                 let change = Change::DeleteNamespace { namespace_id: id.clone() };
-                let op =
-                    this.start_operation(tx, &cx, "DELETE_NAMESPACE", targets, Some(id), None, change, Some(busy))?;
+                let op = this.start_operation(
+                    tx,
+                    &cx,
+                    m::OperationType::DeleteNamespace,
+                    targets,
+                    Some(id),
+                    None,
+                    change,
+                    Some(busy),
+                )?;
                 Ok(m::DeleteNamespaceResponse { operation_id: Some(op) })
             })
             .await
@@ -1166,7 +1183,7 @@ impl m::Api for CloudMap {
                 let op = this.start_operation(
                     tx,
                     &cx,
-                    "DEREGISTER_INSTANCE",
+                    m::OperationType::DeregisterInstance,
                     targets,
                     Some(srv.namespace_id),
                     Some(srv_id),
@@ -1271,7 +1288,7 @@ impl m::Api for CloudMap {
                         for id in ids.iter().skip(start).take(max) {
                             let inst = get_json::<InstanceRec>(tx, &keys.instance(&srv_id, id))?
                                 .ok_or_else(|| inst_not_found(&srv_id, id))?;
-                            status.insert(id.clone(), reported_health(&srv, &inst).as_str().to_string());
+                            status.insert(id.clone(), reported_health(&srv, &inst));
                         }
                         (start + max < ids.len()).then(|| encode_token(&(start + max).to_string()))
                     }
@@ -1279,15 +1296,11 @@ impl m::Api for CloudMap {
                         let (items, token) =
                             page::<InstanceRec>(tx, &keys.instances(&srv_id), &input.next_token, max, |_, _| Ok(true))?;
                         for inst in items {
-                            status.insert(inst.id.clone(), reported_health(&srv, &inst).as_str().to_string());
+                            status.insert(inst.id.clone(), reported_health(&srv, &inst));
                         }
                         token
                     }
                 };
-                let status = status
-                    .into_iter()
-                    .map(|(k, v)| (k, m::HealthStatus::from_wire(&v).unwrap_or(m::HealthStatus::Unknown)))
-                    .collect();
                 Ok(m::GetInstancesHealthStatusResponse { status: Some(status), next_token })
             })
             .await
@@ -1438,7 +1451,7 @@ impl m::Api for CloudMap {
                             return Ok(false);
                         }
                         Ok(filters.iter().all(|(name, c, v)| match name {
-                            m::NamespaceFilterName::Type => matches_text(*c, v, &ns.ns_type),
+                            m::NamespaceFilterName::Type => matches_text(*c, v, ns.ns_type.as_str()),
                             m::NamespaceFilterName::Name => matches_text(*c, v, &ns.name),
                             m::NamespaceFilterName::HttpName => matches_text(*c, v, &ns.http_name),
                             m::NamespaceFilterName::ResourceOwner => v[0] == "SELF",
@@ -1476,8 +1489,8 @@ impl m::Api for CloudMap {
         enum F {
             Namespace(String),
             Service(String),
-            Status(Vec<String>),
-            Type(Vec<String>),
+            Status(Vec<m::OperationStatus>),
+            Type(Vec<m::OperationType>),
             Updated(i64, i64),
         }
         let mut filters = Vec::new();
@@ -1497,19 +1510,23 @@ impl m::Api for CloudMap {
                     let mut out = Vec::new();
                     for s in v {
                         let s = if s == "SUCCEED" { "SUCCESS" } else { s.as_str() };
-                        if m::OperationStatus::from_wire(s).is_none() {
+                        let Some(status) = m::OperationStatus::from_wire(s) else {
                             return Err(invalid(format!("{s} is not an operation status")));
-                        }
-                        out.push(s.to_string());
+                        };
+                        out.push(status);
                     }
                     F::Status(out)
                 }
                 m::OperationFilterName::Type => {
                     let (_, v) = filter_values(&f.values, f.condition, C::Eq, &[C::Eq, C::In], name)?;
-                    if let Some(bad) = v.iter().find(|t| m::OperationType::from_wire(t).is_none()) {
-                        return Err(invalid(format!("{bad} is not an operation type")));
+                    let mut out = Vec::new();
+                    for t in v {
+                        let Some(op_type) = m::OperationType::from_wire(t) else {
+                            return Err(invalid(format!("{t} is not an operation type")));
+                        };
+                        out.push(op_type);
                     }
-                    F::Type(v.to_vec())
+                    F::Type(out)
                 }
                 m::OperationFilterName::UpdateDate => {
                     let (_, v) = filter_values(&f.values, f.condition, C::Between, &[C::Between], name)?;
@@ -1554,10 +1571,7 @@ impl m::Api for CloudMap {
                                     next = after.clone().map(|a| encode_token(&a));
                                     break 'scan;
                                 }
-                                out.push(m::OperationSummary {
-                                    id: Some(op.id.clone()),
-                                    status: m::OperationStatus::from_wire(&op.status),
-                                });
+                                out.push(m::OperationSummary { id: Some(op.id.clone()), status: Some(op.status) });
                             }
                         }
                         after = Some(k);
@@ -1659,13 +1673,16 @@ impl m::Api for CloudMap {
                     ));
                 }
                 let health = if srv.custom_health {
-                    input.attributes.get("AWS_INIT_HEALTH_STATUS").cloned().unwrap_or_else(|| "HEALTHY".into())
-                } else if srv.health_check.is_some() {
+                    // Checked above: HEALTHY or UNHEALTHY when present.
+                    input
+                        .attributes
+                        .get("AWS_INIT_HEALTH_STATUS")
+                        .and_then(|v| m::HealthStatus::from_wire(v))
+                        .unwrap_or(m::HealthStatus::Healthy)
+                } else {
                     // A new (or re-created) Route 53 check has no data yet: UNKNOWN until the health
                     // prober's first verdict (DNS meanwhile treats the instance as healthy).
-                    "UNKNOWN".into()
-                } else {
-                    "UNKNOWN".into()
+                    m::HealthStatus::Unknown
                 };
                 let instance = InstanceRec {
                     id: input.instance_id.clone(),
@@ -1686,7 +1703,7 @@ impl m::Api for CloudMap {
                 let op = this.start_operation(
                     tx,
                     &cx,
-                    "REGISTER_INSTANCE",
+                    m::OperationType::RegisterInstance,
                     targets,
                     Some(srv.namespace_id),
                     Some(srv_id),
@@ -1759,7 +1776,7 @@ impl m::Api for CloudMap {
             .update_namespace(
                 cx,
                 input.id,
-                "HTTP",
+                m::NamespaceType::Http,
                 Some(input.namespace.description),
                 None,
                 input.updater_request_id,
@@ -1792,7 +1809,10 @@ impl m::Api for CloudMap {
                         format!("Service {srv_id} has no HealthCheckCustomConfig"),
                     ));
                 }
-                inst.health = input.status.as_str().to_string();
+                inst.health = match input.status {
+                    m::CustomHealthStatus::Healthy => m::HealthStatus::Healthy,
+                    m::CustomHealthStatus::Unhealthy => m::HealthStatus::Unhealthy,
+                };
                 put_json(tx, &ik, &inst)?;
                 srv.instances_changed();
                 put_json(tx, &keys.service(&srv_id), &srv)?;
@@ -1813,7 +1833,7 @@ impl m::Api for CloudMap {
             .update_namespace(
                 cx,
                 input.id,
-                "DNS_PRIVATE",
+                m::NamespaceType::DnsPrivate,
                 input.namespace.description,
                 ttl,
                 input.updater_request_id,
@@ -1835,7 +1855,7 @@ impl m::Api for CloudMap {
             .update_namespace(
                 cx,
                 input.id,
-                "DNS_PUBLIC",
+                m::NamespaceType::DnsPublic,
                 input.namespace.description,
                 ttl,
                 input.updater_request_id,
@@ -1860,7 +1880,7 @@ impl m::Api for CloudMap {
                 let srv = Self::service(tx, &keys, &id)?;
                 let ns = get_json::<NamespaceRec>(tx, &keys.namespace(&srv.namespace_id))?
                     .ok_or_else(|| srv_not_found(&id))?;
-                if ns.ns_type == "HTTP" {
+                if ns.ns_type == m::NamespaceType::Http {
                     return Err(invalid(format!(
                         "Service {id} is in HTTP namespace {}; UpdateService is not supported there",
                         ns.id
@@ -1884,7 +1904,7 @@ impl m::Api for CloudMap {
                             change
                                 .dns_records
                                 .iter()
-                                .map(|r| DnsRecordRec { record_type: r.type_.as_str().to_string(), ttl: r.ttl })
+                                .map(|r| DnsRecordRec { record_type: r.type_, ttl: r.ttl })
                                 .collect(),
                         )
                     }
@@ -1894,12 +1914,12 @@ impl m::Api for CloudMap {
                     if srv.custom_health {
                         return Err(invalid("A service with HealthCheckCustomConfig cannot get a HealthCheckConfig"));
                     }
-                    if ns.ns_type == "DNS_PRIVATE" {
+                    if ns.ns_type == m::NamespaceType::DnsPrivate {
                         return Err(invalid(
                             "HealthCheckConfig is not supported for services in private DNS namespaces",
                         ));
                     }
-                    if srv.dns_records.iter().flatten().any(|r| r.record_type == "CNAME") {
+                    if srv.dns_records.iter().flatten().any(|r| r.record_type == m::RecordType::Cname) {
                         return Err(invalid("A service with a CNAME record cannot have a HealthCheckConfig"));
                     }
                     check_health_check(h)?;
@@ -1918,7 +1938,7 @@ impl m::Api for CloudMap {
                 let op = this.start_operation(
                     tx,
                     &cx,
-                    "UPDATE_SERVICE",
+                    m::OperationType::UpdateService,
                     targets,
                     Some(ns.id),
                     Some(id),

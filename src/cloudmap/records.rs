@@ -38,8 +38,7 @@ pub struct NamespaceRec {
     pub arn: String,
     pub name: String,
     pub http_name: String,
-    /// `HTTP`, `DNS_PRIVATE` or `DNS_PUBLIC`.
-    pub ns_type: String,
+    pub ns_type: m::NamespaceType,
     pub description: Option<String>,
     pub vpc: Option<String>,
     pub hosted_zone_id: Option<String>,
@@ -54,14 +53,14 @@ pub struct NamespaceRec {
 /// A DNS record template of a service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DnsRecordRec {
-    pub record_type: String,
+    pub record_type: m::RecordType,
     pub ttl: i64,
 }
 
 /// A Route 53 health check of a service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HealthCheckRec {
-    pub check_type: String,
+    pub check_type: m::HealthCheckType,
     pub resource_path: Option<String>,
     pub failure_threshold: Option<i32>,
 }
@@ -74,10 +73,10 @@ pub struct ServiceRec {
     pub name: String,
     pub namespace_id: String,
     pub description: Option<String>,
-    pub routing_policy: Option<String>,
+    pub routing_policy: Option<m::RoutingPolicy>,
     pub dns_records: Option<Vec<DnsRecordRec>>,
     /// `HTTP` or `DNS_HTTP`.
-    pub service_type: String,
+    pub service_type: m::ServiceType,
     pub health_check: Option<HealthCheckRec>,
     pub custom_health: bool,
     pub create_date: i64,
@@ -109,8 +108,7 @@ pub struct InstanceRec {
     pub creator_request_id: Option<String>,
     pub attributes: BTreeMap<String, String>,
     pub created_by: String,
-    /// `HEALTHY`, `UNHEALTHY` or `UNKNOWN`.
-    pub health: String,
+    pub health: m::HealthStatus,
 }
 
 /// The change an operation carries, applied when it succeeds.
@@ -149,8 +147,8 @@ pub struct OperationRec {
     pub id: String,
     pub owner: String,
     pub region: String,
-    pub op_type: String,
-    pub status: String,
+    pub op_type: m::OperationType,
+    pub status: m::OperationStatus,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub create_date: i64,
@@ -173,8 +171,8 @@ impl OperationRec {
         m::OperationShape {
             id: Some(self.id.clone()),
             owner_account: Some(self.owner.clone()),
-            type_: m::OperationType::from_wire(&self.op_type),
-            status: m::OperationStatus::from_wire(&self.status),
+            type_: Some(self.op_type),
+            status: Some(self.status),
             error_message: self.error_message.clone(),
             error_code: self.error_code.clone(),
             create_date: Some(Timestamp(self.create_date)),
@@ -185,7 +183,7 @@ impl OperationRec {
 
     /// Whether the operation has ended.
     pub fn is_terminal(&self) -> bool {
-        self.status == "SUCCESS" || self.status == "FAIL"
+        matches!(self.status, m::OperationStatus::Success | m::OperationStatus::Fail)
     }
 }
 
@@ -217,10 +215,10 @@ impl Keys {
     pub fn http_name(&self, name: &str) -> String {
         format!("{}nsidx/http/{name}", self.scope)
     }
-    pub fn zone_name(&self, ns_type: &str, vpc: Option<&str>, name: &str) -> String {
+    pub fn zone_name(&self, ns_type: m::NamespaceType, vpc: Option<&str>, name: &str) -> String {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         match vpc {
-            Some(vpc) if ns_type == "DNS_PRIVATE" => {
+            Some(vpc) if ns_type == m::NamespaceType::DnsPrivate => {
                 format!("{}nsidx/vpc/{vpc}/{name}", self.scope)
             }
             _ => format!("{}nsidx/public/{name}", self.scope),
@@ -338,6 +336,32 @@ mod tests {
         ] {
             assert_eq!(keys.operation(id), want);
         }
+    }
+
+    /// The typed records write back exactly the documents an earlier build stored.
+    #[test]
+    fn stored_documents_round_trip_unchanged() {
+        let snapshot: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/snapshot-v2.json")).expect("the fixture is JSON");
+        fn same<T: serde::de::DeserializeOwned + Serialize>(key: &str, stored: &str) {
+            let rec: T = serde_json::from_str(stored).unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert_eq!(serde_json::to_string(&rec).expect("encodes"), stored, "{key}");
+        }
+        let mut seen = 0;
+        for (key, value) in snapshot["entries"].as_object().expect("entries") {
+            let stored = value.as_str().expect("a string value");
+            let kind = key.strip_prefix("sd/").and_then(|k| k.split('/').nth(2));
+            match kind {
+                Some("ns") => same::<NamespaceRec>(key, stored),
+                Some("srv") => same::<ServiceRec>(key, stored),
+                Some("inst") => same::<InstanceRec>(key, stored),
+                Some("op") => same::<OperationRec>(key, stored),
+                Some("tags") => same::<crate::tags::Tags>(key, stored),
+                _ => continue,
+            }
+            seen += 1;
+        }
+        assert_eq!(seen, 3 + 4 + 4 + 10 + 2);
     }
 
     #[test]
