@@ -111,6 +111,15 @@ pub struct InstanceRec {
     pub health: m::HealthStatus,
 }
 
+/// The HealthStatus clients see: the stored status when the service has health checks, else UNKNOWN.
+pub fn health_as_reported(checked: bool, stored: m::HealthStatus) -> m::HealthStatus {
+    if checked {
+        stored
+    } else {
+        m::HealthStatus::Unknown
+    }
+}
+
 /// The change an operation carries, applied when it succeeds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Change {
