@@ -13,6 +13,8 @@ pub mod records;
 pub mod scope;
 pub mod services;
 pub mod tags;
+#[cfg(test)]
+mod tests;
 
 use crate::engine::Engine;
 use crate::model::servicediscovery as m;
