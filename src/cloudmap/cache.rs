@@ -225,16 +225,6 @@ impl Caches {
     /// The most namespace or service records kept.
     const MAX_TARGETS: usize = 10_000;
 
-    /// Empty caches.
-    pub fn new() -> Self {
-        Caches {
-            instances: InstanceCache::default(),
-            operations: Kept::new(KeptOperation::MAX),
-            namespaces: Kept::new(Self::MAX_TARGETS),
-            services: Kept::new(Self::MAX_TARGETS),
-        }
-    }
-
     /// Forgets everything (after a reset or an import replaced what the store holds).
     pub fn clear(&self) {
         self.instances.clear();
@@ -246,7 +236,12 @@ impl Caches {
 
 impl Default for Caches {
     fn default() -> Self {
-        Caches::new()
+        Caches {
+            instances: InstanceCache::default(),
+            operations: Kept::new(KeptOperation::MAX),
+            namespaces: Kept::new(Self::MAX_TARGETS),
+            services: Kept::new(Self::MAX_TARGETS),
+        }
     }
 }
 

@@ -45,14 +45,16 @@ pub fn revision(
     Ok(m::DiscoverInstancesRevisionResponse { instances_revision: Some(srv.value.revision) })
 }
 
+/// A record as kept decoded.
+type KeptRec<T> = Arc<Entry<T>>;
+
 /// Resolves `NamespaceName` (the HttpName) and `ServiceName`: the namespace and the service,
 /// decoded unless kept from an earlier read of the same bytes.
-#[allow(clippy::type_complexity)]
 fn target(
     s: &mut Scope,
     namespace_name: &str,
     service_name: &str,
-) -> Result<(Arc<Entry<NamespaceRec>>, Arc<Entry<ServiceRec>>), ApiError> {
+) -> Result<(KeptRec<NamespaceRec>, KeptRec<ServiceRec>), ApiError> {
     let ns_id = s.tx.get(&s.keys.http_name(namespace_name))?.ok_or_else(|| ns_not_found(namespace_name))?;
     let ns_id = String::from_utf8_lossy(&ns_id);
     let key = s.keys.namespace(&ns_id);

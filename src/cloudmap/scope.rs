@@ -203,9 +203,9 @@ pub struct RequestToken {
     fingerprint: String,
 }
 
-impl Scope<'_> {
+impl<'a> Scope<'a> {
     /// A scope over `tx` for the caller `cx`.
-    pub fn new<'a>(
+    pub fn new(
         tx: &'a mut dyn Tx,
         cx: &'a RequestContext,
         quotas: &'a Quotas,
