@@ -140,6 +140,7 @@ impl crate::store::Tx for MemTx {
 /// A private DNS namespace `fuzz.local` with a MULTIVALUE A+SRV service `web` of 10 instances.
 fn dns_fixture() -> MemTx {
     use crate::cloudmap::records::*;
+    use crate::model::servicediscovery as m;
     use crate::store::put_json;
     let mut tx = MemTx(Default::default());
     let keys = Keys::new("000000000000", "us-east-1");
@@ -148,7 +149,7 @@ fn dns_fixture() -> MemTx {
         arn: "arn:aws:servicediscovery:us-east-1:000000000000:namespace/ns-fuzzfuzzfuzzfuzz".into(),
         name: "fuzz.local".into(),
         http_name: "fuzz.local".into(),
-        ns_type: "DNS_PRIVATE".into(),
+        ns_type: m::NamespaceType::DnsPrivate,
         description: None,
         vpc: Some("vpc-1".into()),
         hosted_zone_id: Some("ZFUZZ".into()),
@@ -165,12 +166,12 @@ fn dns_fixture() -> MemTx {
         name: "web".into(),
         namespace_id: ns.id.clone(),
         description: None,
-        routing_policy: Some("MULTIVALUE".into()),
+        routing_policy: Some(m::RoutingPolicy::Multivalue),
         dns_records: Some(vec![
-            DnsRecordRec { record_type: "A".into(), ttl: 30 },
-            DnsRecordRec { record_type: "SRV".into(), ttl: 30 },
+            DnsRecordRec { record_type: m::RecordType::A, ttl: 30 },
+            DnsRecordRec { record_type: m::RecordType::Srv, ttl: 30 },
         ]),
-        service_type: "DNS_HTTP".into(),
+        service_type: m::ServiceType::DnsHttp,
         health_check: None,
         custom_health: true,
         create_date: 0,
@@ -197,7 +198,7 @@ fn dns_fixture() -> MemTx {
             .into_iter()
             .collect(),
             created_by: "000000000000".into(),
-            health: if i % 3 == 0 { "UNHEALTHY".into() } else { "HEALTHY".into() },
+            health: if i % 3 == 0 { m::HealthStatus::Unhealthy } else { m::HealthStatus::Healthy },
         };
         let _ = put_json(&mut tx, &keys.instance(&srv.id, &inst.id), &inst);
     }

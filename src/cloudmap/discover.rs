@@ -1,384 +1,75 @@
-//! DiscoverInstances at the cost of what it returns: the decoded instances of recently discovered
-//! services are kept in memory, each set valid while its service's `instances_tag` is the one it
-//! was read with, and each instance's `HttpInstanceSummary` is kept encoded in the protocols that
-//! asked for it, so that a response is a random choice of indexes and a copy of their bytes.
+//! DiscoverInstances and DiscoverInstancesRevision: by namespace HTTP name and service name, over
+//! the kept namespace and service records and the instance cache.
 
-use super::records::{InstanceRec, Keys, OperationRec, ServiceRec};
-use crate::kept::Encodings;
+use super::cache::ServiceInstances;
+use super::records::*;
+use super::scope::*;
+use crate::kept::Entry;
 use crate::model::servicediscovery as m;
-use crate::store::{decode_all, StoreError, Tx};
-use crate::wire::shape::{encode_output, CborEncoder, Encoder, JsonEncoder, JsonTimestamps, Protocol};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use crate::store::decode_one;
+use crate::wire::shape::ApiError;
+use std::sync::Arc;
 
-/// The instances of one service as of one `instances_tag`.
-pub struct ServiceInstances {
-    tag: u64,
-    namespace_name: String,
-    service_name: String,
-    /// Whether the service has health checks (HealthStatus is then the instance's, else UNKNOWN).
-    checked: bool,
-    /// The instance records, in key order.
-    pub recs: Vec<InstanceRec>,
-    /// Each record's `HttpInstanceSummary` (DiscoverInstances) and `InstanceSummary`
-    /// (ListInstances) in awsJson1_1 and in CBOR, built at first use.
-    json: OnceLock<Vec<Vec<u8>>>,
-    cbor: OnceLock<Vec<Vec<u8>>>,
-    list_json: OnceLock<Vec<Vec<u8>>>,
-    list_cbor: OnceLock<Vec<Vec<u8>>>,
+/// What DiscoverInstances returns: the service's instances, the indexes of those chosen, and the
+/// service's revision.
+pub struct Discovered {
+    /// The service's instances.
+    pub set: Arc<ServiceInstances>,
+    /// The indexes of those chosen, in the order returned.
+    pub picked: Vec<usize>,
+    /// The service's `InstancesRevision`.
+    pub revision: i64,
 }
 
-impl ServiceInstances {
-    /// The `HttpInstanceSummary` of record `i`.
-    pub fn summary(&self, i: usize) -> m::HttpInstanceSummary {
-        let inst = &self.recs[i];
-        let health = super::health_as_reported(self.checked, &inst.health);
-        m::HttpInstanceSummary {
-            instance_id: Some(inst.id.clone()),
-            namespace_name: Some(self.namespace_name.clone()),
-            service_name: Some(self.service_name.clone()),
-            health_status: Some(health),
-            attributes: Some(inst.attributes.clone()),
-        }
+/// DiscoverInstances.
+pub fn discover(s: &mut Scope, input: &m::DiscoverInstancesRequest) -> Result<Discovered, ApiError> {
+    if !s.is_own(&input.owner_account) {
+        return Err(ns_not_found(&input.namespace_name));
     }
-
-    /// The `InstanceSummary` of record `i` (ListInstances).
-    pub fn list_summary(&self, i: usize) -> m::InstanceSummary {
-        let inst = &self.recs[i];
-        m::InstanceSummary {
-            id: Some(inst.id.clone()),
-            attributes: Some(inst.attributes.clone()),
-            created_by_account: Some(inst.created_by.clone()),
-        }
-    }
-
-    fn encoded(&self, protocol: Protocol) -> Option<&[Vec<u8>]> {
-        let cell = match protocol {
-            Protocol::AwsJson11 => &self.json,
-            Protocol::RpcV2Cbor => &self.cbor,
-            Protocol::RestJson1 => return None,
-        };
-        Some(cell.get_or_init(|| (0..self.recs.len()).map(|i| encode_output(&self.summary(i), protocol)).collect()))
-    }
-
-    fn list_encoded(&self, protocol: Protocol) -> Option<&[Vec<u8>]> {
-        let cell = match protocol {
-            Protocol::AwsJson11 => &self.list_json,
-            Protocol::RpcV2Cbor => &self.list_cbor,
-            Protocol::RestJson1 => return None,
-        };
-        Some(
-            cell.get_or_init(|| (0..self.recs.len()).map(|i| encode_output(&self.list_summary(i), protocol)).collect()),
-        )
-    }
-
-    /// The index range of the ListInstances page that starts after the instance id `after` and
-    /// holds at most `max` records (at least 1), and whether records follow it.
-    pub fn list_range(&self, after: Option<&str>, max: usize) -> (std::ops::Range<usize>, bool) {
-        let start = after.map_or(0, |a| self.recs.partition_point(|r| r.id.as_str() <= a));
-        let end = start.saturating_add(max.max(1)).min(self.recs.len());
-        (start..end, end < self.recs.len())
-    }
-
-    /// The ListInstances response holding records `range`, in the request's protocol.
-    pub fn list_response(
-        &self,
-        range: std::ops::Range<usize>,
-        next_token: Option<&str>,
-        owner: &str,
-        protocol: Protocol,
-    ) -> Vec<u8> {
-        let Some(parts) = self.list_encoded(protocol) else {
-            let out = m::ListInstancesResponse {
-                instances: Some(range.map(|i| self.list_summary(i)).collect()),
-                next_token: next_token.map(str::to_string),
-                resource_owner: Some(owner.to_string()),
-            };
-            return encode_output(&out, protocol);
-        };
-        let parts = &parts[range];
-        let size: usize = parts.iter().map(|p| p.len() + 1).sum::<usize>() + 128;
-        fn write<E: Encoder>(e: &mut E, parts: &[Vec<u8>], next_token: Option<&str>, owner: &str) {
-            // The member order and count of the generated ListInstancesResponse encoder.
-            e.begin_map(2 + next_token.is_some() as usize);
-            e.key("Instances");
-            e.begin_list(parts.len());
-            for p in parts {
-                e.raw(p);
-            }
-            e.end_list();
-            if let Some(t) = next_token {
-                e.key("NextToken");
-                e.str(t);
-            }
-            e.key("ResourceOwner");
-            e.str(owner);
-            e.end_map();
-        }
-        if protocol == Protocol::RpcV2Cbor {
-            let mut e = CborEncoder::with_capacity(size);
-            write(&mut e, parts, next_token, owner);
-            e.finish()
-        } else {
-            let mut e = JsonEncoder::with_capacity(JsonTimestamps::EpochSeconds, size);
-            write(&mut e, parts, next_token, owner);
-            e.finish()
-        }
-    }
-
-    /// The DiscoverInstances response holding records `picked`, in the request's protocol.
-    pub fn response(&self, picked: &[usize], revision: i64, protocol: Protocol) -> Vec<u8> {
-        let Some(parts) = self.encoded(protocol) else {
-            let instances = picked.iter().map(|&i| self.summary(i)).collect();
-            let out = m::DiscoverInstancesResponse { instances: Some(instances), instances_revision: Some(revision) };
-            return encode_output(&out, protocol);
-        };
-        let size: usize = picked.iter().map(|&i| parts[i].len() + 1).sum::<usize>() + 64;
-        fn write<E: Encoder>(e: &mut E, parts: &[Vec<u8>], picked: &[usize], revision: i64) {
-            // The member order and count of the generated DiscoverInstancesResponse encoder.
-            e.begin_map(2);
-            e.key("Instances");
-            e.begin_list(picked.len());
-            for &i in picked {
-                e.raw(&parts[i]);
-            }
-            e.end_list();
-            e.key("InstancesRevision");
-            e.int(revision);
-            e.end_map();
-        }
-        if protocol == Protocol::RpcV2Cbor {
-            let mut e = CborEncoder::with_capacity(size);
-            write(&mut e, parts, picked, revision);
-            e.finish()
-        } else {
-            let mut e = JsonEncoder::with_capacity(JsonTimestamps::EpochSeconds, size);
-            write(&mut e, parts, picked, revision);
-            e.finish()
-        }
-    }
-
-    /// The indexes a DiscoverInstances request returns: the records its filters match, a random
-    /// `max` of them.
-    pub fn pick(&self, input: &m::DiscoverInstancesRequest, max: usize) -> Vec<usize> {
-        let matches = |i: &InstanceRec, params: &BTreeMap<String, String>| {
-            params.iter().all(|(k, v)| i.attributes.get(k) == Some(v))
-        };
-        let mut found: Vec<usize> = match &input.query_parameters {
-            Some(q) => (0..self.recs.len()).filter(|&i| matches(&self.recs[i], q)).collect(),
-            None => (0..self.recs.len()).collect(),
-        };
-        if let Some(opt) = &input.optional_parameters {
-            let narrowed: Vec<usize> = found.iter().copied().filter(|&i| matches(&self.recs[i], opt)).collect();
-            if !narrowed.is_empty() {
-                found = narrowed;
-            }
-        }
-        if self.checked {
-            let health = |i: &usize| self.recs[*i].health.as_str();
-            found = match input.health_status.unwrap_or(m::HealthStatusFilter::Healthy) {
-                m::HealthStatusFilter::Healthy => found.into_iter().filter(|i| health(i) == "HEALTHY").collect(),
-                m::HealthStatusFilter::Unhealthy => found.into_iter().filter(|i| health(i) == "UNHEALTHY").collect(),
-                m::HealthStatusFilter::All => found,
-                m::HealthStatusFilter::HealthyOrElseAll => {
-                    let healthy: Vec<usize> = found.iter().copied().filter(|i| health(i) == "HEALTHY").collect();
-                    if healthy.is_empty() {
-                        found
-                    } else {
-                        healthy
-                    }
-                }
-            };
-        }
-        // Shuffling only as far as the page reaches is the same random choice as shuffling all. The
-        // order needs no cryptographic generator: a fast one per thread, seeded from the OS's.
-        use rand::seq::SliceRandom;
-        use rand::SeedableRng;
-        thread_local! {
-            static RNG: std::cell::RefCell<rand::rngs::SmallRng> =
-                std::cell::RefCell::new(rand::rngs::SmallRng::from_entropy());
-        }
-        let max = max.min(found.len());
-        RNG.with(|rng| found.partial_shuffle(&mut *rng.borrow_mut(), max).0.to_vec())
-    }
+    let (ns, srv) = target(s, &input.namespace_name, &input.service_name)?;
+    let set =
+        s.cache.instances.instances(s.tx, &s.keys, &srv.value, |_| Ok::<_, ApiError>(ns.value.http_name.clone()))?;
+    let picked = set.pick(input, page_size(input.max_results));
+    Ok(Discovered { set, picked, revision: srv.value.revision })
 }
 
-/// The instance sets of recently discovered services.
-#[derive(Default)]
-pub struct InstanceCache {
-    held: Mutex<Entries>,
+/// DiscoverInstancesRevision.
+pub fn revision(
+    s: &mut Scope,
+    input: m::DiscoverInstancesRevisionRequest,
+) -> Result<m::DiscoverInstancesRevisionResponse, ApiError> {
+    if !s.is_own(&input.owner_account) {
+        return Err(ns_not_found(&input.namespace_name));
+    }
+    let (_, srv) = target(s, &input.namespace_name, &input.service_name)?;
+    Ok(m::DiscoverInstancesRevisionResponse { instances_revision: Some(srv.value.revision) })
 }
 
-#[derive(Default)]
-struct Entries {
-    by_prefix: HashMap<String, Arc<ServiceInstances>>,
-    instances: usize,
-}
+/// A record as kept decoded.
+type KeptRec<T> = Arc<Entry<T>>;
 
-impl InstanceCache {
-    /// The most instances held at once (records and their encodings: about 1 KB each); past it the
-    /// cache starts over.
-    const MAX_INSTANCES: usize = 50_000;
-
-    fn lock(&self) -> MutexGuard<'_, Entries> {
-        self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// The instances of service `srv`, as of this transaction. `namespace_name` gives the HTTP
-    /// name of the service's namespace; it is asked for only when the set is read anew (a
-    /// service never moves to another namespace, and neither has a name that changes).
-    pub fn instances<E: From<StoreError>>(
-        &self,
-        tx: &mut dyn Tx,
-        keys: &Keys,
-        srv: &ServiceRec,
-        namespace_name: impl FnOnce(&mut dyn Tx) -> Result<String, E>,
-    ) -> Result<Arc<ServiceInstances>, E> {
-        let prefix = keys.instances(&srv.id);
-        let checked = srv.health_check.is_some() || srv.custom_health;
-        if let Some(held) = self.lock().by_prefix.get(&prefix) {
-            if held.tag == srv.instances_tag && held.checked == checked && held.service_name == srv.name {
-                return Ok(held.clone());
-            }
-        }
-        let recs: Vec<InstanceRec> =
-            decode_all::<InstanceRec>(tx.scan(&prefix, None, usize::MAX)?)?.into_iter().map(|(_, i)| i).collect();
-        let read = Arc::new(ServiceInstances {
-            tag: srv.instances_tag,
-            namespace_name: namespace_name(tx)?,
-            service_name: srv.name.clone(),
-            checked,
-            recs,
-            json: OnceLock::new(),
-            cbor: OnceLock::new(),
-            list_json: OnceLock::new(),
-            list_cbor: OnceLock::new(),
-        });
-        let mut held = self.lock();
-        if held.instances + read.recs.len() > Self::MAX_INSTANCES {
-            held.by_prefix.clear();
-            held.instances = 0;
-        }
-        held.instances += read.recs.len();
-        if let Some(old) = held.by_prefix.insert(prefix, read.clone()) {
-            held.instances -= old.recs.len();
-        }
-        Ok(read)
-    }
-
-    /// Forgets everything (after a reset or a snapshot import replaced the store's contents).
-    pub fn clear(&self) {
-        let mut held = self.lock();
-        held.by_prefix.clear();
-        held.instances = 0;
-    }
-}
-
-/// A Cloud Map operation record as last read (GetOperation, ListOperations), and its GetOperation
-/// answer per protocol.
-pub struct KeptOperation {
-    pub rec: OperationRec,
-    pub answer: Encodings,
-}
-
-impl KeptOperation {
-    /// The most operation records kept decoded.
-    pub const MAX: usize = 20_000;
-
-    pub fn decode(key: &str, raw: &[u8]) -> Result<KeptOperation, StoreError> {
-        Ok(KeptOperation { rec: crate::store::decode_one(key, raw)?, answer: Encodings::default() })
-    }
-
-    /// The GetOperation answer in `protocol`.
-    pub fn answer(&self, protocol: Protocol) -> &[u8] {
-        self.answer.get(protocol, || {
-            encode_output(&m::GetOperationResponse { operation: Some(self.rec.to_model()) }, protocol)
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn set(n: usize, checked: bool) -> ServiceInstances {
-        let recs = (0..n)
-            .map(|i| InstanceRec {
-                id: format!("i-{i}"),
-                service_id: "srv-x".into(),
-                creator_request_id: None,
-                attributes: BTreeMap::from([
-                    ("AWS_INSTANCE_IPV4".to_string(), format!("10.0.0.{i}")),
-                    ("stage".to_string(), if i % 2 == 0 { "blue" } else { "green\"\u{e9}" }.to_string()),
-                ]),
-                created_by: "123456789012".into(),
-                health: if i % 3 == 0 { "UNHEALTHY" } else { "HEALTHY" }.into(),
-            })
-            .collect();
-        ServiceInstances {
-            tag: 1,
-            namespace_name: "ns".into(),
-            service_name: "web".into(),
-            checked,
-            recs,
-            json: OnceLock::new(),
-            cbor: OnceLock::new(),
-            list_json: OnceLock::new(),
-            list_cbor: OnceLock::new(),
-        }
-    }
-
-    /// The bytes assembled from kept parts are the bytes the generated encoder writes.
-    #[test]
-    fn assembled_responses_equal_the_generated_encoding() {
-        for checked in [false, true] {
-            let s = set(7, checked);
-            for picked in [vec![], vec![3], vec![6, 0, 2, 5]] {
-                for protocol in [Protocol::AwsJson11, Protocol::RpcV2Cbor, Protocol::RestJson1] {
-                    let typed = m::DiscoverInstancesResponse {
-                        instances: Some(picked.iter().map(|&i| s.summary(i)).collect()),
-                        instances_revision: Some(42),
-                    };
-                    assert_eq!(s.response(&picked, 42, protocol), encode_output(&typed, protocol), "{protocol:?}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn assembled_list_pages_equal_the_generated_encoding() {
-        let s = set(7, false);
-        for (after, max) in [(None, 100), (None, 3), (Some("i-2"), 2), (Some("i-6"), 5), (Some("i-9"), 1)] {
-            let (range, more) = s.list_range(after, max);
-            let next = more.then(|| format!("token-{}", range.end));
-            for protocol in [Protocol::AwsJson11, Protocol::RpcV2Cbor, Protocol::RestJson1] {
-                let typed = m::ListInstancesResponse {
-                    instances: Some(range.clone().map(|i| s.list_summary(i)).collect()),
-                    next_token: next.clone(),
-                    resource_owner: Some("123456789012".into()),
-                };
-                let assembled = s.list_response(range.clone(), next.as_deref(), "123456789012", protocol);
-                assert_eq!(assembled, encode_output(&typed, protocol), "{after:?} {max} {protocol:?}");
-            }
-        }
-        assert_eq!(s.list_range(Some("i-2"), 2), (3..5, true));
-        assert_eq!(s.list_range(Some("i-5"), 5), (6..7, false));
-        assert_eq!(s.list_range(Some("i-9"), 5), (7..7, false));
-    }
-
-    #[test]
-    fn picks_follow_filters_and_stay_distinct() {
-        let s = set(30, true);
-        let input = m::DiscoverInstancesRequest {
-            query_parameters: Some(BTreeMap::from([("stage".to_string(), "blue".to_string())])),
-            ..Default::default()
-        };
-        let picked = s.pick(&input, 4);
-        assert_eq!(picked.len(), 4);
-        let distinct: std::collections::BTreeSet<_> = picked.iter().collect();
-        assert_eq!(distinct.len(), 4);
-        assert!(picked.iter().all(|&i| i % 2 == 0 && i % 3 != 0), "blue and healthy only: {picked:?}");
-        let all = m::DiscoverInstancesRequest { health_status: Some(m::HealthStatusFilter::All), ..Default::default() };
-        assert_eq!(s.pick(&all, 100).len(), 30);
-    }
+/// Resolves `NamespaceName` (the HttpName) and `ServiceName`: the namespace and the service,
+/// decoded unless kept from an earlier read of the same bytes.
+fn target(
+    s: &mut Scope,
+    namespace_name: &str,
+    service_name: &str,
+) -> Result<(KeptRec<NamespaceRec>, KeptRec<ServiceRec>), ApiError> {
+    let ns_id = s.tx.get(&s.keys.http_name(namespace_name))?.ok_or_else(|| ns_not_found(namespace_name))?;
+    let ns_id = String::from_utf8_lossy(&ns_id);
+    let key = s.keys.namespace(&ns_id);
+    let ns = match s.cache.namespaces.read(s.tx, &key, |raw| decode_one::<NamespaceRec>(&key, raw))? {
+        Some(ns) if ns.value.state == NamespaceState::Active => ns,
+        _ => return Err(ns_not_found(&ns_id)),
+    };
+    let name_key = service_name_key(&ns.value, service_name);
+    let srv_id = s.tx.get(&s.keys.service_name(&ns.value.id, &name_key))?.ok_or_else(|| srv_not_found(service_name))?;
+    let srv_id = String::from_utf8_lossy(&srv_id);
+    let key = s.keys.service(&srv_id);
+    let srv = s
+        .cache
+        .services
+        .read(s.tx, &key, |raw| decode_one::<ServiceRec>(&key, raw))?
+        .ok_or_else(|| srv_not_found(&srv_id))?;
+    Ok((ns, srv))
 }

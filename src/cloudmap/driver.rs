@@ -3,24 +3,26 @@
 
 use super::records::*;
 use crate::engine::{OperationDriver, OperationView, StepOutcome, StepView, Timing};
+use crate::model::servicediscovery as m;
 use crate::store::{get_json, put_json, StoreError, Tx};
 
 /// Drives Cloud Map operations.
 pub struct CloudMapDriver;
 
 /// Step durations (ms) per operation type: (fast, realistic) for SUBMITTED→PENDING and PENDING→end.
-fn durations(op_type: &str) -> [(i64, i64); 2] {
+fn durations(op_type: m::OperationType) -> [(i64, i64); 2] {
+    use m::OperationType as T;
     match op_type {
-        "CREATE_NAMESPACE" | "DELETE_NAMESPACE" | "UPDATE_NAMESPACE" => [(500, 2_000), (1_500, 28_000)],
-        "UPDATE_SERVICE" => [(500, 1_000), (1_500, 5_000)],
-        _ => [(500, 1_000), (1_500, 2_500)],
+        T::CreateNamespace | T::DeleteNamespace | T::UpdateNamespace => [(500, 2_000), (1_500, 28_000)],
+        T::UpdateService => [(500, 1_000), (1_500, 5_000)],
+        T::RegisterInstance | T::DeregisterInstance => [(500, 1_000), (1_500, 2_500)],
     }
 }
 
 /// The delay before the first step of a new operation of `op_type`.
-pub fn first_step_ms(timing: &Timing, op_type: &str) -> Option<i64> {
+pub fn first_step_ms(timing: &Timing, op_type: m::OperationType) -> Option<i64> {
     let [(f, r), _] = durations(op_type);
-    timing.step_ms(op_type, f, r)
+    timing.step_ms(op_type.as_str(), f, r)
 }
 
 /// The resource an operation changes, as the admin API names it.
@@ -39,13 +41,13 @@ impl OperationDriver for CloudMapDriver {
     fn describe(&self, tx: &mut dyn Tx, op_ref: &str) -> Result<Option<OperationView>, StoreError> {
         let Some((keys, op_id)) = Keys::from_op_ref(op_ref) else { return Ok(None) };
         let Some(op) = get_json::<OperationRec>(tx, &keys.operation(&op_id))? else { return Ok(None) };
-        let order = ["SUBMITTED", "PENDING"];
+        let order = [m::OperationStatus::Submitted, m::OperationStatus::Pending];
         let at = order.iter().position(|s| *s == op.status).unwrap_or(order.len());
         let mut steps: Vec<StepView> = order
             .iter()
             .enumerate()
             .map(|(i, name)| StepView {
-                name: (*name).to_string(),
+                name: name.as_str().to_string(),
                 state: if i < at {
                     "COMPLETED"
                 } else if i == at {
@@ -56,22 +58,21 @@ impl OperationDriver for CloudMapDriver {
                 .to_string(),
             })
             .collect();
-        let outcome = if op.is_terminal() { op.status.clone() } else { "PENDING".to_string() };
         steps.push(StepView {
             name: "APPLY".into(),
-            state: match outcome.as_str() {
-                "SUCCESS" => "COMPLETED",
-                "FAIL" => "FAILED",
-                _ => "PENDING",
+            state: match op.status {
+                m::OperationStatus::Success => "COMPLETED",
+                m::OperationStatus::Fail => "FAILED",
+                m::OperationStatus::Submitted | m::OperationStatus::Pending => "PENDING",
             }
             .to_string(),
         });
         Ok(Some(OperationView {
             service: SERVICE.name().to_string(),
             id: op.id.clone(),
-            operation_type: op.op_type.clone(),
+            operation_type: op.op_type.as_str().to_string(),
             resource: resource_of(&op),
-            state: op.status.clone(),
+            state: op.status.as_str().to_string(),
             terminal: op.is_terminal(),
             steps,
             created_ms: op.create_date,
@@ -88,23 +89,23 @@ impl OperationDriver for CloudMapDriver {
         let Some(mut op) = get_json::<OperationRec>(tx, &key)? else {
             return Ok(StepOutcome::Done);
         };
-        let outcome = match op.status.as_str() {
-            "SUBMITTED" => {
-                op.status = "PENDING".into();
+        let outcome = match op.status {
+            m::OperationStatus::Submitted => {
+                op.status = m::OperationStatus::Pending;
                 op.update_date = now;
-                let [_, (f, r)] = durations(&op.op_type);
-                StepOutcome::Continue(timing.step_ms(&op.op_type, f, r))
+                let [_, (f, r)] = durations(op.op_type);
+                StepOutcome::Continue(timing.step_ms(op.op_type.as_str(), f, r))
             }
-            "PENDING" => {
+            m::OperationStatus::Pending => {
                 let outcome = match &op.fault {
                     Some(f) => Err(f.clone()),
                     None => apply(tx, &keys, &op)?,
                 };
                 match outcome {
-                    Ok(()) => op.status = "SUCCESS".into(),
+                    Ok(()) => op.status = m::OperationStatus::Success,
                     Err((code, message)) => {
                         undo(tx, &keys, &op)?;
-                        op.status = "FAIL".into();
+                        op.status = m::OperationStatus::Fail;
                         op.error_code = Some(code);
                         op.error_message = Some(message);
                     }
@@ -115,7 +116,7 @@ impl OperationDriver for CloudMapDriver {
                 }
                 StepOutcome::Done
             }
-            _ => return Ok(StepOutcome::Done),
+            m::OperationStatus::Success | m::OperationStatus::Fail => return Ok(StepOutcome::Done),
         };
         put_json(tx, &key, &op)?;
         Ok(outcome)
@@ -220,7 +221,7 @@ fn undo(tx: &mut dyn Tx, keys: &Keys, op: &OperationRec) -> Result<(), StoreErro
 
 /// Frees the name reservations of a namespace that is gone, where they point at it.
 pub fn release_names(tx: &mut dyn Tx, keys: &Keys, ns: &NamespaceRec) -> Result<(), StoreError> {
-    let names = [keys.http_name(&ns.http_name), keys.zone_name(&ns.ns_type, ns.vpc.as_deref(), &ns.name)];
+    let names = [keys.http_name(&ns.http_name), keys.zone_name(ns.ns_type, ns.vpc.as_deref(), &ns.name)];
     for k in names {
         if tx.get(&k)?.as_deref() == Some(ns.id.as_bytes()) {
             tx.delete(&k)?;

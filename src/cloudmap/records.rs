@@ -34,58 +34,92 @@ pub enum NamespaceState {
 /// A namespace.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NamespaceRec {
+    /// `ns-…`.
     pub id: String,
+    /// Its ARN.
     pub arn: String,
+    /// The name it was created with (a DNS name for DNS namespaces).
     pub name: String,
+    /// The name DiscoverInstances takes (the name, made unique when an HTTP namespace holds it).
     pub http_name: String,
-    /// `HTTP`, `DNS_PRIVATE` or `DNS_PUBLIC`.
-    pub ns_type: String,
+    /// HTTP, private DNS or public DNS.
+    pub ns_type: m::NamespaceType,
+    /// Its description.
     pub description: Option<String>,
+    /// The VPC of a private DNS namespace.
     pub vpc: Option<String>,
+    /// The Route 53 hosted zone of a DNS namespace.
     pub hosted_zone_id: Option<String>,
+    /// The TTL of its SOA record, when set.
     pub soa_ttl: Option<i64>,
+    /// Creation time, ms since the epoch.
     pub create_date: i64,
+    /// The CreatorRequestId it was created with.
     pub creator_request_id: Option<String>,
+    /// The owning account.
     pub owner: String,
+    /// Whether its creation has succeeded.
     pub state: NamespaceState,
+    /// How many services it holds.
     pub service_count: i32,
 }
 
 /// A DNS record template of a service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DnsRecordRec {
-    pub record_type: String,
+    /// A, AAAA, SRV or CNAME.
+    pub record_type: m::RecordType,
+    /// Its TTL in seconds.
     pub ttl: i64,
 }
 
 /// A Route 53 health check of a service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HealthCheckRec {
-    pub check_type: String,
+    /// HTTP, HTTPS or TCP.
+    pub check_type: m::HealthCheckType,
+    /// The path an HTTP(S) check requests.
     pub resource_path: Option<String>,
+    /// Consecutive results that flip the status, when given.
     pub failure_threshold: Option<i32>,
 }
 
 /// A service.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceRec {
+    /// `srv-…`.
     pub id: String,
+    /// Its ARN.
     pub arn: String,
+    /// Its name, unique in its namespace.
     pub name: String,
+    /// The namespace it is in.
     pub namespace_id: String,
+    /// Its description.
     pub description: Option<String>,
-    pub routing_policy: Option<String>,
+    /// How DNS answers choose instances (services with DNS records).
+    pub routing_policy: Option<m::RoutingPolicy>,
+    /// The records each instance gets in DNS.
     pub dns_records: Option<Vec<DnsRecordRec>>,
     /// `HTTP` or `DNS_HTTP`.
-    pub service_type: String,
+    pub service_type: m::ServiceType,
+    /// A Route 53 health check.
     pub health_check: Option<HealthCheckRec>,
+    /// Whether it has a HealthCheckCustomConfig.
     pub custom_health: bool,
+    /// Creation time, ms since the epoch.
     pub create_date: i64,
+    /// The CreatorRequestId it was created with.
     pub creator_request_id: Option<String>,
+    /// The account that created it.
     pub created_by: String,
+    /// The account owning its namespace.
     pub owner: String,
+    /// How many instances are registered.
     pub instance_count: i32,
+    /// Its InstancesRevision, moved by every (de)registration.
     pub revision: i64,
+    /// Its service attributes.
     pub attributes: BTreeMap<String, String>,
     /// Changes (to a new random value) with every change of any of the service's instance records,
     /// health included — unlike `revision`, which AWS moves only on (de)registration. It tells the
@@ -104,41 +138,74 @@ impl ServiceRec {
 /// A registered instance.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InstanceRec {
+    /// The instance id the caller chose.
     pub id: String,
+    /// The service it is registered in.
     pub service_id: String,
+    /// The CreatorRequestId of its registration.
     pub creator_request_id: Option<String>,
+    /// Its attributes (`AWS_INSTANCE_IPV4`, …).
     pub attributes: BTreeMap<String, String>,
+    /// The account that registered it.
     pub created_by: String,
-    /// `HEALTHY`, `UNHEALTHY` or `UNKNOWN`.
-    pub health: String,
+    /// Its stored health status (what clients see depends on the service's checks).
+    pub health: m::HealthStatus,
+}
+
+/// The HealthStatus clients see: the stored status when the service has health checks, else UNKNOWN.
+pub fn health_as_reported(checked: bool, stored: m::HealthStatus) -> m::HealthStatus {
+    if checked {
+        stored
+    } else {
+        m::HealthStatus::Unknown
+    }
 }
 
 /// The change an operation carries, applied when it succeeds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Change {
+    /// Makes the namespace visible (or fails with `fail`, a conflict found at acceptance).
     CreateNamespace {
+        /// The namespace.
         namespace_id: String,
+        /// The failure (code, message) the operation ends with instead.
         fail: Option<(String, String)>,
     },
+    /// Deletes the namespace and frees its names.
     DeleteNamespace {
+        /// The namespace.
         namespace_id: String,
     },
+    /// Sets the description and SOA TTL given.
     UpdateNamespace {
+        /// The namespace.
         namespace_id: String,
+        /// The new description.
         description: Option<String>,
+        /// The new SOA TTL.
         soa_ttl: Option<i64>,
     },
+    /// Sets the description, record TTLs and health check given.
     UpdateService {
+        /// The service.
         service_id: String,
+        /// The new description.
         description: Option<String>,
+        /// The new DNS records.
         dns_records: Option<Vec<DnsRecordRec>>,
+        /// The new health check.
         health_check: Option<HealthCheckRec>,
     },
+    /// Writes the instance.
     RegisterInstance {
+        /// The instance record.
         instance: InstanceRec,
     },
+    /// Deletes the instance.
     DeregisterInstance {
+        /// The service.
         service_id: String,
+        /// The instance.
         instance_id: String,
     },
 }
@@ -146,18 +213,31 @@ pub enum Change {
 /// An asynchronous operation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OperationRec {
+    /// The OperationId.
     pub id: String,
+    /// The account it belongs to.
     pub owner: String,
+    /// The region it belongs to.
     pub region: String,
-    pub op_type: String,
-    pub status: String,
+    /// Its type.
+    pub op_type: m::OperationType,
+    /// SUBMITTED, PENDING, SUCCESS or FAIL.
+    pub status: m::OperationStatus,
+    /// The ErrorCode of a failed operation.
     pub error_code: Option<String>,
+    /// The ErrorMessage of a failed operation.
     pub error_message: Option<String>,
+    /// Creation time, ms since the epoch.
     pub create_date: i64,
+    /// Time of its last status change, ms since the epoch.
     pub update_date: i64,
+    /// Its Targets (NAMESPACE, SERVICE, INSTANCE, ROUTE_53_CHANGE_ID).
     pub targets: BTreeMap<String, String>,
+    /// The namespace it concerns.
     pub namespace_id: Option<String>,
+    /// The service it concerns.
     pub service_id: Option<String>,
+    /// The change it applies when it succeeds.
     pub change: Change,
     /// The in-flight lock key this operation holds, released when it ends.
     pub busy_key: Option<String>,
@@ -173,8 +253,8 @@ impl OperationRec {
         m::OperationShape {
             id: Some(self.id.clone()),
             owner_account: Some(self.owner.clone()),
-            type_: m::OperationType::from_wire(&self.op_type),
-            status: m::OperationStatus::from_wire(&self.status),
+            type_: Some(self.op_type),
+            status: Some(self.status),
             error_message: self.error_message.clone(),
             error_code: self.error_code.clone(),
             create_date: Some(Timestamp(self.create_date)),
@@ -185,17 +265,19 @@ impl OperationRec {
 
     /// Whether the operation has ended.
     pub fn is_terminal(&self) -> bool {
-        self.status == "SUCCESS" || self.status == "FAIL"
+        matches!(self.status, m::OperationStatus::Success | m::OperationStatus::Fail)
     }
 }
 
 /// The key space of one account and region.
 #[derive(Debug, Clone)]
 pub struct Keys {
+    /// `sd/{account}/{region}/`.
     pub scope: String,
 }
 
 impl Keys {
+    /// The key space of `account` in `region`.
     pub fn new(account: &str, region: &str) -> Self {
         Keys { scope: format!("{KEY_PREFIX}{account}/{region}/") }
     }
@@ -205,45 +287,57 @@ impl Keys {
         let (a, r, id) = (it.next()?, it.next()?, it.next()?);
         Some((Keys::new(a, r), id.to_string()))
     }
+    /// The engine's reference of an operation.
     pub fn op_ref(account: &str, region: &str, op_id: &str) -> String {
         format!("{account}/{region}/{op_id}")
     }
+    /// The prefix of every namespace document.
     pub fn namespaces(&self) -> String {
         format!("{}ns/", self.scope)
     }
+    /// The namespace document `id`.
     pub fn namespace(&self, id: &str) -> String {
         format!("{}ns/{id}", self.scope)
     }
+    /// The reservation of an HTTP name (its value: the namespace id).
     pub fn http_name(&self, name: &str) -> String {
         format!("{}nsidx/http/{name}", self.scope)
     }
-    pub fn zone_name(&self, ns_type: &str, vpc: Option<&str>, name: &str) -> String {
+    /// The reservation of a DNS zone name: per VPC for private namespaces, per account for public ones.
+    pub fn zone_name(&self, ns_type: m::NamespaceType, vpc: Option<&str>, name: &str) -> String {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         match vpc {
-            Some(vpc) if ns_type == "DNS_PRIVATE" => {
+            Some(vpc) if ns_type == m::NamespaceType::DnsPrivate => {
                 format!("{}nsidx/vpc/{vpc}/{name}", self.scope)
             }
             _ => format!("{}nsidx/public/{name}", self.scope),
         }
     }
+    /// The prefix of every service document.
     pub fn services(&self) -> String {
         format!("{}srv/", self.scope)
     }
+    /// The service document `id`.
     pub fn service(&self, id: &str) -> String {
         format!("{}srv/{id}", self.scope)
     }
+    /// The prefix of the service name reservations of namespace `ns`.
     pub fn service_name_prefix(&self, ns: &str) -> String {
         format!("{}srvidx/{ns}/", self.scope)
     }
+    /// The reservation of service name `key` in namespace `ns`.
     pub fn service_name(&self, ns: &str, key: &str) -> String {
         format!("{}srvidx/{ns}/{key}", self.scope)
     }
+    /// The prefix of the instances of service `srv`.
     pub fn instances(&self, srv: &str) -> String {
         format!("{}inst/{srv}/", self.scope)
     }
+    /// The instance document `id` of service `srv`.
     pub fn instance(&self, srv: &str, id: &str) -> String {
         format!("{}inst/{srv}/{id}", self.scope)
     }
+    /// The operation document `id`.
     pub fn operation(&self, id: &str) -> String {
         // Filed under the creation time the id ends with (base-36 milliseconds), so that new
         // operations land next to each other: a burst of writes dirties a few pages, not one each.
@@ -259,18 +353,23 @@ impl Keys {
         key.push_str(id);
         key
     }
+    /// The prefix of the operation index ordered newest first.
     pub fn operations_newest_first(&self) -> String {
         format!("{}opnew/", self.scope)
     }
+    /// The index entry of operation `id` created at `create_ms`.
     pub fn operation_by_time(&self, create_ms: i64, id: &str) -> String {
         format!("{}opnew/{:016x}/{id}", self.scope, i64::MAX - create_ms.max(0))
     }
+    /// The in-flight marker of resource `what`.
     pub fn busy(&self, what: &str) -> String {
         format!("{}busy/{what}", self.scope)
     }
+    /// The idempotency record of `token` sent to `api`.
     pub fn token(&self, api: &str, token: &str) -> String {
         format!("{}token/{api}/{token}", self.scope)
     }
+    /// The tags of the resource `arn`.
     pub fn tags(&self, arn: &str) -> String {
         format!("{}tags/{arn}", self.scope)
     }
@@ -338,6 +437,32 @@ mod tests {
         ] {
             assert_eq!(keys.operation(id), want);
         }
+    }
+
+    /// The typed records write back exactly the documents an earlier build stored.
+    #[test]
+    fn stored_documents_round_trip_unchanged() {
+        let snapshot: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/snapshot-v2.json")).expect("the fixture is JSON");
+        fn same<T: serde::de::DeserializeOwned + Serialize>(key: &str, stored: &str) {
+            let rec: T = serde_json::from_str(stored).unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert_eq!(serde_json::to_string(&rec).expect("encodes"), stored, "{key}");
+        }
+        let mut seen = 0;
+        for (key, value) in snapshot["entries"].as_object().expect("entries") {
+            let stored = value.as_str().expect("a string value");
+            let kind = key.strip_prefix("sd/").and_then(|k| k.split('/').nth(2));
+            match kind {
+                Some("ns") => same::<NamespaceRec>(key, stored),
+                Some("srv") => same::<ServiceRec>(key, stored),
+                Some("inst") => same::<InstanceRec>(key, stored),
+                Some("op") => same::<OperationRec>(key, stored),
+                Some("tags") => same::<crate::tags::Tags>(key, stored),
+                _ => continue,
+            }
+            seen += 1;
+        }
+        assert_eq!(seen, 3 + 4 + 4 + 10 + 2);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::routing;
 use super::view::View;
 use super::zones::{self, Zone};
 use crate::cloudmap::records::{InstanceRec, ServiceRec};
+use crate::model::servicediscovery as m;
 use crate::store::{decode_all, get_json, StoreError, Tx};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, SRV};
@@ -136,7 +137,7 @@ fn relevant_services(tx: &mut dyn Tx, zone: &Zone, rel: &[Vec<u8>]) -> Result<Ve
         let id = String::from_utf8_lossy(&id).into_owned();
         let Some(service) = get_json::<ServiceRec>(tx, &keys.service(&id))? else { continue };
         if service.dns_records.is_none()
-            || (above && !service.dns_records.iter().flatten().any(|r| r.record_type == "SRV"))
+            || (above && !service.dns_records.iter().flatten().any(|r| r.record_type == m::RecordType::Srv))
         {
             continue;
         }

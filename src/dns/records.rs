@@ -5,6 +5,7 @@
 use super::names::{self, Labels};
 use super::zones::clamp_ttl;
 use crate::cloudmap::records::{InstanceRec, ServiceRec};
+use crate::model::servicediscovery as m;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The record types a Cloud Map service can publish.
@@ -78,30 +79,30 @@ pub struct ServiceEntry {
 impl ServiceEntry {
     /// How the service routes.
     pub fn routing(&self) -> Routing {
-        match self.service.routing_policy.as_deref() {
-            Some("WEIGHTED") => Routing::Weighted,
-            _ => Routing::Multivalue,
+        match self.service.routing_policy {
+            Some(m::RoutingPolicy::Weighted) => Routing::Weighted,
+            Some(m::RoutingPolicy::Multivalue) | None => Routing::Multivalue,
         }
     }
 
-    fn ttl(&self, record_type: &str) -> Option<u32> {
+    fn ttl(&self, record_type: m::RecordType) -> Option<u32> {
         self.service.dns_records.iter().flatten().find(|r| r.record_type == record_type).map(|r| clamp_ttl(r.ttl))
     }
 
-    fn has(&self, record_type: &str) -> bool {
+    fn has(&self, record_type: m::RecordType) -> bool {
         self.ttl(record_type).is_some()
     }
 
     /// Whether the service publishes SRV records (and so `<instance-id>.<service>` names).
     pub fn has_srv(&self) -> bool {
-        self.has("SRV")
+        self.has(m::RecordType::Srv)
     }
 
     /// Whether an instance counts as healthy in DNS: always without a health check; with one,
     /// anything but UNHEALTHY (Route 53 treats a check without data yet as healthy).
     pub fn eligible(&self, inst: &InstanceRec) -> bool {
         let checked = self.service.health_check.is_some() || self.service.custom_health;
-        !checked || inst.health != "UNHEALTHY"
+        !checked || inst.health != m::HealthStatus::Unhealthy
     }
 
     /// The records `inst` has at the service name, absolute apex `apex`.
@@ -112,7 +113,7 @@ impl ServiceEntry {
         let mut out = Vec::new();
         if let Some(alias) = attr("AWS_ALIAS_DNS_NAME") {
             // Alias records take their TTL from the target; ELB names answer with 60.
-            for (kind, rt) in [(Kind::A, "A"), (Kind::Aaaa, "AAAA")] {
+            for (kind, rt) in [(Kind::A, m::RecordType::A), (Kind::Aaaa, m::RecordType::Aaaa)] {
                 if self.has(rt) {
                     out.push(Candidate { eligible: true, ..candidate(kind, Data::Alias(alias.clone()), 60) });
                 }
@@ -123,23 +124,22 @@ impl ServiceEntry {
         let ipv6 = attr("AWS_INSTANCE_IPV6").and_then(|v| v.parse::<Ipv6Addr>().ok());
         for record in self.service.dns_records.iter().flatten() {
             let ttl = clamp_ttl(record.ttl);
-            match record.record_type.as_str() {
-                "A" => out.extend(ipv4.map(|ip| candidate(Kind::A, Data::A(ip), ttl))),
-                "AAAA" => out.extend(ipv6.map(|ip| candidate(Kind::Aaaa, Data::Aaaa(ip), ttl))),
-                "SRV" => {
+            match record.record_type {
+                m::RecordType::A => out.extend(ipv4.map(|ip| candidate(Kind::A, Data::A(ip), ttl))),
+                m::RecordType::Aaaa => out.extend(ipv6.map(|ip| candidate(Kind::Aaaa, Data::Aaaa(ip), ttl))),
+                m::RecordType::Srv => {
                     let port = attr("AWS_INSTANCE_PORT").and_then(|p| p.parse::<u16>().ok());
                     let target = self.target_labels(inst, apex);
                     if let (Some(port), Some(target)) = (port, target) {
                         out.push(candidate(Kind::Srv, Data::Srv { port, target }, ttl));
                     }
                 }
-                "CNAME" => {
+                m::RecordType::Cname => {
                     let target = attr("AWS_INSTANCE_CNAME").and_then(|c| names::from_dotted(c));
                     if let Some(target) = target.filter(|t| !t.is_empty() && names::to_wire(t).is_some()) {
                         out.push(candidate(Kind::Cname, Data::Cname(target), ttl));
                     }
                 }
-                _ => {}
             }
         }
         out
@@ -155,7 +155,7 @@ impl ServiceEntry {
 
     /// The A/AAAA records at an SRV target name, with the SRV TTL (the docs leave the TTL open).
     pub fn records_at_target(&self, inst: &InstanceRec) -> Vec<Candidate> {
-        let Some(ttl) = self.ttl("SRV") else { return Vec::new() };
+        let Some(ttl) = self.ttl(m::RecordType::Srv) else { return Vec::new() };
         let attr = |k: &str| inst.attributes.get(k);
         let make = |kind, data| Candidate { kind, data, ttl, eligible: true, instance_id: inst.id.clone() };
         let mut out = Vec::new();
@@ -183,11 +183,17 @@ mod tests {
                 name: "api".into(),
                 namespace_id: "ns-1".into(),
                 description: None,
-                routing_policy: Some("MULTIVALUE".into()),
+                routing_policy: Some(m::RoutingPolicy::Multivalue),
                 dns_records: Some(
-                    records.iter().map(|(t, ttl)| DnsRecordRec { record_type: t.to_string(), ttl: *ttl }).collect(),
+                    records
+                        .iter()
+                        .map(|(t, ttl)| DnsRecordRec {
+                            record_type: m::RecordType::from_wire(t).expect("a record type"),
+                            ttl: *ttl,
+                        })
+                        .collect(),
                 ),
-                service_type: "DNS_HTTP".into(),
+                service_type: m::ServiceType::DnsHttp,
                 health_check: None,
                 custom_health: true,
                 create_date: 0,
@@ -211,7 +217,7 @@ mod tests {
             creator_request_id: None,
             attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             created_by: String::new(),
-            health: health.into(),
+            health: m::HealthStatus::from_wire(health).expect("a health status"),
         }
     }
 

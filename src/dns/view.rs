@@ -3,6 +3,7 @@
 //! The default listener's view is everything.
 
 use crate::cloudmap::records::NamespaceRec;
+use crate::model::servicediscovery as m;
 use serde::Deserialize;
 
 /// The filters of one DNS listener; every filter is optional.
@@ -27,8 +28,8 @@ impl View {
         if self.region.as_deref().is_some_and(|r| r != region) {
             return false;
         }
-        match (&self.vpc, ns.ns_type.as_str()) {
-            (Some(vpc), "DNS_PRIVATE") => ns.vpc.as_deref() == Some(vpc.as_str()),
+        match (&self.vpc, ns.ns_type) {
+            (Some(vpc), m::NamespaceType::DnsPrivate) => ns.vpc.as_deref() == Some(vpc.as_str()),
             _ => true,
         }
     }

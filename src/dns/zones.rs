@@ -5,6 +5,7 @@
 use super::names::{self, Labels};
 use super::view::View;
 use crate::cloudmap::records::{Keys, NamespaceRec, NamespaceState};
+use crate::model::servicediscovery as m;
 use crate::store::{decode_all, prefix_end, StoreError, Tx};
 use std::cmp::Ordering;
 
@@ -56,13 +57,17 @@ impl Zone {
 
     /// The TTL of the apex SOA record: the namespace's `SOA.TTL`, or AWS's default for its type.
     pub fn soa_ttl(&self) -> u32 {
-        let default = if self.ns.ns_type == "DNS_PUBLIC" { DEFAULT_PUBLIC_SOA_TTL } else { DEFAULT_PRIVATE_SOA_TTL };
+        let default = if self.ns.ns_type == m::NamespaceType::DnsPublic {
+            DEFAULT_PUBLIC_SOA_TTL
+        } else {
+            DEFAULT_PRIVATE_SOA_TTL
+        };
         clamp_ttl(self.ns.soa_ttl.unwrap_or(default))
     }
 
     /// Whether it is a private namespace.
     pub fn is_private(&self) -> bool {
-        self.ns.ns_type == "DNS_PRIVATE"
+        self.ns.ns_type == m::NamespaceType::DnsPrivate
     }
 
     /// `cm.test (ns-…, account 123456789012, us-east-1, vpc-1)` for logs.
@@ -70,7 +75,11 @@ impl Zone {
         let vpc = self.ns.vpc.as_deref().map(|v| format!(", {v}")).unwrap_or_default();
         format!(
             "{} ({}, {}, account {}, {}{vpc})",
-            self.ns.name, self.ns.id, self.ns.ns_type, self.account, self.region
+            self.ns.name,
+            self.ns.id,
+            self.ns.ns_type.as_str(),
+            self.account,
+            self.region
         )
     }
 }
@@ -91,7 +100,7 @@ pub fn served_zones(tx: &mut dyn Tx, view: &View) -> Result<Vec<Zone>, StoreErro
         let keys = Keys::new(&account, &region);
         let rows = tx.scan(&keys.namespaces(), None, usize::MAX)?;
         for (_, ns) in decode_all::<NamespaceRec>(rows)? {
-            let dns = ns.ns_type == "DNS_PRIVATE" || ns.ns_type == "DNS_PUBLIC";
+            let dns = ns.ns_type != m::NamespaceType::Http;
             if !dns || ns.state != NamespaceState::Active || !view.admits(&account, &region, &ns) {
                 continue;
             }
@@ -131,7 +140,7 @@ mod tests {
                 arn: String::new(),
                 name: name.into(),
                 http_name: name.into(),
-                ns_type: ns_type.into(),
+                ns_type: m::NamespaceType::from_wire(ns_type).expect("a namespace type"),
                 description: None,
                 vpc: Some("vpc-1".into()),
                 hosted_zone_id: None,

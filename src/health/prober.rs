@@ -8,6 +8,7 @@ use super::targets::{self, ProbeSpec, Target, TargetKey};
 use super::HealthSettings;
 use crate::cloudmap::records::{InstanceRec, Keys, ServiceRec};
 use crate::engine::{Engine, TimingProfile};
+use crate::model::servicediscovery::HealthStatus;
 use crate::store::{get_json, put_json, StoreError};
 use rand::Rng;
 use std::collections::HashMap;
@@ -26,7 +27,7 @@ struct Tracked {
     spec: ProbeSpec,
     threshold: u32,
     /// The status in the store, as last read or written.
-    health: String,
+    health: HealthStatus,
     checker: Checker,
     next_due: Instant,
     in_flight: bool,
@@ -157,18 +158,18 @@ impl Prober {
         if let Err(reason) = &result.verdict {
             tracing::debug!(instance = %result.key.3, service = %result.key.2, target = %t.spec.addr, %reason, "health probe failed");
         }
-        let Some(new) = t.checker.observe(&t.health, result.verdict.is_ok(), t.threshold) else { return };
-        let expected = t.health.clone();
-        match write_status(&self.engine, &result.key, &result.spec, &expected, new).await {
+        let Some(new) = t.checker.observe(t.health, result.verdict.is_ok(), t.threshold) else { return };
+        match write_status(&self.engine, &result.key, &result.spec, t.health, new).await {
             Ok(true) => {
                 tracing::info!(
                     instance = %result.key.3,
                     service = %result.key.2,
                     target = %result.spec.addr,
                     reason = result.verdict.as_ref().err().map(String::as_str).unwrap_or("probe succeeded"),
-                    "instance health is now {new}"
+                    "instance health is now {}",
+                    new.as_str()
                 );
-                t.health = new.to_string();
+                t.health = new;
                 t.checker.settle(new);
             }
             // Someone changed the instance first (a re-registration); the next refresh shows it.
@@ -194,11 +195,11 @@ async fn write_status(
     engine: &Engine,
     key: &TargetKey,
     spec: &ProbeSpec,
-    expected: &str,
-    new: &'static str,
+    expected: HealthStatus,
+    new: HealthStatus,
 ) -> Result<bool, StoreError> {
     let (account, region, service, instance) = key.clone();
-    let (spec, expected) = (spec.clone(), expected.to_string());
+    let spec = spec.clone();
     engine
         .store()
         .write(move |tx| -> Result<bool, StoreError> {
@@ -209,7 +210,7 @@ async fn write_status(
             if inst.health != expected || !same_address {
                 return Ok(false);
             }
-            inst.health = new.to_string();
+            inst.health = new;
             put_json(tx, &ik, &inst)?;
             let sk = keys.service(&service);
             if let Some(mut srv) = get_json::<ServiceRec>(tx, &sk)? {

@@ -3,6 +3,7 @@
 
 use crate::cloudmap::records::{HealthCheckRec, InstanceRec, Keys, NamespaceRec, ServiceRec};
 use crate::dns::zones::cloudmap_scopes;
+use crate::model::servicediscovery as m;
 use crate::store::{decode_all, get_json, StoreError, Tx};
 use std::net::{IpAddr, SocketAddr};
 
@@ -43,7 +44,7 @@ pub struct Target {
     /// Consecutive opposite results that flip the status (1–10).
     pub threshold: u32,
     /// The status stored now.
-    pub health: String,
+    pub health: m::HealthStatus,
 }
 
 /// (account, region, service id, instance id).
@@ -66,7 +67,7 @@ pub fn checked_instances(tx: &mut dyn Tx) -> Result<Vec<Target>, StoreError> {
                     key: (account.clone(), region.clone(), service.id.clone(), inst.id.clone()),
                     spec,
                     threshold,
-                    health: inst.health.clone(),
+                    health: inst.health,
                 });
             }
         }
@@ -87,15 +88,15 @@ pub fn probe_spec(
     }
     let addr = instance_addr(inst)?;
     let (ip, port) = (addr.ip(), addr.port());
-    let check_type = match check.check_type.as_str() {
-        "HTTPS" => CheckType::Https,
-        "TCP" => CheckType::Tcp,
-        _ => CheckType::Http,
+    let check_type = match check.check_type {
+        m::HealthCheckType::Http => CheckType::Http,
+        m::HealthCheckType::Https => CheckType::Https,
+        m::HealthCheckType::Tcp => CheckType::Tcp,
     };
     let default_port = matches!((check_type, port), (CheckType::Http, 80) | (CheckType::Https, 443));
     // Route 53 sends the service's DNS name as Host for DNS namespaces, the address otherwise.
     let host_name = match namespace {
-        Some(ns) if ns.ns_type != "HTTP" => {
+        Some(ns) if ns.ns_type != m::NamespaceType::Http => {
             let name = format!("{}.{}", service.name, ns.name.trim_end_matches('.')).to_ascii_lowercase();
             name.trim_start_matches('.').to_string()
         }
@@ -135,7 +136,7 @@ mod tests {
             description: None,
             routing_policy: None,
             dns_records: None,
-            service_type: "DNS_HTTP".into(),
+            service_type: m::ServiceType::DnsHttp,
             health_check: None,
             custom_health: false,
             create_date: 0,
@@ -155,7 +156,7 @@ mod tests {
             arn: String::new(),
             name: "Pub.Test".into(),
             http_name: "pub.test".into(),
-            ns_type: ns_type.into(),
+            ns_type: m::NamespaceType::from_wire(ns_type).expect("a namespace type"),
             description: None,
             vpc: None,
             hosted_zone_id: None,
@@ -175,14 +176,14 @@ mod tests {
             creator_request_id: None,
             attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             created_by: String::new(),
-            health: "UNKNOWN".into(),
+            health: m::HealthStatus::Unknown,
         }
     }
 
     #[test]
     fn host_is_the_service_dns_name_with_a_non_default_port() {
         let check = HealthCheckRec {
-            check_type: "HTTP".into(),
+            check_type: m::HealthCheckType::Http,
             resource_path: Some("/healthz".into()),
             failure_threshold: None,
         };
@@ -198,7 +199,8 @@ mod tests {
 
     #[test]
     fn alias_and_portless_instances_are_not_probed() {
-        let check = HealthCheckRec { check_type: "TCP".into(), resource_path: None, failure_threshold: Some(2) };
+        let check =
+            HealthCheckRec { check_type: m::HealthCheckType::Tcp, resource_path: None, failure_threshold: Some(2) };
         let alias = instance(&[("AWS_ALIAS_DNS_NAME", "lb.example.com")]);
         assert!(probe_spec(&check, &service("x"), None, &alias).is_none());
         assert!(probe_spec(&check, &service("x"), None, &instance(&[("AWS_INSTANCE_IPV4", "127.0.0.1")])).is_none());

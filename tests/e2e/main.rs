@@ -10,4 +10,5 @@ mod models;
 mod replicas;
 mod robustness;
 mod security;
+mod snapshot_compat;
 mod soak;

@@ -1,0 +1,119 @@
+//! Operations: GetOperation and ListOperations (newest first), both over the operation cache, so
+//! that polling an operation costs a read and a copy of its kept answer.
+
+use super::cache::KeptOperation;
+use super::records::*;
+use super::scope::*;
+use crate::kept::Entry;
+use crate::model::servicediscovery as m;
+use crate::wire::shape::ApiError;
+use std::sync::Arc;
+
+/// GetOperation: the operation (in `OwnerAccount` when given), decoded unless kept from an earlier
+/// read of the same bytes.
+pub fn get(s: &mut Scope, input: &m::GetOperationRequest) -> Result<Arc<Entry<KeptOperation>>, ApiError> {
+    if !s.is_own(&input.owner_account) {
+        return Err(op_not_found(&input.operation_id));
+    }
+    let key = s.keys.operation(&input.operation_id);
+    s.cache
+        .operations
+        .read(s.tx, &key, |raw| KeptOperation::decode(&key, raw))?
+        .ok_or_else(|| op_not_found(&input.operation_id))
+}
+
+/// A ListOperations filter, checked.
+enum Filter {
+    Namespace(String),
+    Service(String),
+    Status(Vec<m::OperationStatus>),
+    Type(Vec<m::OperationType>),
+    Updated(i64, i64),
+}
+
+impl Filter {
+    fn keeps(&self, op: &OperationRec) -> bool {
+        match self {
+            Filter::Namespace(n) => op.namespace_id.as_deref() == Some(n.as_str()),
+            Filter::Service(s) => op.service_id.as_deref() == Some(s.as_str()),
+            Filter::Status(v) => v.contains(&op.status),
+            Filter::Type(v) => v.contains(&op.op_type),
+            Filter::Updated(a, b) => op.update_date >= *a && op.update_date <= *b,
+        }
+    }
+}
+
+fn filters(s: &Scope, input: &m::ListOperationsRequest) -> Result<Vec<Filter>, ApiError> {
+    use m::FilterCondition as C;
+    let mut filters = Vec::new();
+    for f in input.filters.iter().flatten() {
+        let name = f.name.as_str();
+        filters.push(match f.name {
+            m::OperationFilterName::NamespaceId => {
+                let (_, v) = filter_values(&f.values, f.condition, C::Eq, &[C::Eq], name)?;
+                Filter::Namespace(resolve_id(s.cx, "namespace", &v[0])?.unwrap_or_default())
+            }
+            m::OperationFilterName::ServiceId => {
+                let (_, v) = filter_values(&f.values, f.condition, C::Eq, &[C::Eq], name)?;
+                Filter::Service(resolve_id(s.cx, "service", &v[0])?.unwrap_or_default())
+            }
+            m::OperationFilterName::Status => {
+                let (_, v) = filter_values(&f.values, f.condition, C::Eq, &[C::Eq, C::In], name)?;
+                let mut out = Vec::new();
+                for s in v {
+                    let s = if s == "SUCCEED" { "SUCCESS" } else { s.as_str() };
+                    let Some(status) = m::OperationStatus::from_wire(s) else {
+                        return Err(invalid(format!("{s} is not an operation status")));
+                    };
+                    out.push(status);
+                }
+                Filter::Status(out)
+            }
+            m::OperationFilterName::Type => {
+                let (_, v) = filter_values(&f.values, f.condition, C::Eq, &[C::Eq, C::In], name)?;
+                let mut out = Vec::new();
+                for t in v {
+                    let Some(op_type) = m::OperationType::from_wire(t) else {
+                        return Err(invalid(format!("{t} is not an operation type")));
+                    };
+                    out.push(op_type);
+                }
+                Filter::Type(out)
+            }
+            m::OperationFilterName::UpdateDate => {
+                let (_, v) = filter_values(&f.values, f.condition, C::Between, &[C::Between], name)?;
+                Filter::Updated(parse_epoch(&v[0])?, parse_epoch(&v[1])?)
+            }
+        });
+    }
+    Ok(filters)
+}
+
+/// ListOperations: newest first (the by-time index), filtered before paging.
+pub fn list(s: &mut Scope, input: m::ListOperationsRequest) -> Result<m::ListOperationsResponse, ApiError> {
+    let filters = filters(s, &input)?;
+    let prefix = s.keys.operations_newest_first();
+    let after = token_key(&input.next_token, &prefix)?;
+    let (keys, cache) = (&s.keys, s.cache);
+    let (operations, next_token) =
+        crate::paging::page(s.tx, &prefix, after, page_size(input.max_results), |tx, index_key, _| {
+            let key = keys.operation(index_key.rsplit('/').next().unwrap_or_default());
+            // Decoded unless kept from an earlier read of the same bytes.
+            let Some(entry) = cache.operations.read(tx, &key, |raw| KeptOperation::decode(&key, raw))? else {
+                return Ok::<_, ApiError>(None);
+            };
+            let op = &entry.value.rec;
+            let keep = filters.iter().all(|f| f.keeps(op));
+            Ok(keep.then(|| m::OperationSummary { id: Some(op.id.clone()), status: Some(op.status) }))
+        })?;
+    Ok(m::ListOperationsResponse { operations: Some(operations), next_token })
+}
+
+fn parse_epoch(v: &str) -> Result<i64, ApiError> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
+        .map(|f| (f * 1000.0) as i64)
+        .ok_or_else(|| invalid(format!("UPDATE_DATE value {v} is not a time in epoch seconds")))
+}

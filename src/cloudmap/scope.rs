@@ -1,0 +1,349 @@
+//! What every Cloud Map operation works with: a [`Scope`] (the request's store transaction, its
+//! account and region's keys, the quotas, the engine and the caches) and the rules several resources
+//! share: id and ARN resolution, loading a resource or its not-found error, CreatorRequestId
+//! idempotency, starting an asynchronous operation, tags, filters and paging tokens.
+
+use super::cache::Caches;
+use super::driver;
+use super::records::*;
+use crate::engine::Engine;
+use crate::model::servicediscovery::{self as m, errors as e};
+use crate::store::{get_json, put_json, Tx};
+use crate::tags::{TagProblem, Tags};
+use crate::wire::shape::{ApiError, RequestContext};
+use std::collections::BTreeMap;
+
+/// Quotas of one account and region (AWS defaults).
+#[derive(Debug, Clone)]
+pub struct Quotas {
+    /// Namespaces per account and region.
+    pub namespaces: usize,
+    /// Instances per service.
+    pub instances_per_service: i32,
+    /// Tags per namespace or service.
+    pub tags_per_resource: usize,
+    /// Attributes not starting with `AWS_` per instance.
+    pub custom_attributes_per_instance: usize,
+    /// Service attributes per service.
+    pub attributes_per_service: usize,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            namespaces: 50,
+            instances_per_service: 1000,
+            tags_per_resource: 50,
+            custom_attributes_per_instance: 30,
+            attributes_per_service: 30,
+        }
+    }
+}
+
+/// One request's unit of work: everything an operation reads and writes goes through it, in one
+/// store transaction.
+pub struct Scope<'a> {
+    /// The transaction.
+    pub tx: &'a mut dyn Tx,
+    /// The key space of the caller's account and region.
+    pub keys: Keys,
+    /// The caller.
+    pub cx: &'a RequestContext,
+    /// The quotas.
+    pub quotas: &'a Quotas,
+    /// The operation engine (clock, timing, faults, scheduling).
+    pub engine: &'a Engine,
+    /// What is kept decoded in memory.
+    pub cache: &'a Caches,
+}
+
+/// `InvalidInput` with `msg`.
+pub fn invalid(msg: impl Into<String>) -> ApiError {
+    ApiError::new(&e::INVALID_INPUT, msg)
+}
+
+/// `OperationNotFound` for operation `id`.
+pub fn op_not_found(id: &str) -> ApiError {
+    ApiError::new(&e::OPERATION_NOT_FOUND, format!("No operation found with ID {id}"))
+}
+
+/// `NamespaceNotFound` for namespace `id` (or name).
+pub fn ns_not_found(id: &str) -> ApiError {
+    ApiError::new(&e::NAMESPACE_NOT_FOUND, format!("Namespace not found: {id}"))
+}
+
+/// `ServiceNotFound` for service `id` (or name).
+pub fn srv_not_found(id: &str) -> ApiError {
+    ApiError::new(&e::SERVICE_NOT_FOUND, format!("Service not found: {id}"))
+}
+
+/// `InstanceNotFound` for instance `id` of service `srv`.
+pub fn inst_not_found(srv: &str, id: &str) -> ApiError {
+    ApiError::new(&e::INSTANCE_NOT_FOUND, format!("Instance not found: {id} in service {srv}"))
+}
+
+/// `DuplicateRequest`: operation `op` (the stored busy marker) is still changing `what`.
+pub fn duplicate(op: &[u8], what: &str) -> ApiError {
+    let op = String::from_utf8_lossy(op).into_owned();
+    ApiError::new(
+        &e::DUPLICATE_REQUEST,
+        format!("Operation {op} on {what} is still in progress; wait for it to finish"),
+    )
+    .with("DuplicateOperationId", op)
+}
+
+/// Accepts an id or an ARN of `kind` (`namespace`/`service`) and returns the id. An ARN of another
+/// account or region cannot be in this scope: there is no RAM sharing in localplane.
+pub fn resolve_id(cx: &RequestContext, kind: &str, value: &str) -> Result<Option<String>, ApiError> {
+    let Some(rest) = value.strip_prefix("arn:") else {
+        return Ok(Some(value.to_string()));
+    };
+    let parts: Vec<&str> = rest.splitn(5, ':').collect();
+    if parts.len() != 5 || parts[1] != "servicediscovery" {
+        return Err(invalid(format!("{value} is not a Cloud Map {kind} ARN")));
+    }
+    let Some(id) = parts[4].strip_prefix(&format!("{kind}/")) else {
+        return Err(invalid(format!("{value} is not a Cloud Map {kind} ARN")));
+    };
+    if parts[2] != cx.region || parts[3] != cx.account {
+        return Ok(None);
+    }
+    Ok(Some(id.to_string()))
+}
+
+/// The active namespace `id` of the key space `keys`, or `NamespaceNotFound`.
+pub fn active_namespace(tx: &mut dyn Tx, keys: &Keys, id: &str) -> Result<NamespaceRec, ApiError> {
+    match get_json::<NamespaceRec>(tx, &keys.namespace(id))? {
+        Some(ns) if ns.state == NamespaceState::Active => Ok(ns),
+        _ => Err(ns_not_found(id)),
+    }
+}
+
+/// DNS namespaces compare service names case-insensitively (they are DNS names); HTTP ones exactly.
+pub fn service_name_key(ns: &NamespaceRec, name: &str) -> String {
+    if ns.ns_type == m::NamespaceType::Http {
+        name.to_string()
+    } else {
+        name.to_ascii_lowercase()
+    }
+}
+
+/// The tags of a create request, in the order given.
+pub fn tags_of(tags: &Option<Vec<m::Tag>>) -> Tags {
+    Tags::from_pairs(tags.iter().flatten().map(|t| (t.key.clone(), t.value.clone())))
+}
+
+/// The page size a request asks for (the model's validation bounds `MaxResults`).
+pub fn page_size(max: Option<i32>) -> usize {
+    crate::paging::page_size(max, 100, usize::MAX)
+}
+
+/// The store key a `NextToken` continues after; it must lie under `prefix`.
+pub fn token_key(token: &Option<String>, prefix: &str) -> Result<Option<String>, ApiError> {
+    let Some(token) = token else { return Ok(None) };
+    let key = crate::paging::key_of(token, "")
+        .map_err(|_| invalid("The NextToken is not valid; pass the value from the previous response"))?;
+    if !key.starts_with(prefix) {
+        return Err(invalid("The NextToken does not belong to this request"));
+    }
+    Ok(Some(key))
+}
+
+/// Checks a list filter's condition and number of values; returns the condition.
+pub fn filter_values<'v>(
+    values: &'v [String],
+    condition: Option<m::FilterCondition>,
+    default: m::FilterCondition,
+    allowed: &[m::FilterCondition],
+    name: &str,
+) -> Result<(m::FilterCondition, &'v [String]), ApiError> {
+    let c = condition.unwrap_or(default);
+    if !allowed.contains(&c) {
+        return Err(invalid(format!("Condition {} is not supported for filter {name}", c.as_str())));
+    }
+    let ok = match c {
+        m::FilterCondition::Eq | m::FilterCondition::BeginsWith => values.len() == 1,
+        m::FilterCondition::In => !values.is_empty(),
+        m::FilterCondition::Between => values.len() == 2,
+    };
+    if !ok {
+        return Err(invalid(format!("Filter {name} with condition {} got {} values", c.as_str(), values.len())));
+    }
+    Ok((c, values))
+}
+
+/// Whether `actual` passes a text filter (`EQ`, `IN` or `BEGINS_WITH`).
+pub fn matches_text(c: m::FilterCondition, values: &[String], actual: &str) -> bool {
+    match c {
+        m::FilterCondition::BeginsWith => actual.starts_with(values[0].as_str()),
+        _ => values.iter().any(|v| v == actual),
+    }
+}
+
+/// An operation to start: what it is, what it targets and the change it applies when it succeeds.
+pub struct NewOperation {
+    /// Its type.
+    pub op_type: m::OperationType,
+    /// Its `Targets`.
+    pub targets: BTreeMap<String, String>,
+    /// The namespace it concerns (ListOperations filters, fault rules).
+    pub namespace_id: Option<String>,
+    /// The service it concerns (ListOperations filters, fault rules).
+    pub service_id: Option<String>,
+    /// The change.
+    pub change: Change,
+    /// The in-flight marker it holds until it ends, so that a second change of the same resource
+    /// is refused meanwhile.
+    pub busy_key: Option<String>,
+}
+
+/// A CreatorRequestId (or UpdaterRequestId) and the request it came with.
+pub struct RequestToken {
+    key: Option<String>,
+    fingerprint: String,
+}
+
+impl<'a> Scope<'a> {
+    /// A scope over `tx` for the caller `cx`.
+    pub fn new(
+        tx: &'a mut dyn Tx,
+        cx: &'a RequestContext,
+        quotas: &'a Quotas,
+        engine: &'a Engine,
+        cache: &'a Caches,
+    ) -> Scope<'a> {
+        Scope { tx, keys: Keys::new(&cx.account, &cx.region), cx, quotas, engine, cache }
+    }
+
+    /// Whether `owner` (an `OwnerAccount` parameter) names the caller's account, or is absent.
+    pub fn is_own(&self, owner: &Option<String>) -> bool {
+        owner.as_ref().is_none_or(|o| *o == self.cx.account)
+    }
+
+    /// The ARN of resource `id` of `kind` in the caller's account and region.
+    pub fn arn(&self, kind: &str, id: &str) -> String {
+        format!("arn:aws:servicediscovery:{}:{}:{kind}/{id}", self.cx.region, self.cx.account)
+    }
+
+    /// The namespace id an id or ARN names, or `NamespaceNotFound`.
+    pub fn namespace_id(&self, value: &str) -> Result<String, ApiError> {
+        resolve_id(self.cx, "namespace", value)?.ok_or_else(|| ns_not_found(value))
+    }
+
+    /// The service id an id or ARN names, or `ServiceNotFound`.
+    pub fn service_id(&self, value: &str) -> Result<String, ApiError> {
+        resolve_id(self.cx, "service", value)?.ok_or_else(|| srv_not_found(value))
+    }
+
+    /// The active namespace `id`, or `NamespaceNotFound`.
+    pub fn namespace(&mut self, id: &str) -> Result<NamespaceRec, ApiError> {
+        active_namespace(self.tx, &self.keys, id)
+    }
+
+    /// The service `id`, or `ServiceNotFound`.
+    pub fn service(&mut self, id: &str) -> Result<ServiceRec, ApiError> {
+        get_json::<ServiceRec>(self.tx, &self.keys.service(id))?.ok_or_else(|| srv_not_found(id))
+    }
+
+    /// The instance `id` of service `srv`, or `InstanceNotFound`.
+    pub fn instance(&mut self, srv: &str, id: &str) -> Result<InstanceRec, ApiError> {
+        get_json::<InstanceRec>(self.tx, &self.keys.instance(srv, id))?.ok_or_else(|| inst_not_found(srv, id))
+    }
+
+    /// The idempotency token `token` of `api`, for a request whose other parameters print as
+    /// `fingerprint`.
+    pub fn request_token(&self, api: &str, token: Option<&str>, fingerprint: String) -> RequestToken {
+        RequestToken { key: token.map(|t| self.keys.token(api, t)), fingerprint }
+    }
+
+    /// What the request first sent with this token produced (an operation or resource id), or
+    /// `InvalidInput` when the token came with a different request.
+    pub fn replay(&mut self, token: &RequestToken) -> Result<Option<String>, ApiError> {
+        let Some(key) = &token.key else { return Ok(None) };
+        let Some(raw) = self.tx.get(key)? else { return Ok(None) };
+        let stored: (String, String) = serde_json::from_slice(&raw).map_err(ApiError::internal)?;
+        if stored.0 == token.fingerprint {
+            Ok(Some(stored.1))
+        } else {
+            Err(invalid(
+                "The request id was already used for a different request; use a new CreatorRequestId for a new request",
+            ))
+        }
+    }
+
+    /// Remembers what the request with this token produced.
+    pub fn remember(&mut self, token: &RequestToken, result: &str) -> Result<(), ApiError> {
+        if let Some(key) = &token.key {
+            put_json(self.tx, key, &(&token.fingerprint, result))?;
+        }
+        Ok(())
+    }
+
+    /// Refuses the change of `what` when an operation holds `busy_key`.
+    pub fn check_not_busy(&mut self, busy_key: &str, what: &str) -> Result<(), ApiError> {
+        match self.tx.get(busy_key)? {
+            Some(other) => Err(duplicate(&other, what)),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes a new operation and hands it to the engine; returns its id.
+    pub fn start_operation(&mut self, new: NewOperation) -> Result<String, ApiError> {
+        let now = self.engine.now_ms();
+        let id = new_operation_id(now);
+        if let Some(b) = &new.busy_key {
+            self.tx.put(b, id.as_bytes())?;
+        }
+        let resources: Vec<&str> =
+            [new.namespace_id.as_deref(), new.service_id.as_deref()].into_iter().flatten().collect();
+        let fault = self.engine.take_operation_fault(self.tx, SERVICE, new.op_type.as_str(), &resources)?.map(|rule| {
+            let message = rule.error_message.unwrap_or_else(|| format!("Injected fault {}", rule.id));
+            (rule.error_code, message)
+        });
+        let op = OperationRec {
+            id: id.clone(),
+            owner: self.cx.account.clone(),
+            region: self.cx.region.clone(),
+            op_type: new.op_type,
+            status: m::OperationStatus::Submitted,
+            error_code: None,
+            error_message: None,
+            create_date: now,
+            update_date: now,
+            targets: new.targets,
+            namespace_id: new.namespace_id,
+            service_id: new.service_id,
+            change: new.change,
+            busy_key: new.busy_key,
+            fault,
+        };
+        put_json(self.tx, &self.keys.operation(&id), &op)?;
+        self.tx.put(&self.keys.operation_by_time(now, &id), b"")?;
+        let op_ref = Keys::op_ref(&self.cx.account, &self.cx.region, &id);
+        let first_step = driver::first_step_ms(&self.engine.timing(), new.op_type);
+        self.engine.submit(self.tx, SERVICE, &op_ref, first_step)?;
+        Ok(id)
+    }
+
+    /// Checks the tags of `resource` against the tag rules.
+    pub fn check_tags(&self, resource: &str, tags: &Tags) -> Result<(), ApiError> {
+        match tags.check(self.quotas.tags_per_resource) {
+            Ok(()) => Ok(()),
+            Err(TagProblem::Reserved(_)) => Err(invalid("Tag keys starting with aws: are reserved")),
+            Err(TagProblem::TooMany { limit, .. }) => {
+                Err(ApiError::new(&e::TOO_MANY_TAGS_EXCEPTION, format!("A resource can have at most {limit} tags"))
+                    .with("ResourceName", resource))
+            }
+        }
+    }
+
+    /// The tags of the resource `arn`.
+    pub fn tags(&mut self, arn: &str) -> Result<Tags, ApiError> {
+        Ok(get_json(self.tx, &self.keys.tags(arn))?.unwrap_or_default())
+    }
+
+    /// Stores the tags of the resource `arn`.
+    pub fn put_tags(&mut self, arn: &str, tags: &Tags) -> Result<(), ApiError> {
+        Ok(put_json(self.tx, &self.keys.tags(arn), tags)?)
+    }
+}
