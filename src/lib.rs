@@ -1,4 +1,5 @@
 //! localplane: a local, wire-compatible AWS control plane for MSK Connect and Cloud Map.
+#![warn(missing_docs)]
 
 pub mod admin;
 pub mod admin_client;

@@ -8,7 +8,7 @@ use super::records::{health_as_reported, InstanceRec, Keys, NamespaceRec, Operat
 use crate::kept::{Encodings, Kept};
 use crate::model::servicediscovery as m;
 use crate::store::{decode_all, StoreError, Tx};
-use crate::wire::shape::{encode_output, CborEncoder, Encoder, JsonEncoder, JsonTimestamps, Protocol};
+use crate::wire::shape::{encode_output, encode_output_sized, PreEncoded, Protocol};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -97,34 +97,14 @@ impl ServiceInstances {
             };
             return encode_output(&out, protocol);
         };
-        let parts = &parts[range];
-        let size: usize = parts.iter().map(|p| p.len() + 1).sum::<usize>() + 128;
-        fn write<E: Encoder>(e: &mut E, parts: &[Vec<u8>], next_token: Option<&str>, owner: &str) {
-            // The member order and count of the generated ListInstancesResponse encoder.
-            e.begin_map(2 + next_token.is_some() as usize);
-            e.key("Instances");
-            e.begin_list(parts.len());
-            for p in parts {
-                e.raw(p);
-            }
-            e.end_list();
-            if let Some(t) = next_token {
-                e.key("NextToken");
-                e.str(t);
-            }
-            e.key("ResourceOwner");
-            e.str(owner);
-            e.end_map();
-        }
-        if protocol == Protocol::RpcV2Cbor {
-            let mut e = CborEncoder::with_capacity(size);
-            write(&mut e, parts, next_token, owner);
-            e.finish()
-        } else {
-            let mut e = JsonEncoder::with_capacity(JsonTimestamps::EpochSeconds, size);
-            write(&mut e, parts, next_token, owner);
-            e.finish()
-        }
+        let instances: Vec<PreEncoded> = parts[range].iter().map(|p| PreEncoded(p)).collect();
+        let size = instances.iter().map(|p| p.len() + 1).sum::<usize>() + 128;
+        let out = m::ListInstancesResponseParts {
+            instances: Some(instances),
+            next_token: next_token.map(str::to_string),
+            resource_owner: Some(owner.to_string()),
+        };
+        encode_output_sized(&out, protocol, size)
     }
 
     /// The DiscoverInstances response holding records `picked`, in the request's protocol.
@@ -134,29 +114,10 @@ impl ServiceInstances {
             let out = m::DiscoverInstancesResponse { instances: Some(instances), instances_revision: Some(revision) };
             return encode_output(&out, protocol);
         };
-        let size: usize = picked.iter().map(|&i| parts[i].len() + 1).sum::<usize>() + 64;
-        fn write<E: Encoder>(e: &mut E, parts: &[Vec<u8>], picked: &[usize], revision: i64) {
-            // The member order and count of the generated DiscoverInstancesResponse encoder.
-            e.begin_map(2);
-            e.key("Instances");
-            e.begin_list(picked.len());
-            for &i in picked {
-                e.raw(&parts[i]);
-            }
-            e.end_list();
-            e.key("InstancesRevision");
-            e.int(revision);
-            e.end_map();
-        }
-        if protocol == Protocol::RpcV2Cbor {
-            let mut e = CborEncoder::with_capacity(size);
-            write(&mut e, parts, picked, revision);
-            e.finish()
-        } else {
-            let mut e = JsonEncoder::with_capacity(JsonTimestamps::EpochSeconds, size);
-            write(&mut e, parts, picked, revision);
-            e.finish()
-        }
+        let instances: Vec<PreEncoded> = picked.iter().map(|&i| PreEncoded(&parts[i])).collect();
+        let size = instances.iter().map(|p| p.len() + 1).sum::<usize>() + 64;
+        let out = m::DiscoverInstancesResponseParts { instances: Some(instances), instances_revision: Some(revision) };
+        encode_output_sized(&out, protocol, size)
     }
 
     /// The indexes a DiscoverInstances request returns: the records its filters match, a random

@@ -364,11 +364,7 @@ impl crate::registry::ServiceBackend for CloudMap {
         operation: &'static crate::wire::shape::OperationInfo,
         input: &'a crate::wire::shape::Json,
     ) -> crate::registry::Answer<'a> {
-        Box::pin(async move {
-            let op =
-                m::Operation::from_name(operation.name).ok_or_else(|| ApiError::unknown_operation(operation.name))?;
-            m::dispatch(self, cx, op, input, cx.protocol).await
-        })
+        Box::pin(m::dispatch_route(self, cx, operation, input))
     }
 
     fn forget_cached(&self) {
