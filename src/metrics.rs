@@ -89,5 +89,6 @@ pub async fn render(app: &App) -> String {
         }
     }
     metrics::gauge!("localplane_store_bytes").set(app.engine.store().size_bytes() as f64);
+    metrics::gauge!("localplane_operations_stuck").set(app.engine.stuck_operations().len() as f64);
     handle.render()
 }

@@ -67,6 +67,10 @@ pub fn render(ops: &[OperationView], tick: usize) -> String {
         if let Some(code) = &op.error_code {
             let _ = writeln!(out, "    error: {code}");
         }
+        if let Some(s) = &op.stuck {
+            let next = (s.retry_at_ms - now).max(0) as f64 / 1000.0;
+            let _ = writeln!(out, "    stuck: {} failed tries, next in {next:.1}s: {}", s.attempts, s.error);
+        }
     }
     out
 }

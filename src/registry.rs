@@ -139,9 +139,9 @@ pub fn request_fault_shape(wire: &WireService, code: &str, status: u16) -> Resul
     }
 }
 
-/// A check that accepts every row (a service whose snapshot rows need no decoding check).
-pub fn any_document(_key: &str, _value: &[u8]) -> Result<(), String> {
-    Ok(())
+/// A snapshot row check: the value at `key` must decode as a `T` (a `what` document).
+pub fn decodes<T: serde::de::DeserializeOwned>(key: &str, value: &[u8], what: &str) -> Result<(), String> {
+    serde_json::from_slice::<T>(value).map(|_| ()).map_err(|e| format!("{key} is not a {what} document: {e}"))
 }
 
 /// A check that accepts every fault rule the shared checks accept.

@@ -78,6 +78,7 @@ impl OperationDriver for CloudMapDriver {
             created_ms: op.create_date,
             ended_ms: op.is_terminal().then_some(op.update_date),
             error_code: op.error_code.clone(),
+            stuck: None,
         }))
     }
 

@@ -9,14 +9,21 @@ use std::collections::BTreeMap;
 /// The store key prefix of every Cloud Map key.
 pub const KEY_PREFIX: &str = "sd/";
 
-/// Checks a snapshot row under [`KEY_PREFIX`]: the documents (namespaces, services, instances,
-/// operations) must be JSON.
+/// Checks a snapshot row under [`KEY_PREFIX`]: every document (namespace, service, instance,
+/// operation, tags, idempotency token) must decode as the record this version reads; index rows
+/// hold ids and markers.
 pub fn check_document(key: &str, value: &[u8]) -> Result<(), String> {
-    let is_document = ["/ns/", "/srv/", "/inst/", "/op/"].iter().any(|seg| key.contains(seg));
-    if is_document && serde_json::from_slice::<serde_json::Value>(value).is_err() {
-        return Err(format!("the value of {key} is not a JSON document"));
+    use crate::registry::decodes;
+    // sd/{account}/{region}/{kind}/…
+    match key.split('/').nth(3).unwrap_or("") {
+        "ns" => decodes::<NamespaceRec>(key, value, "namespace"),
+        "srv" => decodes::<ServiceRec>(key, value, "service"),
+        "inst" => decodes::<InstanceRec>(key, value, "instance"),
+        "op" => decodes::<OperationRec>(key, value, "operation"),
+        "tags" => decodes::<crate::tags::Tags>(key, value, "tags"),
+        "token" => decodes::<(String, String)>(key, value, "idempotency token"),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The engine's name for Cloud Map operations.

@@ -4,6 +4,7 @@
 //! restarted process simply picks up the schedule where the dead one left it.
 
 pub mod faults;
+pub mod scheduler;
 pub mod timing;
 
 pub use faults::{FaultRule, Rollback};
@@ -14,7 +15,6 @@ use crate::store::{get_json, put_json, Store, StoreError, Tx};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 use tokio::sync::Notify;
 
 /// Key prefix of schedule entries: `sched/{due_ms:016x}/{service}/{op}`.
@@ -29,10 +29,6 @@ const OPS: &str = "ops/";
 pub const SETTINGS: &str = "settings/";
 /// The timing in force for every replica: `{"profile": "fast", "overrides": {…}}`.
 const SETTINGS_TIMING: &str = "settings/timing";
-/// How often the scheduler re-reads what other replicas may have changed (timing, fault rules).
-const SETTINGS_REFRESH: Duration = Duration::from_millis(250);
-/// The longest the scheduler sleeps, which bounds how late a replica sees those changes.
-const MAX_SCHEDULER_SLEEP_MS: i64 = 500;
 
 /// The timing as the store keeps it.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -102,6 +98,9 @@ pub struct OperationView {
     /// Failure code, when it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// When its next step keeps failing on this replica: how, and when it is tried again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stuck: Option<scheduler::StepFailure>,
 }
 
 /// A service's operation state machine.
@@ -156,6 +155,8 @@ struct EngineInner {
     request_faults: AtomicU64,
     /// The last time `creation_ms` handed out.
     last_creation: std::sync::atomic::AtomicI64,
+    /// The operations whose steps keep failing on this replica, backed off.
+    failures: std::sync::Mutex<scheduler::Failures>,
 }
 
 /// A refresh read the store when the local copy had seen `changes` local changes; a local change
@@ -180,6 +181,7 @@ impl Engine {
                 wake: Notify::new(),
                 request_faults: AtomicU64::new(faults_word(0, true)),
                 last_creation: std::sync::atomic::AtomicI64::new(0),
+                failures: Default::default(),
             }),
         }
     }
@@ -344,7 +346,7 @@ impl Engine {
     }
 
     /// Re-reads the settings another replica may have changed: the timing and whether request
-    /// fault rules exist. The scheduler calls it every [`SETTINGS_REFRESH`].
+    /// fault rules exist. The scheduler calls it every 250 ms.
     pub async fn refresh_settings(&self) -> Result<(), StoreError> {
         let timing_seen = self.inner.timing.read().map(|t| t.0).unwrap_or(0);
         let faults_seen = self.inner.request_faults.load(Ordering::Acquire);
@@ -386,12 +388,19 @@ impl Engine {
             .store
             .read(move |tx| -> Result<Vec<OperationView>, StoreError> {
                 let mut out = Vec::new();
+                let mut stuck = engine.stuck_operations();
                 for (key, _) in tx.scan(OPS, None, usize::MAX)? {
                     let Some((service, op)) = parse_ops_key(&key) else { continue };
-                    if let Some(driver) = engine.driver(service) {
-                        if let Some(view) = driver.describe(tx, op)? {
-                            out.push(view);
-                        }
+                    let Some(driver) = engine.driver(service) else { continue };
+                    let view = match driver.describe(tx, op) {
+                        Ok(view) => view,
+                        // An operation whose record cannot be read is shown as such, not hidden,
+                        // and does not hide the others.
+                        Err(e) => Some(unreadable(service, op, &key, &e)),
+                    };
+                    if let Some(mut view) = view {
+                        view.stuck = stuck.remove(&format!("{service}/{op}"));
+                        out.push(view);
                     }
                 }
                 out.sort_by_key(|v| v.created_ms);
@@ -558,109 +567,6 @@ impl Engine {
         self.inner.wake.notify_one();
     }
 
-    /// Advances every operation whose step is due, one transaction per step; returns how many steps ran.
-    pub async fn advance_due_operations(&self) -> Result<usize, StoreError> {
-        let now = self.now_ms();
-        let limit_key = sched_key(now + 1, "", "");
-        let due: Vec<String> = self
-            .inner
-            .store
-            .read(move |tx| -> Result<Vec<String>, StoreError> {
-                let rows = tx.scan(SCHED, None, 512)?;
-                Ok(rows.into_iter().map(|(k, _)| k).take_while(|k| *k < limit_key).collect())
-            })
-            .await?;
-        let mut ran = 0;
-        for key in due {
-            let Some((service, op)) = parse_sched_key(&key) else {
-                continue;
-            };
-            let engine = self.clone();
-            let stepped = self
-                .inner
-                .store
-                .write(move |tx| -> Result<bool, StoreError> {
-                    // Another step (a manual advance, a reset) may have moved it meanwhile.
-                    if tx.get(&key)?.is_none() {
-                        return Ok(false);
-                    }
-                    engine.advance_one(tx, &service, &op)?;
-                    Ok(true)
-                })
-                .await;
-            match stepped {
-                Ok(true) => ran += 1,
-                Ok(false) => {}
-                // The rest of the pass would fail the same way; the caller reports it once.
-                Err(e @ StoreError::Unavailable(_)) => return Err(e),
-                Err(e) => {
-                    tracing::error!(error = %e, "advancing an operation failed; it stays scheduled")
-                }
-            }
-        }
-        Ok(ran)
-    }
-
-    /// Milliseconds until the earliest scheduled step (None when nothing is scheduled).
-    async fn next_due_in(&self) -> Result<Option<i64>, StoreError> {
-        let first = self
-            .inner
-            .store
-            .read(|tx| -> Result<Option<String>, StoreError> {
-                Ok(tx.scan(SCHED, None, 1)?.into_iter().next().map(|(k, _)| k))
-            })
-            .await?;
-        Ok(first.and_then(|k| {
-            let hex = k.strip_prefix(SCHED)?.split('/').next()?;
-            let due = i64::from_str_radix(hex, 16).ok()?;
-            Some((due - self.now_ms()).max(0))
-        }))
-    }
-
-    /// The scheduler task: sleeps until the next step is due or something new is scheduled, and
-    /// keeps this replica's copy of the replica-wide settings fresh; returns once `shutdown` fires
-    /// (between two steps: a step's transaction is never cut short).
-    pub async fn run_scheduler(self, mut shutdown: crate::shutdown::Shutdown) {
-        let mut refreshed: Option<tokio::time::Instant> = None;
-        let mut failing = false;
-        while !shutdown.is_stopped() {
-            let mut pass: Result<(), StoreError> = Ok(());
-            if refreshed.is_none_or(|t| t.elapsed() >= SETTINGS_REFRESH) {
-                pass = self.refresh_settings().await;
-                refreshed = Some(tokio::time::Instant::now());
-            }
-            let manual = self.timing().profile == TimingProfile::Manual;
-            if !manual && pass.is_ok() {
-                pass = self.advance_due_operations().await.map(|_| ());
-            }
-            let wait = match self.next_due_in().await {
-                Ok(Some(ms)) => Duration::from_millis(ms.clamp(1, MAX_SCHEDULER_SLEEP_MS) as u64),
-                Ok(None) => Duration::from_millis(MAX_SCHEDULER_SLEEP_MS as u64),
-                Err(e) => {
-                    pass = pass.and(Err(e));
-                    Duration::from_millis(MAX_SCHEDULER_SLEEP_MS as u64)
-                }
-            };
-            // One line when the store goes away and one when it is back, not one per pass.
-            match pass {
-                Err(e) if !failing => {
-                    tracing::error!(error = %e, "scheduler pass failed; operations wait until the store answers again");
-                    failing = true;
-                }
-                Ok(()) if failing => {
-                    tracing::info!("the store answers again; operations move on");
-                    failing = false;
-                }
-                _ => {}
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.inner.wake.notified() => {}
-                _ = shutdown.recv() => {}
-            }
-        }
-    }
-
     /// Inside a transaction: deletes all state but the replica-wide settings (the timing profile is
     /// configuration, not state), as a full reset does; returns how many keys went.
     pub fn clear_state(&self, tx: &mut dyn Tx) -> Result<usize, StoreError> {
@@ -699,6 +605,25 @@ impl Engine {
 /// The key prefixes the engine owns (operation index, schedule, fault rules, settings): with the
 /// services' prefixes of the registry, every key of the store.
 pub const KEY_PREFIXES: &[&str] = &[OPS, SCHED, SCHED_OF, faults::FAULTS, SETTINGS];
+
+/// The view of an operation whose record cannot be read.
+fn unreadable(service: &str, op: &str, key: &str, error: &StoreError) -> OperationView {
+    let created_ms =
+        key.strip_prefix(OPS).and_then(|r| r.split('/').nth(1)).and_then(|h| i64::from_str_radix(h, 16).ok());
+    OperationView {
+        service: service.to_string(),
+        id: op.to_string(),
+        operation_type: String::new(),
+        resource: String::new(),
+        state: "UNREADABLE".to_string(),
+        terminal: false,
+        steps: Vec::new(),
+        created_ms: created_ms.unwrap_or(0),
+        ended_ms: None,
+        error_code: Some(error.to_string()),
+        stuck: None,
+    }
+}
 
 /// (service, operation reference) of an `ops/` index key.
 fn parse_ops_key(key: &str) -> Option<(&str, &str)> {

@@ -107,6 +107,7 @@ fn lifecycle_view(operation_type: &str, arn: &str, state: &str, since: i64, in_f
         created_ms: since,
         ended_ms: None,
         error_code: None,
+        stuck: None,
     })
 }
 
@@ -136,6 +137,7 @@ impl OperationDriver for MskConnectDriver {
                         created_ms: op.creation_time,
                         ended_ms: op.end_time,
                         error_code: op.error_info.as_ref().map(|e| e.code.clone()),
+                        stuck: None,
                     }
                 })
             }

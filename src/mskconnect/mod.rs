@@ -244,7 +244,7 @@ pub static REGISTRATION: crate::registry::Registration = crate::registry::Regist
     service: SERVICE,
     key_prefix: records::KEY_PREFIX,
     check_fault_rule,
-    check_document: crate::registry::any_document,
+    check_document: records::check_document,
     start: |engine| (Arc::new(MskConnect::new(engine.clone())), Arc::new(driver::MskConnectDriver)),
 };
 

@@ -178,6 +178,16 @@ async fn snapshot_reset_import_round_trip() {
     let mut bad = snapshot.clone();
     bad["entries"]["nonsense/key"] = json!("v");
     assert_eq!(admin(&server, reqwest::Method::PUT, "/_localplane/snapshot", Some(bad)).await.0, 400);
+    // A document this version cannot read (JSON, but not a namespace) is refused too, before
+    // anything is replaced.
+    let mut unreadable = snapshot.clone();
+    let ns_key = format!("sd/{ACCOUNT}/{REGION}/ns/{ns_id}");
+    let mut ns: serde_json::Value = serde_json::from_str(snapshot["entries"][&ns_key].as_str().unwrap()).unwrap();
+    ns["ns_type"] = json!("BOGUS");
+    unreadable["entries"][&ns_key] = json!(ns.to_string());
+    let (status, body) = admin(&server, reqwest::Method::PUT, "/_localplane/snapshot", Some(unreadable)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains(&ns_key), "{body}");
     assert!(c.list_namespaces().send().await.unwrap().namespaces().is_empty());
 
     let (status, imported) = admin(&server, reqwest::Method::PUT, "/_localplane/snapshot", Some(snapshot)).await;

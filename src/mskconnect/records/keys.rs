@@ -6,6 +6,23 @@ use rand::Rng;
 /// The store key prefix of every MSK Connect key.
 pub const KEY_PREFIX: &str = "kc/";
 
+/// Checks a snapshot row under [`KEY_PREFIX`]: every document (connector, custom plugin, worker
+/// configuration, connector operation, tags) must decode as the record this version reads; index
+/// rows hold ids and markers.
+pub fn check_document(key: &str, value: &[u8]) -> Result<(), String> {
+    use super::{ConnectorOperationRec, ConnectorRec, PluginRec, WorkerConfigRec};
+    use crate::registry::decodes;
+    // kc/{account}/{region}/{kind}/…
+    match key.split('/').nth(3).unwrap_or("") {
+        "conn" => decodes::<ConnectorRec>(key, value, "connector"),
+        "plugin" => decodes::<PluginRec>(key, value, "custom plugin"),
+        "wc" => decodes::<WorkerConfigRec>(key, value, "worker configuration"),
+        "op" => decodes::<ConnectorOperationRec>(key, value, "connector operation"),
+        "tags" => decodes::<crate::tags::Tags>(key, value, "tags"),
+        _ => Ok(()),
+    }
+}
+
 /// The engine's name for MSK Connect tasks.
 pub const SERVICE: crate::model::Service = crate::model::Service::KafkaConnect;
 

@@ -1,0 +1,293 @@
+//! The scheduler: advances due operations one step per transaction, and backs off an operation
+//! whose step keeps failing (bounded exponential, per operation) instead of retrying it in a loop;
+//! a store that refuses writes backs the whole pass off. A failure is logged when it starts, then
+//! once per [`LOG_EVERY_MS`] with counts, and stuck operations show in the admin API and `/metrics`.
+
+use super::{parse_sched_key, sched_key, Engine, StoreError, TimingProfile, SCHED};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// How often the scheduler re-reads what other replicas may have changed (timing, fault rules).
+const SETTINGS_REFRESH: Duration = Duration::from_millis(250);
+/// The longest the scheduler sleeps, which bounds how late a replica sees those changes.
+const MAX_SCHEDULER_SLEEP_MS: i64 = 500;
+/// The first retry of a failed step, doubling with each further failure up to [`MAX_BACKOFF_MS`].
+const FIRST_BACKOFF_MS: i64 = 250;
+/// The longest wait between two tries of a failing step.
+const MAX_BACKOFF_MS: i64 = 30_000;
+/// How often a repeated failure is logged again (with how many tries failed since).
+pub const LOG_EVERY_MS: i64 = 10_000;
+/// How many due entries a pass (and the look for the next due time) reads at most.
+const DUE_BATCH: usize = 512;
+
+/// An operation whose step failed, as this replica last tried it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepFailure {
+    /// How many tries in a row failed.
+    pub attempts: u32,
+    /// The last error.
+    pub error: String,
+    /// When the first of them failed (ms since the epoch).
+    pub since_ms: i64,
+    /// When the next try is due (ms since the epoch).
+    pub retry_at_ms: i64,
+}
+
+/// The failing operations of this replica, by `service/op`, and when failures were last logged.
+#[derive(Default)]
+pub(super) struct Failures {
+    by_op: HashMap<String, StepFailure>,
+    logged_at: i64,
+    failed_since_log: u64,
+}
+
+impl Failures {
+    fn backed_off(&self, op: &str, now: i64) -> Option<i64> {
+        self.by_op.get(op).map(|f| f.retry_at_ms).filter(|t| *t > now)
+    }
+}
+
+fn backoff_ms(attempts: u32) -> i64 {
+    FIRST_BACKOFF_MS.saturating_mul(1i64 << attempts.saturating_sub(1).min(20)).min(MAX_BACKOFF_MS)
+}
+
+impl Engine {
+    /// Advances every operation whose step is due (and not backed off), one transaction per step;
+    /// returns how many steps ran. A store that refuses the pass ends it with that error.
+    pub async fn advance_due_operations(&self) -> Result<usize, StoreError> {
+        let now = self.now_ms();
+        let limit_key = sched_key(now + 1, "", "");
+        let due: Vec<String> = self
+            .inner
+            .store
+            .read(move |tx| -> Result<Vec<String>, StoreError> {
+                let rows = tx.scan(SCHED, None, DUE_BATCH)?;
+                Ok(rows.into_iter().map(|(k, _)| k).take_while(|k| *k < limit_key).collect())
+            })
+            .await?;
+        let mut ran = 0;
+        for key in due {
+            let Some((service, op)) = parse_sched_key(&key) else {
+                continue;
+            };
+            let id = format!("{service}/{op}");
+            if self.failures().backed_off(&id, now).is_some() {
+                continue;
+            }
+            let engine = self.clone();
+            let stepped = self
+                .inner
+                .store
+                .write(move |tx| -> Result<bool, StoreError> {
+                    // Another step (a manual advance, a reset) may have moved it meanwhile.
+                    if tx.get(&key)?.is_none() {
+                        return Ok(false);
+                    }
+                    engine.advance_one(tx, &service, &op)?;
+                    Ok(true)
+                })
+                .await;
+            match stepped {
+                Ok(stepped) => {
+                    ran += usize::from(stepped);
+                    self.step_succeeded(&id);
+                }
+                // The rest of the pass would fail the same way; the scheduler backs off as a whole.
+                Err(e @ StoreError::Unavailable(_)) => return Err(e),
+                Err(e) => self.step_failed(&id, &e),
+            }
+        }
+        self.log_failures();
+        Ok(ran)
+    }
+
+    /// The operations whose last step failed on this replica, by `service/op`.
+    pub fn stuck_operations(&self) -> HashMap<String, StepFailure> {
+        self.failures().by_op.clone()
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, Failures> {
+        self.inner.failures.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn step_succeeded(&self, id: &str) {
+        let mut f = self.failures();
+        if f.by_op.remove(id).is_some() {
+            tracing::info!(operation = id, "a step that kept failing went through; the operation moves on");
+        }
+    }
+
+    fn step_failed(&self, id: &str, error: &StoreError) {
+        let now = self.now_ms();
+        let mut f = self.failures();
+        let entry = f.by_op.entry(id.to_string()).or_insert_with(|| StepFailure {
+            attempts: 0,
+            error: String::new(),
+            since_ms: now,
+            retry_at_ms: now,
+        });
+        entry.attempts += 1;
+        entry.error = error.to_string();
+        entry.retry_at_ms = now + backoff_ms(entry.attempts);
+        let first = entry.attempts == 1;
+        f.failed_since_log += 1;
+        if first {
+            tracing::error!(
+                operation = id,
+                error = %error,
+                "advancing an operation failed; it stays scheduled and is retried with growing pauses (up to {} s); see GET /_localplane/operations",
+                MAX_BACKOFF_MS / 1000
+            );
+        }
+    }
+
+    /// One line per [`LOG_EVERY_MS`] while operations keep failing.
+    fn log_failures(&self) {
+        let now = self.now_ms();
+        let mut f = self.failures();
+        if f.by_op.is_empty() || now - f.logged_at < LOG_EVERY_MS || f.failed_since_log == 0 {
+            return;
+        }
+        let (stuck, tries) = (f.by_op.len(), f.failed_since_log);
+        let (op, example) = f.by_op.iter().next().map(|(k, v)| (k.clone(), v.error.clone())).unwrap_or_default();
+        tracing::warn!(
+            stuck,
+            failed_tries = tries,
+            operation = %op,
+            error = %example,
+            "operations keep failing their steps (counts since the last such line); they retry with growing pauses"
+        );
+        f.logged_at = now;
+        f.failed_since_log = 0;
+    }
+
+    /// Milliseconds until the earliest step worth trying: the earliest due entry not backed off,
+    /// or the earliest retry of those that are (None when nothing is scheduled).
+    async fn next_due_in(&self) -> Result<Option<i64>, StoreError> {
+        let heads = self
+            .inner
+            .store
+            .read(|tx| -> Result<Vec<String>, StoreError> {
+                Ok(tx.scan(SCHED, None, DUE_BATCH)?.into_iter().map(|(k, _)| k).collect())
+            })
+            .await?;
+        let now = self.now_ms();
+        let f = self.failures();
+        let next = heads
+            .iter()
+            .filter_map(|k| {
+                let hex = k.strip_prefix(SCHED)?.split('/').next()?;
+                let due = i64::from_str_radix(hex, 16).ok()?;
+                let (service, op) = parse_sched_key(k)?;
+                Some(f.backed_off(&format!("{service}/{op}"), now).unwrap_or(due))
+            })
+            .min();
+        Ok(next.map(|t| (t - now).max(0)))
+    }
+
+    /// The scheduler task: sleeps until the next step is due or something new is scheduled, and
+    /// keeps this replica's copy of the replica-wide settings fresh; returns once `shutdown` fires
+    /// (between two steps: a step's transaction is never cut short).
+    pub async fn run_scheduler(self, mut shutdown: crate::shutdown::Shutdown) {
+        let mut refreshed: Option<tokio::time::Instant> = None;
+        // Consecutive failed passes: the pause after one doubles, so a store that refuses writes
+        // (a full disk) is not retried in a loop.
+        let mut failed_passes: u32 = 0;
+        while !shutdown.is_stopped() {
+            let mut pass: Result<(), StoreError> = Ok(());
+            if refreshed.is_none_or(|t| t.elapsed() >= SETTINGS_REFRESH) {
+                pass = self.refresh_settings().await;
+                refreshed = Some(tokio::time::Instant::now());
+            }
+            let manual = self.timing().profile == TimingProfile::Manual;
+            if !manual && pass.is_ok() {
+                pass = self.advance_due_operations().await.map(|_| ());
+            }
+            let mut wait = match self.next_due_in().await {
+                Ok(Some(ms)) => ms.clamp(1, MAX_SCHEDULER_SLEEP_MS),
+                Ok(None) => MAX_SCHEDULER_SLEEP_MS,
+                Err(e) => {
+                    pass = pass.and(Err(e));
+                    MAX_SCHEDULER_SLEEP_MS
+                }
+            };
+            // One line when the store goes away and one when it is back, not one per pass.
+            match pass {
+                Err(e) => {
+                    if failed_passes == 0 {
+                        tracing::error!(error = %e, "scheduler pass failed; operations wait until the store answers again");
+                    }
+                    failed_passes += 1;
+                    wait = wait.max(backoff_ms(failed_passes).min(5_000));
+                }
+                Ok(()) if failed_passes > 0 => {
+                    tracing::info!(failed_passes, "the store answers again; operations move on");
+                    failed_passes = 0;
+                }
+                _ => {}
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+                _ = self.inner.wake.notified() => {}
+                _ = shutdown.recv() => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Clock, OperationDriver, StepOutcome, StoppedClock, Timing};
+    use crate::model::Service;
+    use crate::store::{memory::Memory, Store, Tx};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A driver whose every step fails, counting the tries.
+    struct Failing(Arc<AtomicUsize>);
+
+    impl OperationDriver for Failing {
+        fn advance(&self, _: &mut dyn Tx, op: &str, _: i64, _: &Timing) -> Result<StepOutcome, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(StoreError::Corrupt { key: op.to_string(), detail: "unreadable".into() })
+        }
+
+        fn describe(&self, _: &mut dyn Tx, op: &str) -> Result<Option<crate::engine::OperationView>, StoreError> {
+            Err(StoreError::Corrupt { key: op.to_string(), detail: "unreadable".into() })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_step_is_retried_with_growing_pauses_not_in_a_loop() {
+        let clock = Arc::new(StoppedClock::at(1_000_000));
+        let store = Store::new(Arc::new(Memory::new()));
+        let engine = Engine::new(store, clock.clone(), Timing::new(TimingProfile::Fast));
+        let tries = Arc::new(AtomicUsize::new(0));
+        engine.register(Service::ServiceDiscovery, Arc::new(Failing(tries.clone())));
+        let e = engine.clone();
+        engine
+            .store()
+            .write(move |tx| e.submit(tx, Service::ServiceDiscovery, "acct/region/op-1", Some(0)))
+            .await
+            .unwrap();
+        for _ in 0..100 {
+            engine.advance_due_operations().await.unwrap();
+        }
+        assert_eq!(tries.load(Ordering::SeqCst), 1, "tried once until its pause is over");
+        let stuck = engine.stuck_operations();
+        let failure = &stuck["servicediscovery/acct/region/op-1"];
+        assert_eq!((failure.attempts, failure.retry_at_ms), (1, 1_000_000 + FIRST_BACKOFF_MS));
+        assert!(engine.next_due_in().await.unwrap().unwrap() >= FIRST_BACKOFF_MS, "the scheduler sleeps");
+        clock.advance(FIRST_BACKOFF_MS);
+        engine.advance_due_operations().await.unwrap();
+        assert_eq!(tries.load(Ordering::SeqCst), 2);
+        assert_eq!(engine.stuck_operations()["servicediscovery/acct/region/op-1"].retry_at_ms, clock.now_ms() + 500);
+        let listed = engine.list_operations().await.unwrap();
+        assert_eq!(listed.len(), 1, "an unreadable operation is listed");
+        assert_eq!(listed[0].state, "UNREADABLE");
+        assert_eq!(listed[0].stuck.as_ref().map(|s| s.attempts), Some(2));
+        assert_eq!(backoff_ms(30), MAX_BACKOFF_MS);
+    }
+}
