@@ -138,6 +138,10 @@ pub struct ServeArgs {
     /// [default: 30s under the realistic timing profile, 5s otherwise].
     #[arg(long, env = "LOCALPLANE_HEALTH_CHECK_INTERVAL")]
     pub health_check_interval: Option<String>,
+    /// Probe only instances whose address is in these CIDRs, comma-separated (such as
+    /// 10.0.0.0/8,127.0.0.1) [default: any address but unspecified, link-local, multicast, broadcast].
+    #[arg(long, env = "LOCALPLANE_HEALTH_CHECK_ALLOWED_CIDRS")]
+    pub health_check_allowed_cidrs: Option<String>,
 }
 
 /// The settings `serve` runs with, after flags, environment and file are merged.
@@ -209,6 +213,11 @@ impl ServeArgs {
                 ),
                 None => None,
             };
+        let health_targets = match self.health_check_allowed_cidrs.clone().or(file.health_check_allowed_cidrs.clone()) {
+            Some(list) => crate::health::policy::TargetPolicy::allow_only(&list)
+                .map_err(|e| anyhow::anyhow!("--health-check-allowed-cidrs: {e}"))?,
+            None => Default::default(),
+        };
         Ok(Settings {
             listen: self.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4566))),
             data_dir: match &store {
@@ -224,7 +233,11 @@ impl ServeArgs {
             auth,
             faults: file.faults,
             dns_listeners,
-            health: crate::health::HealthSettings { interval: health_check_interval, ..Default::default() },
+            health: crate::health::HealthSettings {
+                interval: health_check_interval,
+                targets: health_targets,
+                ..Default::default()
+            },
         })
     }
 }

@@ -36,6 +36,8 @@ pub struct FileConfig {
     pub dns_listeners: Vec<crate::dns::DnsListenerConfig>,
     /// `health_check_interval = "5s"` — time between two probes of one instance (humantime).
     pub health_check_interval: Option<String>,
+    /// `health_check_allowed_cidrs = "10.0.0.0/8,127.0.0.1"` — probe only addresses in these ranges.
+    pub health_check_allowed_cidrs: Option<String>,
     /// `[timing_overrides]` — milliseconds per step by operation type.
     #[serde(default)]
     pub timing_overrides: BTreeMap<String, i64>,
@@ -91,6 +93,10 @@ impl FileConfig {
         }
         if let Some(i) = &cfg.health_check_interval {
             crate::health::parse_interval(i).map_err(|e| format!("health_check_interval: {e}"))?;
+        }
+        if let Some(c) = &cfg.health_check_allowed_cidrs {
+            crate::health::policy::TargetPolicy::allow_only(c)
+                .map_err(|e| format!("health_check_allowed_cidrs: {e}"))?;
         }
         for (k, v) in &cfg.timing_overrides {
             if *v < 0 {

@@ -6,6 +6,7 @@
 //! Road: [`prober`] (schedule, concurrency, store writes) → [`targets`] (what to probe) →
 //! [`probe`] / [`tls`] (one probe) → [`status`] (results to status).
 
+pub mod policy;
 pub mod probe;
 pub mod prober;
 pub mod status;
@@ -17,7 +18,7 @@ pub use prober::spawn;
 use std::time::Duration;
 
 /// How probes run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthSettings {
     /// Time between two probes of one instance; `None`: 30 s under `realistic`, 5 s otherwise.
     pub interval: Option<Duration>,
@@ -25,11 +26,18 @@ pub struct HealthSettings {
     pub concurrency: usize,
     /// Per-stage time limits of one probe.
     pub timeouts: probe::Timeouts,
+    /// The addresses probes may reach.
+    pub targets: policy::TargetPolicy,
 }
 
 impl Default for HealthSettings {
     fn default() -> Self {
-        HealthSettings { interval: None, concurrency: 32, timeouts: probe::Timeouts::default() }
+        HealthSettings {
+            interval: None,
+            concurrency: 32,
+            timeouts: probe::Timeouts::default(),
+            targets: policy::TargetPolicy::default(),
+        }
     }
 }
 

@@ -137,10 +137,13 @@ impl Prober {
             t.in_flight = true;
             let (key, spec, done) = (key.clone(), t.spec.clone(), done.clone());
             let (permits, tls, timeouts) = (self.permits.clone(), self.tls.clone(), self.settings.timeouts);
+            let allowed = self.settings.targets.check(spec.addr.ip());
             tokio::spawn(async move {
-                let verdict = match permits.acquire_owned().await {
-                    Ok(_permit) => probe::probe(&spec, timeouts, &tls).await,
-                    Err(_) => Err("the prober is shutting down".to_string()),
+                let verdict = match (allowed, permits.acquire_owned().await) {
+                    // A refused target is not connected to: the probe fails with the reason.
+                    (Err(refused), _) => Err(refused),
+                    (Ok(()), Ok(_permit)) => probe::probe(&spec, timeouts, &tls).await,
+                    (Ok(()), Err(_)) => Err("the prober is shutting down".to_string()),
                 };
                 let _ = done.send(ProbeResult { key, spec, verdict }).await;
             });
