@@ -79,17 +79,28 @@ fn header_lookup(headers: &HeaderMap) -> impl Fn(&str) -> Option<String> + '_ {
     }
 }
 
+/// What authenticating a request looks at.
+pub struct Presented<'a> {
+    /// HTTP method.
+    pub method: &'a str,
+    /// The path exactly as received.
+    pub raw_path: &'a str,
+    /// The raw query string.
+    pub raw_query: Option<&'a str>,
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+    /// The whole body.
+    pub body: &'a [u8],
+    /// The protocol it arrived in (it decides the status of the errors).
+    pub protocol: Protocol,
+    /// The SigV4 signing name of the service it is routed to.
+    pub service: &'a str,
+}
+
 impl Auth {
     /// Authenticates a request: its account and, when signed, the region of its credential scope.
-    pub fn identify(
-        &self,
-        method: &str,
-        raw_path: &str,
-        raw_query: Option<&str>,
-        headers: &HeaderMap,
-        body: &[u8],
-        protocol: Protocol,
-    ) -> Result<(String, Option<String>), ApiError> {
+    pub fn identify(&self, presented: &Presented<'_>) -> Result<(String, Option<String>), ApiError> {
+        let Presented { method, raw_path, raw_query, headers, body, protocol, service } = *presented;
         let lookup = header_lookup(headers);
         let credential = lookup("authorization").as_deref().and_then(sigv4::parse_authorization);
         if self.mode == AuthMode::Accept {
@@ -98,7 +109,7 @@ impl Auth {
                 None => (self.default_account.clone(), None),
             });
         }
-        let req = sigv4::verify::SignedRequest { method, raw_path, raw_query, header: &lookup, body };
+        let req = sigv4::verify::SignedRequest { method, raw_path, raw_query, header: &lookup, body, service };
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         let rest = protocol == Protocol::RestJson1;
@@ -118,7 +129,13 @@ impl Auth {
                 pick(&INVALID_JSON, &INVALID_REST),
                 "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
             )),
-            Err(Rejection::Expired(why)) => Err(ApiError::new(pick(&INVALID_JSON, &INVALID_REST), why)),
+            Err(Rejection::Expired(why) | Rejection::BodyHashMismatch(why)) => {
+                Err(ApiError::new(pick(&INVALID_JSON, &INVALID_REST), why))
+            }
+            Err(Rejection::WrongService { scoped, expected }) => Err(ApiError::new(
+                pick(&INVALID_JSON, &INVALID_REST),
+                format!("Credential should be scoped to correct service: '{expected}' (the request's scope names '{scoped}')."),
+            )),
         }
     }
 

@@ -141,8 +141,16 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
 
 /// Identify: the caller's account and region, from the signature (verified when configured).
 fn identify(app: &App, call: &mut Call<'_>, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
-    let query = call.query.as_deref();
-    let (account, region) = app.auth.identify(&call.method, &call.raw_path, query, headers, body, call.cx.protocol)?;
+    let presented = crate::auth::Presented {
+        method: &call.method,
+        raw_path: &call.raw_path,
+        raw_query: call.query.as_deref(),
+        headers,
+        body,
+        protocol: call.cx.protocol,
+        service: call.registration.service.name(),
+    };
+    let (account, region) = app.auth.identify(&presented)?;
     call.cx.account = account;
     call.cx.region = region.unwrap_or_else(|| app.default_region.clone());
     Ok(())
