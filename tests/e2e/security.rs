@@ -1,6 +1,8 @@
 //! Security and limits: SigV4 verification with the real SDKs, the admin token, racing clients,
 //! and the request limits.
 
+mod exposure;
+
 use crate::common::*;
 use aws_sdk_servicediscovery as sd;
 use std::time::{Duration, SystemTime};
@@ -207,22 +209,42 @@ async fn racing_clients_get_one_winner() {
 async fn oversized_headers_and_bodies_are_refused_and_the_server_stays_up() {
     let server = Server::ephemeral("instant").await;
     let big = "x".repeat(100 * 1024);
-    let resp = reqwest::Client::new()
-        .post(server.endpoint())
-        .header("x-amz-target", "Route53AutoNaming_v20170314.ListNamespaces")
-        .header("x-padding", big)
-        .body("{}")
-        .send()
-        .await;
-    match resp {
-        Ok(r) => assert_eq!(r.status().as_u16(), 431, "request header fields too large"),
-        Err(e) => assert!(e.is_request() || e.is_connect() || e.to_string().contains("closed"), "{e}"),
+    for path in ["/", "/_localplane/health"] {
+        let resp = reqwest::Client::new()
+            .post(format!("{}{path}", server.endpoint()))
+            .header("x-amz-target", "Route53AutoNaming_v20170314.ListNamespaces")
+            .header("x-padding", &big)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 431, "request header fields too large on {path}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["__type"], "RequestHeaderFieldsTooLarge", "an AWS-shaped body on {path}");
     }
+    // A body declared over the limit is refused at once, before it is sent.
+    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", server.port)).await.unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nX-Amz-Target: Route53AutoNaming_v20170314.ListNamespaces\r\nContent-Length: 2000000\r\n\r\n",
+        server.port
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut raw, head.as_bytes()).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), read_some(&mut raw)).await;
+    let answer = answer.expect("a declared oversized body is answered within seconds, not after the body timeout");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("RequestEntityTooLargeException"), "{answer}");
     // A client that opens a connection and sends nothing does not hold up anyone else.
     let idle = tokio::net::TcpStream::connect(("127.0.0.1", server.port)).await.unwrap();
     let c = cloudmap(&server, Wire::Json);
     assert!(c.list_namespaces().send().await.is_ok());
     drop(idle);
+}
+
+/// What a raw connection has received so far (at least one read).
+async fn read_some(stream: &mut tokio::net::TcpStream) -> String {
+    let mut buf = vec![0u8; 8192];
+    let n = tokio::io::AsyncReadExt::read(stream, &mut buf).await.unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 /// How a raw test request is signed.
