@@ -42,8 +42,19 @@ pub struct Sqlite {
     path: Option<PathBuf>,
 }
 
+/// A full disk and a database busy beyond the busy timeout pass (a retryable 503 for clients);
+/// anything else is a backend failure.
 fn backend_err(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => {
+            StoreError::Unavailable(format!("the disk of the SQLite database is full ({e}); free space and retry"))
+        }
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(format!("the SQLite database is busy ({e})"))
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
 }
 
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {
@@ -494,6 +505,15 @@ impl Backend for Sqlite {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A full disk is the store being unavailable (503), not an internal failure (500).
+    #[test]
+    fn a_full_disk_is_unavailable() {
+        let full = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL), None);
+        assert!(matches!(backend_err(full), StoreError::Unavailable(_)));
+        let other = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT), None);
+        assert!(matches!(backend_err(other), StoreError::Backend(_)));
+    }
 
     /// A scan that starts after a key seeks to it: its cost does not grow with the rows before it.
     #[test]
