@@ -154,7 +154,7 @@ fn limits(headers: &HeaderMap) -> Result<(), ApiError> {
     match declared_length(headers) {
         Some(n) if n > wire::MAX_BODY_BYTES as u64 => Err(ApiError::new(
             &REQUEST_ENTITY_TOO_LARGE,
-            format!("The request body is {n} bytes; the limit is {} bytes", wire::MAX_BODY_BYTES),
+            format!("The request body of {n} bytes exceeds the limit of {} bytes", wire::MAX_BODY_BYTES),
         )),
         _ => Ok(()),
     }
