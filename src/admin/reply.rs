@@ -78,3 +78,23 @@ pub async fn body_json(req: Request, request_id: &str) -> Result<Value, Response
 pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     crate::wire::rest::parse_query(query).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_are_413_declared_or_not() {
+        let streamed = Request::new(Body::from(vec![b' '; MAX_ADMIN_BODY + 1]));
+        let refused = body_bytes(streamed, MAX_ADMIN_BODY, "r").await.unwrap_err();
+        assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let mut declared = Request::new(Body::empty());
+        declared.headers_mut().insert("content-length", HeaderValue::from_static("2000000"));
+        assert_eq!(
+            body_bytes(declared, MAX_ADMIN_BODY, "r").await.unwrap_err().status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        let within = Request::new(Body::from(vec![b' '; MAX_ADMIN_BODY]));
+        assert_eq!(body_bytes(within, MAX_ADMIN_BODY, "r").await.map(|b| b.len()).ok(), Some(MAX_ADMIN_BODY));
+    }
+}
