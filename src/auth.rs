@@ -53,6 +53,83 @@ pub struct Auth {
     pub admin_token: Option<String>,
     /// Account of unsigned requests and of keys that are not 12-digit account ids (`accept` mode).
     pub default_account: String,
+    /// Which `Host` and `Origin` headers are answered.
+    pub hosts: HostPolicy,
+}
+
+/// Which `Host` and `Origin` headers the server answers. A web page in the user's browser can send
+/// "simple" cross-site requests (no preflight) and, through DNS rebinding, read answers under its
+/// own host name; AWS SDKs, the CLI and the reset helpers of moto and LocalStack send no `Origin`
+/// and address the server by a loopback address, `localhost` or a configured name.
+#[derive(Debug, Clone, Default)]
+pub struct HostPolicy {
+    /// Names of `--allowed-hosts` (lowercase, without port); `*` allows any host.
+    pub allowed: Vec<String>,
+    /// The IP the server listens on (an unspecified one allows every IP literal: a rebinding page
+    /// always names a host).
+    pub listen_ip: Option<std::net::IpAddr>,
+}
+
+impl HostPolicy {
+    /// A policy allowing the comma-separated `names` besides loopback, for a server on `listen_ip`.
+    pub fn new(names: &str, listen_ip: Option<std::net::IpAddr>) -> HostPolicy {
+        let allowed = names.split(',').map(|n| n.trim().trim_end_matches('.').to_ascii_lowercase());
+        HostPolicy { allowed: allowed.filter(|n| !n.is_empty()).collect(), listen_ip }
+    }
+
+    /// Whether a request with these `Host` and `Origin` headers is answered; the error says why not
+    /// and what to do.
+    pub fn check(&self, host: Option<&str>, origin: Option<&str>) -> Result<(), String> {
+        if let Some(host) = host {
+            if !self.host_allowed(host) {
+                return Err(format!(
+                    "Host '{host}' is not a loopback address, localhost or a name of --allowed-hosts: refused, as a \
+                     page of another site reaching this server through DNS rebinding would be. To serve this name, \
+                     add it to --allowed-hosts (LOCALPLANE_ALLOWED_HOSTS, allowed_hosts in the config file)"
+                ));
+            }
+        }
+        if let Some(origin) = origin {
+            let own = host.is_some_and(|h| origin.eq_ignore_ascii_case(&format!("http://{h}")));
+            if !own {
+                return Err(format!(
+                    "A cross-origin request (Origin: {origin}) is refused: localplane answers only requests of \
+                     its own origin, so that a web page cannot drive it. AWS SDKs and the CLI send no Origin"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn host_allowed(&self, host: &str) -> bool {
+        if self.allowed.iter().any(|n| n == "*") {
+            return true;
+        }
+        let name = host_name(host).trim_end_matches('.').to_ascii_lowercase();
+        // DiscoverInstances carries the endpoint prefix `data-`: `data-127.0.0.1`, `data-localhost`.
+        let unprefixed = name.strip_prefix("data-").unwrap_or(&name);
+        let allowed = [name.as_str(), unprefixed].into_iter().any(|n| {
+            let ip = n.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().ok();
+            n == "localhost"
+                || n.ends_with(".localhost")
+                || self.allowed.iter().any(|a| a == n)
+                || ip
+                    .is_some_and(|ip| ip.is_loopback() || self.listen_ip.is_some_and(|l| l == ip || l.is_unspecified()))
+        });
+        allowed
+    }
+}
+
+/// The host of a `Host` header, without its port (`[::1]:80` → `[::1]`, `::1` stays whole).
+fn host_name(host: &str) -> &str {
+    let host = host.trim();
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
 }
 
 macro_rules! auth_error {
@@ -79,17 +156,28 @@ fn header_lookup(headers: &HeaderMap) -> impl Fn(&str) -> Option<String> + '_ {
     }
 }
 
+/// What authenticating a request looks at.
+pub struct Presented<'a> {
+    /// HTTP method.
+    pub method: &'a str,
+    /// The path exactly as received.
+    pub raw_path: &'a str,
+    /// The raw query string.
+    pub raw_query: Option<&'a str>,
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+    /// The whole body.
+    pub body: &'a [u8],
+    /// The protocol it arrived in (it decides the status of the errors).
+    pub protocol: Protocol,
+    /// The SigV4 signing name of the service it is routed to.
+    pub service: &'a str,
+}
+
 impl Auth {
     /// Authenticates a request: its account and, when signed, the region of its credential scope.
-    pub fn identify(
-        &self,
-        method: &str,
-        raw_path: &str,
-        raw_query: Option<&str>,
-        headers: &HeaderMap,
-        body: &[u8],
-        protocol: Protocol,
-    ) -> Result<(String, Option<String>), ApiError> {
+    pub fn identify(&self, presented: &Presented<'_>) -> Result<(String, Option<String>), ApiError> {
+        let Presented { method, raw_path, raw_query, headers, body, protocol, service } = *presented;
         let lookup = header_lookup(headers);
         let credential = lookup("authorization").as_deref().and_then(sigv4::parse_authorization);
         if self.mode == AuthMode::Accept {
@@ -98,7 +186,7 @@ impl Auth {
                 None => (self.default_account.clone(), None),
             });
         }
-        let req = sigv4::verify::SignedRequest { method, raw_path, raw_query, header: &lookup, body };
+        let req = sigv4::verify::SignedRequest { method, raw_path, raw_query, header: &lookup, body, service };
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         let rest = protocol == Protocol::RestJson1;
@@ -118,7 +206,13 @@ impl Auth {
                 pick(&INVALID_JSON, &INVALID_REST),
                 "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
             )),
-            Err(Rejection::Expired(why)) => Err(ApiError::new(pick(&INVALID_JSON, &INVALID_REST), why)),
+            Err(Rejection::Expired(why) | Rejection::BodyHashMismatch(why)) => {
+                Err(ApiError::new(pick(&INVALID_JSON, &INVALID_REST), why))
+            }
+            Err(Rejection::WrongService { scoped, expected }) => Err(ApiError::new(
+                pick(&INVALID_JSON, &INVALID_REST),
+                format!("Credential should be scoped to correct service: '{expected}' (the request's scope names '{scoped}')."),
+            )),
         }
     }
 
@@ -130,5 +224,36 @@ impl Auth {
             Some(g) => g.len() == token.len() && g.bytes().zip(token.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0,
             None => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HostPolicy;
+
+    #[test]
+    fn hosts_and_origins_a_web_page_cannot_use() {
+        let p = HostPolicy::new("", Some([127, 0, 0, 1].into()));
+        for ok in ["127.0.0.1:4566", "127.0.0.2", "localhost", "LOCALHOST:1", "a.localhost:9", "[::1]:4566", "::1"] {
+            assert_eq!(p.check(Some(ok), None), Ok(()), "{ok}");
+        }
+        for ok in ["data-127.0.0.1:4566", "data-localhost:4566"] {
+            assert_eq!(p.check(Some(ok), None), Ok(()), "the data- prefix of {ok}");
+        }
+        for bad in ["evil.example", "evil.example:4566", "localhost.evil.example", "10.0.0.1:4566", "data-evil.example"]
+        {
+            assert!(p.check(Some(bad), None).is_err(), "{bad}");
+        }
+        assert_eq!(p.check(None, None), Ok(()), "HTTP/1.0 tools send no Host");
+        assert_eq!(p.check(Some("127.0.0.1:4566"), Some("http://127.0.0.1:4566")), Ok(()));
+        assert!(p.check(Some("127.0.0.1:4566"), Some("http://evil.example")).is_err());
+        assert!(p.check(Some("127.0.0.1:4566"), Some("null")).is_err());
+        assert!(p.check(None, Some("http://evil.example")).is_err());
+        let named = HostPolicy::new("localplane, Host.Docker.Internal", Some([0, 0, 0, 0].into()));
+        assert_eq!(named.check(Some("host.docker.internal:4566"), None), Ok(()));
+        assert_eq!(named.check(Some("data-localplane:4566"), None), Ok(()));
+        assert_eq!(named.check(Some("192.168.1.5:4566"), None), Ok(()), "any address of a wildcard listener");
+        assert!(named.check(Some("evil.example"), None).is_err());
+        assert_eq!(HostPolicy::new("*", None).check(Some("evil.example"), None), Ok(()));
     }
 }

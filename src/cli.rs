@@ -142,6 +142,17 @@ pub struct ServeArgs {
     /// 10.0.0.0/8,127.0.0.1) [default: any address but unspecified, link-local, multicast, broadcast].
     #[arg(long, env = "LOCALPLANE_HEALTH_CHECK_ALLOWED_CIDRS")]
     pub health_check_allowed_cidrs: Option<String>,
+    /// Host names the server answers besides loopback addresses and localhost, comma-separated
+    /// (`*`: any), such as the name a container reaches it by; other Host headers are refused.
+    #[arg(long, env = "LOCALPLANE_ALLOWED_HOSTS")]
+    pub allowed_hosts: Option<String>,
+    /// HTTP connections served at once; at the limit idle keep-alive connections are closed to
+    /// make room [default: 1024].
+    #[arg(long, env = "LOCALPLANE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Start without SQLite's quick_check of an existing database (minutes on a huge store).
+    #[arg(long, env = "LOCALPLANE_SKIP_INTEGRITY_CHECK")]
+    pub skip_integrity_check: bool,
 }
 
 /// The settings `serve` runs with, after flags, environment and file are merged.
@@ -171,6 +182,10 @@ pub struct Settings {
     pub dns_listeners: Vec<crate::dns::ListenerSpec>,
     /// How health checks probe.
     pub health: crate::health::HealthSettings,
+    /// HTTP connections served at once.
+    pub max_connections: usize,
+    /// Whether an existing SQLite database is opened without `PRAGMA quick_check`.
+    pub skip_integrity_check: bool,
 }
 
 impl ServeArgs {
@@ -238,6 +253,12 @@ impl ServeArgs {
                 targets: health_targets,
                 ..Default::default()
             },
+            max_connections: match self.max_connections.or(file.max_connections) {
+                Some(0) => anyhow::bail!("--max-connections must be at least 1"),
+                Some(n) => n,
+                None => crate::server::listener::DEFAULT_MAX_CONNECTIONS,
+            },
+            skip_integrity_check: self.skip_integrity_check || file.skip_integrity_check.unwrap_or(false),
         })
     }
 }
@@ -308,7 +329,10 @@ fn build_auth(args: &ServeArgs, file: &FileConfig, default_account: &str) -> any
             "the admin API must be protected when signatures are verified or the server listens beyond loopback: set --admin-token (or LOCALPLANE_ADMIN_TOKEN, or auth.admin_token in the config file)"
         );
     }
-    Ok(crate::auth::Auth { mode, keys, admin_token, default_account: default_account.to_string() })
+    let allowed_hosts = args.allowed_hosts.clone().or_else(|| file.allowed_hosts.clone()).unwrap_or_default();
+    let listen_ip = listen.map_or(std::net::IpAddr::from([127, 0, 0, 1]), |a| a.ip());
+    let hosts = crate::auth::HostPolicy::new(&allowed_hosts, Some(listen_ip));
+    Ok(crate::auth::Auth { mode, keys, admin_token, default_account: default_account.to_string(), hosts })
 }
 
 /// Runs the command line.
@@ -366,6 +390,15 @@ fn init_logging(format: &str) -> crate::logbuf::Guard {
 /// `localplane serve`.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _logs = init_logging(&settings.log_format);
+    if !settings.listen.ip().is_loopback() && settings.auth.mode == crate::auth::AuthMode::Accept {
+        tracing::warn!(
+            listen = %settings.listen,
+            "listening beyond loopback with --auth accept: anyone who reaches this address can call the APIs with any credentials (the admin API still asks for the token); use --auth verify or listen on 127.0.0.1"
+        );
+    }
+    if let (Location::Sqlite(dir), false) = (&settings.store, settings.skip_integrity_check) {
+        crate::store::sqlite::check_integrity(dir).context("checking the SQLite database before starting")?;
+    }
     let store = settings.store.open().await.with_context(|| format!("opening the store {}", settings.store))?;
     let engine = Engine::new(store, Arc::new(SystemClock), settings.timing.clone());
     // The drivers are registered before anything can advance an operation.
@@ -395,7 +428,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         timing = settings.timing.profile.as_str(),
         "localplane is serving"
     );
-    crate::server::serve_http(listener, router(app), crate::server::Limits::default(), shutdown_signal()).await?;
+    let limits = crate::server::Limits { max_connections: settings.max_connections, ..Default::default() };
+    crate::server::serve_http(listener, router(app), limits, shutdown_signal()).await?;
     // The scheduler finishes the step it is in, the prober stops launching probes; both return.
     stop.stop();
     let _ = scheduler.await;

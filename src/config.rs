@@ -46,6 +46,12 @@ pub struct FileConfig {
     pub faults: Vec<FaultRule>,
     /// `[auth]` — signature verification and the admin token.
     pub auth: Option<AuthConfig>,
+    /// `allowed_hosts = "localplane,host.docker.internal"` — Host names answered besides loopback.
+    pub allowed_hosts: Option<String>,
+    /// `max_connections = 1024` — HTTP connections served at once.
+    pub max_connections: Option<usize>,
+    /// `skip_integrity_check = true` — open an existing SQLite database without `PRAGMA quick_check`.
+    pub skip_integrity_check: Option<bool>,
 }
 
 /// The `[auth]` table.

@@ -77,6 +77,7 @@ pub fn sigv4_header(data: &[u8]) {
         raw_query: Some("currentVersion=A&x=%2F"),
         header: &lookup,
         body: body.as_bytes(),
+        service: "kafkaconnect",
     };
     let _ = sigv4::verify::verify(&req, 1_700_000_000, |k| (k == "AKIDEXAMPLE").then(|| "secret".to_string()));
 }

@@ -23,9 +23,9 @@ pub async fn list(app: &App, request_id: &str) -> Response<Body> {
 
 /// `POST /_localplane/faults`.
 pub async fn add(app: &App, req: Request, request_id: &str) -> Response<Body> {
-    let body = match body_json(req).await {
+    let body = match body_json(req, request_id).await {
         Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e, request_id),
+        Err(refused) => return refused,
     };
     let rule: FaultRule = match serde_json::from_value(body) {
         Ok(r) => r,

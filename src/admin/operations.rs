@@ -30,9 +30,9 @@ pub fn timing(app: &App, request_id: &str) -> Response<Body> {
 
 /// `PUT /_localplane/timing`.
 pub async fn set_timing(app: &App, req: Request, request_id: &str) -> Response<Body> {
-    let body = match body_json(req).await {
+    let body = match body_json(req, request_id).await {
         Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e, request_id),
+        Err(refused) => return refused,
     };
     let Some(profile) = body.get("profile").and_then(Value::as_str) else {
         return error(

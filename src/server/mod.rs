@@ -9,7 +9,7 @@ pub use listener::{serve_http, Limits};
 use crate::app::App;
 use crate::registry::{Registration, ServiceBackend};
 use crate::wire::shape::{
-    ApiError, OperationInfo, Protocol, RequestContext, WireService, REQUEST_ENTITY_TOO_LARGE,
+    ApiError, ErrorShape, OperationInfo, Protocol, RequestContext, WireService, REQUEST_ENTITY_TOO_LARGE,
     REQUEST_HEADERS_TOO_LARGE, REQUEST_TIMEOUT, SERVICE_UNAVAILABLE, UNKNOWN_OPERATION_EXCEPTION,
 };
 use crate::wire::{self, Route};
@@ -25,7 +25,7 @@ pub fn router(app: Arc<App>) -> axum::Router {
 }
 
 /// The largest total size of request headers accepted.
-const MAX_HEADER_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// How long a client has to send its whole body.
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -51,10 +51,18 @@ impl Call<'_> {
     }
 }
 
+/// A request from a web page of another origin, or addressed to a host name the server does not serve.
+static FOREIGN_REQUEST: ErrorShape =
+    ErrorShape { name: "AccessDeniedException", status: 403, server_fault: false, members: &["Message"] };
+
 async fn handle(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let raw_path = req.uri().path().to_string();
+    if let Err(err) = admit(&app, req.headers()) {
+        tracing::info!(request_id = %request_id, path = %raw_path, error = %err, "request refused");
+        return framework_error(&err, &request_id);
+    }
     if crate::admin::is_admin_path(&raw_path) {
         let method = req.method().as_str().to_string();
         return crate::admin::handle(&app, &method, &raw_path, req, &request_id).await;
@@ -67,6 +75,22 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
     let response = encode(&call, result);
     record(&call, response.status().as_u16(), started);
     response
+}
+
+/// Admit: every request (API and admin) comes from a client of this server's own origin, addressed
+/// to a host it serves, with a head within the limits.
+fn admit(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    let header = |n: &str| headers.get(n).map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    app.auth.hosts.check(header("host"), header("origin")).map_err(|why| ApiError::new(&FOREIGN_REQUEST, why))?;
+    head_limit(headers)
+}
+
+/// An error of the front end itself, before any service is known: the awsJson body, which every
+/// SDK reads, with the REST error header too.
+fn framework_error(err: &ApiError, request_id: &str) -> Response<Body> {
+    let r = wire::encode_error(Protocol::AwsJson11, None, err);
+    let headers = vec![("x-amzn-ErrorType", err.shape.name.to_string())];
+    respond(r.status, Some("application/json"), headers, r.body, request_id)
 }
 
 /// Classify: which service, operation and protocol, from the registry's wire tables.
@@ -112,8 +136,8 @@ async fn answer(app: &App, call: &mut Call<'_>, headers: &HeaderMap, body: Body)
     dispatch(call, &input).await
 }
 
-/// Limits: the request head is bounded (the body is bounded while it is read).
-fn limits(headers: &HeaderMap) -> Result<(), ApiError> {
+/// The request head is bounded (hyper closes the connection of a head beyond twice the limit).
+fn head_limit(headers: &HeaderMap) -> Result<(), ApiError> {
     let header_bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
     if header_bytes > MAX_HEADER_BYTES {
         return Err(ApiError::new(
@@ -122,6 +146,23 @@ fn limits(headers: &HeaderMap) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// Limits: a body declared larger than the limit is refused before it is read (and any body is
+/// bounded while it is read).
+fn limits(headers: &HeaderMap) -> Result<(), ApiError> {
+    match declared_length(headers) {
+        Some(n) if n > wire::MAX_BODY_BYTES as u64 => Err(ApiError::new(
+            &REQUEST_ENTITY_TOO_LARGE,
+            format!("The request body of {n} bytes exceeds the limit of {} bytes", wire::MAX_BODY_BYTES),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The `Content-Length` of a request, when it declares one.
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get("content-length")?.to_str().ok()?.trim().parse().ok()
 }
 
 /// Read body: the whole body, within the size limit and the time limit.
@@ -141,8 +182,16 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
 
 /// Identify: the caller's account and region, from the signature (verified when configured).
 fn identify(app: &App, call: &mut Call<'_>, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
-    let query = call.query.as_deref();
-    let (account, region) = app.auth.identify(&call.method, &call.raw_path, query, headers, body, call.cx.protocol)?;
+    let presented = crate::auth::Presented {
+        method: &call.method,
+        raw_path: &call.raw_path,
+        raw_query: call.query.as_deref(),
+        headers,
+        body,
+        protocol: call.cx.protocol,
+        service: call.registration.service.name(),
+    };
+    let (account, region) = app.auth.identify(&presented)?;
     call.cx.account = account;
     call.cx.region = region.unwrap_or_else(|| app.default_region.clone());
     Ok(())

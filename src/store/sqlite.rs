@@ -42,8 +42,19 @@ pub struct Sqlite {
     path: Option<PathBuf>,
 }
 
+/// A full disk and a database busy beyond the busy timeout pass (a retryable 503 for clients);
+/// anything else is a backend failure.
 fn backend_err(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => {
+            StoreError::Unavailable(format!("the disk of the SQLite database is full ({e}); free space and retry"))
+        }
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(format!("the SQLite database is busy ({e})"))
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
 }
 
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {
@@ -60,12 +71,43 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The database file in a data directory.
+pub const DB_FILE: &str = "localplane.db";
+
+/// Checks an existing database of `dir` before the server starts on it: a 0-byte file (its data is
+/// gone, it is no new store) and pages `PRAGMA quick_check` finds damaged are refused with the
+/// reason and what to do. A directory without a database passes (a new store).
+pub fn check_integrity(dir: &Path) -> Result<(), StoreError> {
+    let path = dir.join(DB_FILE);
+    let Ok(meta) = std::fs::metadata(&path) else { return Ok(()) };
+    let what_to_do = "Restore it: move the data directory away, start on a fresh one and `localplane snapshot import` \
+                      your last snapshot; or start with --skip-integrity-check to run on the file as it is";
+    if meta.len() == 0 {
+        return Err(StoreError::Backend(format!(
+            "the database {} is empty (0 bytes): its data is gone, this is no new store. {what_to_do} (it then starts empty)",
+            path.display()
+        )));
+    }
+    let damaged =
+        |why: String| StoreError::Backend(format!("the database {} is damaged ({why}). {what_to_do}", path.display()));
+    let conn = Connection::open(&path).map_err(|e| damaged(e.to_string()))?;
+    let findings: Vec<String> = conn
+        .prepare("PRAGMA quick_check")
+        .and_then(|mut q| q.query_map([], |r| r.get::<_, String>(0))?.collect())
+        .map_err(|e| damaged(format!("quick_check failed: {e}")))?;
+    if findings.len() == 1 && findings[0] == "ok" {
+        return Ok(());
+    }
+    let shown: Vec<&str> = findings.iter().take(5).map(String::as_str).collect();
+    Err(damaged(format!("quick_check: {}", shown.join("; "))))
+}
+
 impl Sqlite {
-    /// Opens (creating if needed) the database `localplane.db` in `dir`.
+    /// Opens (creating if needed) the database [`DB_FILE`] in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Backend(format!("cannot create data directory {}: {e}", dir.display())))?;
-        let path = dir.join("localplane.db");
+        let path = dir.join(DB_FILE);
         let writer = Connection::open(&path).map_err(backend_err)?;
         writer
             .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA journal_size_limit=67108864;")
@@ -463,6 +505,15 @@ impl Backend for Sqlite {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A full disk is the store being unavailable (503), not an internal failure (500).
+    #[test]
+    fn a_full_disk_is_unavailable() {
+        let full = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL), None);
+        assert!(matches!(backend_err(full), StoreError::Unavailable(_)));
+        let other = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT), None);
+        assert!(matches!(backend_err(other), StoreError::Backend(_)));
+    }
 
     /// A scan that starts after a key seeks to it: its cost does not grow with the rows before it.
     #[test]

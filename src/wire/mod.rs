@@ -171,9 +171,14 @@ fn cbor_to_json(v: ciborium::Value, depth: usize) -> Result<Json, ApiError> {
         }
         C::Float(f) => serde_json::Number::from_f64(f).map(Json::Number).unwrap_or(Json::Null),
         C::Text(s) => Json::String(s),
-        C::Bytes(b) => {
-            use base64::Engine;
-            Json::String(base64::engine::general_purpose::STANDARD.encode(b))
+        // rpcv2Cbor sends blobs as byte strings and strings as text strings; the models served
+        // here have no blob member, so a byte string is always a string sent as the wrong type.
+        // (A service with blob members needs its wire table to say where they are.)
+        C::Bytes(_) => {
+            return Err(ApiError::new(
+                &SERIALIZATION_EXCEPTION,
+                "A CBOR byte string was sent where the model expects a text string (major type 3)",
+            ))
         }
         C::Array(items) => {
             Json::Array(items.into_iter().map(|i| cbor_to_json(i, depth + 1)).collect::<Result<_, _>>()?)

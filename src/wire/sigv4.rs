@@ -82,6 +82,15 @@ pub mod verify {
         BadSignature,
         /// `X-Amz-Date` is missing, malformed, or too far from now.
         Expired(String),
+        /// `X-Amz-Content-Sha256` is not the SHA-256 of the body (or an unsigned `UNSIGNED-PAYLOAD`).
+        BodyHashMismatch(String),
+        /// The credential scope names another service than the one the request went to.
+        WrongService {
+            /// The service named in the scope.
+            scoped: String,
+            /// The signing name of the service the request was routed to.
+            expected: String,
+        },
     }
 
     /// What verification needs to know about a request.
@@ -96,6 +105,8 @@ pub mod verify {
         pub header: &'a dyn Fn(&str) -> Option<String>,
         /// The body.
         pub body: &'a [u8],
+        /// The signing name of the service the request is routed to (its credential scope must name it).
+        pub service: &'a str,
     }
 
     fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -137,6 +148,31 @@ pub mod verify {
         time::PrimitiveDateTime::parse(s, &fmt).ok().map(|t| t.assume_utc().unix_timestamp())
     }
 
+    /// The payload hash of the canonical request. A declared `X-Amz-Content-Sha256` must be the
+    /// body's SHA-256 (the signature covers the header, not the body: trusting it would let a
+    /// signed request be replayed with any body); `UNSIGNED-PAYLOAD` stands only when the header
+    /// itself is signed.
+    fn payload_hash(req: &SignedRequest<'_>, signed_headers: &str) -> Result<String, Rejection> {
+        let actual = hex::encode(Sha256::digest(req.body));
+        let Some(declared) = (req.header)("x-amz-content-sha256") else { return Ok(actual) };
+        let declared = declared.trim();
+        if declared == "UNSIGNED-PAYLOAD" {
+            if signed_headers.split(';').any(|h| h.eq_ignore_ascii_case("x-amz-content-sha256")) {
+                return Ok(declared.to_string());
+            }
+            return Err(Rejection::BodyHashMismatch(
+                "X-Amz-Content-Sha256 is UNSIGNED-PAYLOAD but is not one of the SignedHeaders; sign it, or send the body's SHA-256".into(),
+            ));
+        }
+        if declared.eq_ignore_ascii_case(&actual) {
+            Ok(actual)
+        } else {
+            Err(Rejection::BodyHashMismatch(format!(
+                "The provided X-Amz-Content-Sha256 header '{declared}' does not match the SHA-256 of the request body ({actual})"
+            )))
+        }
+    }
+
     /// Verifies `req`; `secret_for` maps an access key to its secret. Returns the access key.
     pub fn verify(
         req: &SignedRequest<'_>,
@@ -171,6 +207,9 @@ pub mod verify {
             )));
         }
         let (key, date, region, service) = (parts[0], parts[1], parts[2], parts[3]);
+        if service != req.service {
+            return Err(Rejection::WrongService { scoped: service.to_string(), expected: req.service.to_string() });
+        }
         let Some(secret) = secret_for(key) else { return Err(Rejection::UnknownKey(key.to_string())) };
         let amz_date =
             (req.header)("x-amz-date").ok_or_else(|| Rejection::Expired("X-Amz-Date header is missing".into()))?;
@@ -193,10 +232,7 @@ pub mod verify {
             let value = (req.header)(name).unwrap_or_default();
             headers.push_str(&format!("{name}:{}\n", trim_all(&value)));
         }
-        let payload_hash = match (req.header)("x-amz-content-sha256") {
-            Some(h) if h != "UNSIGNED-PAYLOAD" && h.len() == 64 => h,
-            _ => hex::encode(Sha256::digest(req.body)),
-        };
+        let payload_hash = payload_hash(req, &signed)?;
         let canonical = format!(
             "{}\n{canonical_uri}\n{}\n{headers}\n{signed}\n{payload_hash}",
             req.method,
@@ -235,7 +271,14 @@ pub mod verify {
                     _ => None,
                 }
             };
-            let req = SignedRequest { method: "GET", raw_path: "/", raw_query: None, header: &header, body: b"" };
+            let req = SignedRequest {
+                method: "GET",
+                raw_path: "/",
+                raw_query: None,
+                header: &header,
+                body: b"",
+                service: "service",
+            };
             let now = parse_amz_date("20150830T123600Z").unwrap();
             let secret = |k: &str| (k == "AKIDEXAMPLE").then(|| "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".to_string());
             assert_eq!(verify(&req, now, secret), Ok("AKIDEXAMPLE".to_string()));
@@ -243,6 +286,11 @@ pub mod verify {
             let wrong = |_: &str| Some("other".to_string());
             assert_eq!(verify(&req, now, wrong), Err(Rejection::BadSignature));
             assert_eq!(verify(&req, now, |_: &str| None), Err(Rejection::UnknownKey("AKIDEXAMPLE".into())));
+            let elsewhere = SignedRequest { service: "kafkaconnect", ..req };
+            assert_eq!(
+                verify(&elsewhere, now, secret),
+                Err(Rejection::WrongService { scoped: "service".into(), expected: "kafkaconnect".into() })
+            );
         }
     }
 }
