@@ -130,15 +130,19 @@ impl Engine {
         entry.attempts += 1;
         entry.error = error.to_string();
         entry.retry_at_ms = now + backoff_ms(entry.attempts);
-        let first = entry.attempts == 1;
-        f.failed_since_log += 1;
-        if first {
+        // The first failure after a quiet interval is logged in full; the rest are counted into
+        // one line per interval (many operations failing at once, a full disk, are one story).
+        if now - f.logged_at >= LOG_EVERY_MS {
+            f.logged_at = now;
+            f.failed_since_log = 0;
             tracing::error!(
                 operation = id,
                 error = %error,
                 "advancing an operation failed; it stays scheduled and is retried with growing pauses (up to {} s); see GET /_localplane/operations",
                 MAX_BACKOFF_MS / 1000
             );
+        } else {
+            f.failed_since_log += 1;
         }
     }
 

@@ -177,12 +177,33 @@ struct Wal {
 /// the writer or the readers) a moment after commits happened. When the writer is idle the WAL
 /// then starts over and is cut back to `journal_size_limit`.
 fn checkpoint_loop(conn: Connection, commits: mpsc::Receiver<()>, frames: Arc<AtomicI64>) {
+    // A failing checkpoint (a full disk) is logged when it starts failing, then once per
+    // interval with a count, and once when it succeeds again.
+    const LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+    let mut failing: Option<(std::time::Instant, u64)> = None;
     while commits.recv().is_ok() {
         std::thread::sleep(CHECKPOINT_PAUSE);
         while commits.try_recv().is_ok() {}
         match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
-            Ok(n) => frames.store(n, Ordering::Relaxed),
-            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds"),
+            Ok(n) => {
+                frames.store(n, Ordering::Relaxed);
+                if let Some((_, failed)) = failing.take() {
+                    tracing::info!(failed, "SQLite checkpoints succeed again");
+                }
+            }
+            Err(e) => match &mut failing {
+                None => {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds");
+                    failing = Some((std::time::Instant::now(), 0));
+                }
+                Some((logged, failed)) => {
+                    *failed += 1;
+                    if logged.elapsed() >= LOG_EVERY {
+                        tracing::warn!(error = %e, failed = *failed, "SQLite checkpoints keep failing");
+                        *logged = std::time::Instant::now();
+                    }
+                }
+            },
         }
     }
 }
