@@ -116,9 +116,26 @@ impl FileConfig {
     }
 }
 
+/// The TOML block of the README's "Configuration file" section, which must load as written.
+#[cfg(test)]
+pub(crate) fn readme_example() -> String {
+    let readme = include_str!("../README.md");
+    let section = &readme[readme.find("## Configuration file").expect("a Configuration file section")..];
+    let block = &section[section.find("```toml\n").expect("a toml block") + "```toml\n".len()..];
+    block[..block.find("```").expect("the end of the toml block")].to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_readme_example_parses() {
+        let cfg = FileConfig::parse(&readme_example()).unwrap();
+        assert_eq!(cfg.data_dir.as_deref(), Some(Path::new("./.localplane")));
+        assert_eq!(cfg.faults.len(), 1);
+        assert_eq!(cfg.dns_listeners.len(), 1);
+    }
 
     #[test]
     fn unknown_keys_and_bad_values_name_the_key() {

@@ -2,7 +2,9 @@
 
 One localplane server runs for the whole pytest session:
 
-    <bin> serve --listen 127.0.0.1:<free port> --ephemeral --timing fast
+    <bin> serve --listen 127.0.0.1:0 --ephemeral --timing fast
+
+and the endpoint is the one it prints (``LOCALPLANE_ENDPOINT=http://127.0.0.1:PORT``) once listening.
 
 The binary is ``$LOCALPLANE_BIN`` or ``<repo>/target/debug/localplane``.
 Set ``LOCALPLANE_ENDPOINT=http://127.0.0.1:4566`` instead to run the suites
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -53,10 +54,14 @@ class Localplane:
         return "\n".join(text[-lines:])
 
 
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _announced_endpoint(log_path: Path) -> str | None:
+    """The ``LOCALPLANE_ENDPOINT=`` line `serve` prints once its listener is bound, if it has yet."""
+    if not log_path.exists():
+        return None
+    for line in log_path.read_text(errors="replace").splitlines():
+        if line.startswith("LOCALPLANE_ENDPOINT="):
+            return line.removeprefix("LOCALPLANE_ENDPOINT=").strip()
+    return None
 
 
 def _health(endpoint_url: str) -> dict | None:
@@ -90,14 +95,12 @@ def localplane(tmp_path_factory) -> Localplane:
 
     workdir = tmp_path_factory.mktemp("localplane")
     log_path = workdir / "server.log"
-    port = _free_loopback_port()
-    endpoint_url = f"http://127.0.0.1:{port}"
-    cmd = [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--ephemeral", "--timing", "fast"]
+    cmd = [str(binary), "serve", "--listen", "127.0.0.1:0", "--ephemeral", "--timing", "fast"]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
-    server = Localplane(endpoint_url=endpoint_url, process=process, log_path=log_path)
+    server = Localplane(endpoint_url="", process=process, log_path=log_path)
 
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     health = None
@@ -107,7 +110,8 @@ def localplane(tmp_path_factory) -> Localplane:
                 f"localplane exited with code {process.returncode} during startup "
                 f"({' '.join(cmd)}):\n{server.log_tail()}"
             )
-        health = _health(endpoint_url)
+        server.endpoint_url = server.endpoint_url or _announced_endpoint(log_path) or ""
+        health = _health(server.endpoint_url) if server.endpoint_url else None
         if health is not None:
             break
         time.sleep(0.1)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import re
+import subprocess
 import time
 import uuid
 from contextlib import contextmanager
@@ -714,6 +715,22 @@ class TestInjectedFailureStory:
 def cli_poll(aws_cli, args, done, what):
     result, _ = poll(lambda: aws_cli("kafkaconnect", *args), done, what)
     return result
+
+
+def test_cli_worker_configuration_from_gnu_base64(aws_cli):
+    """The README's `--properties-file-content "$(printf '…' | base64)"`: GNU base64 wraps at 76
+    columns, and the line break inside is skipped as MIME decoders do."""
+    text = "key.converter=org.apache.kafka.connect.storage.StringConverter\n"
+    encoded = subprocess.run(["base64"], input=text.encode(), capture_output=True, check=True).stdout.decode()
+    wrapped = encoded.rstrip("\n")  # what "$(…)" keeps
+    assert "\n" in wrapped, wrapped
+    wc = aws_cli(
+        "kafkaconnect", "create-worker-configuration", "--name", unique("gnu-base64"),
+        "--properties-file-content", wrapped,
+    )
+    assert wc["workerConfigurationState"] == "ACTIVE"
+    got = aws_cli("kafkaconnect", "describe-worker-configuration", "--worker-configuration-arn", wc["workerConfigurationArn"])
+    assert base64.b64decode(got["latestRevision"]["propertiesFileContent"]).decode() == text
 
 
 def test_cli_readme_tour(aws_cli):

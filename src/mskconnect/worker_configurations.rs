@@ -12,12 +12,14 @@ use crate::tags::Tags;
 use crate::wire::shape::{ApiError, RequestContext, Timestamp};
 use base64::Engine as _;
 
-/// `propertiesFileContent` must be base64 (padded or not) of non-empty UTF-8 text.
+/// `propertiesFileContent` must be base64 (padded or not) of non-empty UTF-8 text. White space
+/// inside it is skipped, as MIME decoders do: GNU `base64` wraps its output at 76 columns, so
+/// `--properties-file-content "$(… | base64)"` sends line breaks.
 fn check_properties_file_content(content: &str) -> Result<(), ApiError> {
-    let content = content.trim();
+    let content: String = content.split_ascii_whitespace().collect();
     let decoded = base64::engine::general_purpose::STANDARD
-        .decode(content)
-        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(content))
+        .decode(&content)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(&content))
         .map_err(|err| {
             bad_request(format!(
                 "propertiesFileContent must be the base64 encoding of a connect-distributed.properties file: {err}"
@@ -139,4 +141,21 @@ pub async fn list(
         Ok(m::ListWorkerConfigurationsResponse { next_token, worker_configurations: Some(configs) })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_properties_file_content;
+
+    #[test]
+    fn base64_may_be_wrapped_as_gnu_base64_and_mime_write_it() {
+        // `printf 'key.converter=…StringConverter\n' | base64`: 84 characters, wrapped at 76.
+        let wrapped = "a2V5LmNvbnZlcnRlcj1vcmcuYXBhY2hlLmthZmthLmNvbm5lY3Quc3RvcmFnZS5TdHJpbmdDb252\nZXJ0ZXIK";
+        assert!(check_properties_file_content(wrapped).is_ok());
+        assert!(check_properties_file_content(&format!(" {}\r\n", wrapped.replace('\n', "\r\n"))).is_ok());
+        assert!(check_properties_file_content("a2V5\n").is_ok());
+        assert!(check_properties_file_content("not base64!").is_err());
+        assert!(check_properties_file_content(" \n ").is_err());
+        assert!(check_properties_file_content("/w==").is_err(), "not UTF-8");
+    }
 }

@@ -236,6 +236,17 @@ async fn connector_lifecycle_from_plugin_to_deletion() {
     let wc_arn = wc.worker_configuration_arn().unwrap().to_string();
     let wcd = c.describe_worker_configuration().worker_configuration_arn(&wc_arn).send().await.unwrap();
     assert_eq!(wcd.latest_revision().and_then(|r| r.properties_file_content()), Some(PROPERTIES));
+    // GNU base64 wraps its lines (at 76 columns), as the README's `"$(… | base64)"` sends it: line breaks are
+    // skipped, as MIME decoders do, and the text is kept as sent.
+    let wrapped = format!("{}\n{}\n", &PROPERTIES[..40], &PROPERTIES[40..]);
+    let wc = c.create_worker_configuration().name("wrapped").properties_file_content(&wrapped).send().await.unwrap();
+    let wcd = c
+        .describe_worker_configuration()
+        .worker_configuration_arn(wc.worker_configuration_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wcd.latest_revision().and_then(|r| r.properties_file_content()), Some(wrapped.as_str()));
 
     // The connector goes CREATING → RUNNING with the service's defaults filled in.
     let created = connector_request(&c, "orders-s3-sink", &plugin_arn).tags("env", "test").send().await.unwrap();

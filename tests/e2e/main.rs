@@ -1,6 +1,7 @@
 //! End-to-end tests: the real AWS SDKs for Rust talking HTTP to the real `localplane` binary.
 
 mod admin;
+mod cli;
 mod cloudmap;
 mod common;
 mod crash;

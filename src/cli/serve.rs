@@ -1,5 +1,5 @@
-//! The command line: `localplane serve | ops | snapshot | reset`. For `serve`, flags override
-//! `LOCALPLANE_*` variables, which override the `--config` file, which overrides the defaults.
+//! `localplane serve`: its options, the settings they make (flags override `LOCALPLANE_*`
+//! variables, which override the `--config` file, which overrides the defaults), and the server run.
 
 use crate::app::App;
 use crate::config::FileConfig;
@@ -7,91 +7,11 @@ use crate::engine::{Engine, SystemClock, Timing, TimingProfile};
 use crate::server::router;
 use crate::store::Location;
 use anyhow::Context;
-use clap::{Parser, Subcommand};
-use std::net::SocketAddr;
+use clap::builder::BoolishValueParser;
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-
-/// A local, wire-compatible AWS control plane for MSK Connect and Cloud Map.
-#[derive(Parser, Debug)]
-#[command(name = "localplane", version, about)]
-pub struct Cli {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// What to do.
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Run the server.
-    Serve(Box<ServeArgs>),
-    /// Show the operations of a running server.
-    Ops {
-        /// list or watch.
-        #[command(subcommand)]
-        action: OpsAction,
-    },
-    /// Export or import the whole state of a running server.
-    Snapshot {
-        /// export or import.
-        #[command(subcommand)]
-        action: SnapshotAction,
-    },
-    /// Delete all state of a running server (or one service's).
-    Reset {
-        /// The server.
-        #[arg(long, env = "LOCALPLANE_ENDPOINT", default_value = "http://127.0.0.1:4566")]
-        endpoint: String,
-        /// Only this service: kafkaconnect or servicediscovery.
-        #[arg(long)]
-        service: Option<String>,
-    },
-}
-
-/// `localplane ops …`
-#[derive(Subcommand, Debug)]
-pub enum OpsAction {
-    /// Print the operations of both services once.
-    List {
-        /// The server.
-        #[arg(long, env = "LOCALPLANE_ENDPOINT", default_value = "http://127.0.0.1:4566")]
-        endpoint: String,
-        /// Print JSON for scripts.
-        #[arg(long)]
-        json: bool,
-    },
-    /// A live view of the operations, refreshed until interrupted.
-    Watch {
-        /// The server.
-        #[arg(long, env = "LOCALPLANE_ENDPOINT", default_value = "http://127.0.0.1:4566")]
-        endpoint: String,
-        /// Refresh interval in milliseconds.
-        #[arg(long, default_value_t = 250)]
-        interval_ms: u64,
-    },
-}
-
-/// `localplane snapshot …`
-#[derive(Subcommand, Debug)]
-pub enum SnapshotAction {
-    /// Write the server's state to FILE.
-    Export {
-        /// Destination file.
-        file: PathBuf,
-        /// The server.
-        #[arg(long, env = "LOCALPLANE_ENDPOINT", default_value = "http://127.0.0.1:4566")]
-        endpoint: String,
-    },
-    /// Replace the server's state with FILE.
-    Import {
-        /// Snapshot file.
-        file: PathBuf,
-        /// The server.
-        #[arg(long, env = "LOCALPLANE_ENDPOINT", default_value = "http://127.0.0.1:4566")]
-        endpoint: String,
-    },
-}
 
 /// Options of `localplane serve`.
 #[derive(clap::Args, Debug, Clone)]
@@ -105,14 +25,16 @@ pub struct ServeArgs {
     /// TOML configuration file (every key is documented in the README).
     #[arg(long, env = "LOCALPLANE_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Address and port to listen on [default: 127.0.0.1:4566].
+    /// Address and port to listen on; port 0 takes a free one. Once listening, the server prints
+    /// LOCALPLANE_ENDPOINT=http://HOST:PORT on stdout [default: 127.0.0.1:4566].
     #[arg(long, env = "LOCALPLANE_LISTEN")]
     pub listen: Option<SocketAddr>,
     /// Directory of the SQLite database [default: ./.localplane].
     #[arg(long, env = "LOCALPLANE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Keep state in memory only (gone when the process exits).
-    #[arg(long, env = "LOCALPLANE_EPHEMERAL")]
+    /// Keep state in memory only (gone when the process exits). The variable takes 1/0, true/false,
+    /// yes/no or on/off.
+    #[arg(long, env = "LOCALPLANE_EPHEMERAL", value_parser = BoolishValueParser::new())]
     pub ephemeral: bool,
     /// Where state lives: postgres://USER@HOST:PORT/DB (one database shared by several replicas)
     /// or sqlite://PATH (a data directory, like --data-dir) [default: SQLite in --data-dir].
@@ -130,8 +52,8 @@ pub struct ServeArgs {
     /// Log format: text or json [default: text].
     #[arg(long, env = "LOCALPLANE_LOG_FORMAT")]
     pub log_format: Option<String>,
-    /// DNS server for the Cloud Map DNS namespaces (UDP and TCP): ADDR:PORT, or off
-    /// [default: 127.0.0.1:8053, skipped with a warning when that port is taken].
+    /// DNS server for the Cloud Map DNS namespaces (UDP and TCP): ADDR:PORT (port 0 takes a free
+    /// one), or off [default: 127.0.0.1:8053, skipped with a warning when that port is taken].
     #[arg(long, env = "LOCALPLANE_DNS_LISTEN")]
     pub dns_listen: Option<String>,
     /// Time between two health-check probes of an instance, such as 1s or 500ms
@@ -150,8 +72,9 @@ pub struct ServeArgs {
     /// make room [default: 1024].
     #[arg(long, env = "LOCALPLANE_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
-    /// Start without SQLite's quick_check of an existing database (minutes on a huge store).
-    #[arg(long, env = "LOCALPLANE_SKIP_INTEGRITY_CHECK")]
+    /// Start without SQLite's quick_check of an existing database (minutes on a huge store). The
+    /// variable takes 1/0, true/false, yes/no or on/off.
+    #[arg(long, env = "LOCALPLANE_SKIP_INTEGRITY_CHECK", value_parser = BoolishValueParser::new())]
     pub skip_integrity_check: bool,
 }
 
@@ -195,6 +118,11 @@ impl ServeArgs {
             Some(p) => FileConfig::load(p).map_err(anyhow::Error::msg)?,
             None => FileConfig::default(),
         };
+        self.settings_over(file)
+    }
+
+    /// Merges flags and environment (already in `self`) over `file` over the defaults.
+    pub fn settings_over(&self, file: FileConfig) -> anyhow::Result<Settings> {
         let timing_profile = match (self.timing, &file.timing) {
             (Some(t), _) => t,
             (None, Some(t)) => t.parse().map_err(anyhow::Error::msg)?,
@@ -335,40 +263,6 @@ fn build_auth(args: &ServeArgs, file: &FileConfig, default_account: &str) -> any
     Ok(crate::auth::Auth { mode, keys, admin_token, default_account: default_account.to_string(), hosts })
 }
 
-/// Runs the command line.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Serve(args) => serve(args.settings()?).await,
-        Command::Ops { action: OpsAction::List { endpoint, json } } => crate::ops_view::list(&endpoint, json).await,
-        Command::Ops { action: OpsAction::Watch { endpoint, interval_ms } } => {
-            crate::ops_view::watch(&endpoint, interval_ms).await
-        }
-        Command::Snapshot { action: SnapshotAction::Export { file, endpoint } } => {
-            let body =
-                crate::admin_client::call(reqwest::Method::GET, &endpoint, "/_localplane/snapshot", None).await?;
-            std::fs::write(&file, body).with_context(|| format!("writing {}", file.display()))?;
-            eprintln!("snapshot written to {}", file.display());
-            Ok(())
-        }
-        Command::Snapshot { action: SnapshotAction::Import { file, endpoint } } => {
-            let body = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let out =
-                crate::admin_client::call(reqwest::Method::PUT, &endpoint, "/_localplane/snapshot", Some(body)).await?;
-            println!("{}", String::from_utf8_lossy(&out));
-            Ok(())
-        }
-        Command::Reset { endpoint, service } => {
-            let path = match service {
-                Some(s) => format!("/_localplane/reset?service={s}"),
-                None => "/_localplane/reset".to_string(),
-            };
-            let out = crate::admin_client::call(reqwest::Method::POST, &endpoint, &path, None).await?;
-            println!("{}", String::from_utf8_lossy(&out));
-            Ok(())
-        }
-    }
-}
-
 /// Logs go to stderr in batches written by a background thread (a request's line costs the request
 /// a lock and a copy, not a write system call). Keep the guard for as long as the server runs:
 /// dropping it writes out what is buffered.
@@ -417,17 +311,19 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}; is another server using it? (--listen)", settings.listen))?;
+    let listening = listener.local_addr().context("reading the address the HTTP listener is bound to")?;
     let dns = crate::dns::start(engine.store().clone(), &settings.dns_listeners).await?;
     let stop = crate::shutdown::Stop::new();
     let prober = crate::health::spawn(engine.clone(), settings.health, stop.subscribe())
         .context("setting up the TLS client of HTTPS health checks")?;
     let scheduler = tokio::spawn(engine.run_scheduler(stop.subscribe()));
     tracing::info!(
-        listen = %settings.listen,
+        listen = %listening,
         store = %settings.store,
         timing = settings.timing.profile.as_str(),
         "localplane is serving"
     );
+    announce(listening, dns.addresses.first().copied());
     let limits = crate::server::Limits { max_connections: settings.max_connections, ..Default::default() };
     crate::server::serve_http(listener, router(app), limits, shutdown_signal()).await?;
     // The scheduler finishes the step it is in, the prober stops launching probes; both return.
@@ -437,6 +333,34 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     dns.shutdown().await;
     tracing::info!("localplane stopped");
     Ok(())
+}
+
+/// Prints where the server is, once its sockets are bound, for scripts and test fixtures that start
+/// it (with port 0 they cannot know beforehand): `LOCALPLANE_ENDPOINT=http://HOST:PORT`, then
+/// `LOCALPLANE_DNS=HOST:PORT` when DNS is served (the first DNS listener). Logs stay on stderr.
+fn announce(http: SocketAddr, dns: Option<SocketAddr>) {
+    let mut text = format!("LOCALPLANE_ENDPOINT={}\n", endpoint_url(http));
+    if let Some(dns) = dns {
+        text.push_str(&format!("LOCALPLANE_DNS={}\n", reachable(dns)));
+    }
+    let mut out = std::io::stdout().lock();
+    // A closed stdout (a script that read the line and went on) is no reason to stop serving.
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// The address a client on this machine reaches a socket bound to `addr` at: an unspecified
+/// address (`0.0.0.0`, `::`) is reached through loopback.
+pub fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port())),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port())),
+        _ => addr,
+    }
+}
+
+/// The HTTP endpoint of a listener bound to `addr`, as clients on this machine call it.
+pub fn endpoint_url(addr: SocketAddr) -> String {
+    format!("http://{}", reachable(addr))
 }
 
 async fn shutdown_signal() {
@@ -457,5 +381,39 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let argv = ["localplane", "serve"].into_iter().chain(args.iter().copied());
+        match super::super::Cli::try_parse_from(argv).unwrap().command {
+            super::super::Command::Serve(args) => *args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_readme_config_example_loads_as_written() {
+        let file = FileConfig::parse(&crate::config::readme_example()).unwrap();
+        let settings = serve_args(&[]).settings_over(file).unwrap();
+        assert_eq!(settings.store, Location::Sqlite(PathBuf::from("./.localplane")));
+        assert_eq!(settings.dns_listeners.len(), 2);
+        let with_store = "data_dir = \"./d\"\nstore = \"postgres://lp@127.0.0.1:5432/lp\"\n";
+        let e = serve_args(&[]).settings_over(FileConfig::parse(with_store).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("data_dir"), "{e}");
+    }
+
+    #[test]
+    fn endpoints_of_unspecified_addresses_go_through_loopback() {
+        assert_eq!(endpoint_url("127.0.0.1:4566".parse().unwrap()), "http://127.0.0.1:4566");
+        assert_eq!(endpoint_url("0.0.0.0:80".parse().unwrap()), "http://127.0.0.1:80");
+        assert_eq!(endpoint_url("[::]:4566".parse().unwrap()), "http://[::1]:4566");
+        assert_eq!(endpoint_url("[::1]:4566".parse().unwrap()), "http://[::1]:4566");
+        assert_eq!(reachable("0.0.0.0:53".parse().unwrap()), "127.0.0.1:53".parse().unwrap());
     }
 }

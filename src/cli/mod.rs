@@ -1,0 +1,175 @@
+//! The command line: `localplane serve | env | ops | snapshot | reset | completions | man`. `serve`
+//! runs the server ([`serve`]); `env` prints the shell exports that point AWS clients at it
+//! ([`env`]); `ops`, `snapshot` and `reset` call a running server's admin API; `completions` and
+//! `man` document the command line itself ([`generate`]).
+
+pub mod env;
+pub mod generate;
+pub mod serve;
+
+pub use serve::{endpoint_url, serve, ServeArgs, Settings};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// The endpoint the client commands call when neither `--endpoint` nor `LOCALPLANE_ENDPOINT` says.
+pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4566";
+
+/// A local, wire-compatible AWS control plane for MSK Connect and Cloud Map.
+#[derive(Parser, Debug)]
+#[command(name = "localplane", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server.
+    Serve(Box<ServeArgs>),
+    /// Print the shell exports that point the AWS CLI and SDKs at a server: eval "$(localplane env)".
+    Env(env::EnvArgs),
+    /// Show the operations of a running server.
+    Ops {
+        /// list or watch.
+        #[command(subcommand)]
+        action: OpsAction,
+    },
+    /// Export or import the whole state of a running server.
+    Snapshot {
+        /// export or import.
+        #[command(subcommand)]
+        action: SnapshotAction,
+    },
+    /// Delete all state of a running server (or one service's).
+    Reset {
+        /// The server.
+        #[arg(long, env = "LOCALPLANE_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
+        endpoint: String,
+        /// Only this service: kafkaconnect or servicediscovery.
+        #[arg(long)]
+        service: Option<String>,
+    },
+    /// Print a shell completion script, such as: localplane completions bash > /etc/bash_completion.d/localplane
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), such as: localplane man | man -l -
+    Man {
+        /// Write localplane.1 and a page per subcommand (localplane-serve.1, …) into this directory
+        /// instead.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
+}
+
+/// `localplane ops …`
+#[derive(Subcommand, Debug)]
+pub enum OpsAction {
+    /// Print the operations of both services once.
+    List {
+        /// The server.
+        #[arg(long, env = "LOCALPLANE_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
+        endpoint: String,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A live view of the operations, refreshed until interrupted.
+    Watch {
+        /// The server.
+        #[arg(long, env = "LOCALPLANE_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
+        endpoint: String,
+        /// Refresh interval in milliseconds.
+        #[arg(long, default_value_t = 250)]
+        interval_ms: u64,
+    },
+}
+
+/// `localplane snapshot …`
+#[derive(Subcommand, Debug)]
+pub enum SnapshotAction {
+    /// Write the server's state to FILE.
+    Export {
+        /// Destination file.
+        file: PathBuf,
+        /// The server.
+        #[arg(long, env = "LOCALPLANE_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
+        endpoint: String,
+    },
+    /// Replace the server's state with FILE.
+    Import {
+        /// Snapshot file.
+        file: PathBuf,
+        /// The server.
+        #[arg(long, env = "LOCALPLANE_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
+        endpoint: String,
+    },
+}
+
+/// Runs the command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args.settings()?).await,
+        Command::Env(args) => {
+            let text = env::exports(&args).map_err(anyhow::Error::msg)?;
+            print!("{text}");
+            Ok(())
+        }
+        Command::Ops { action: OpsAction::List { endpoint, json } } => crate::ops_view::list(&endpoint, json).await,
+        Command::Ops { action: OpsAction::Watch { endpoint, interval_ms } } => {
+            crate::ops_view::watch(&endpoint, interval_ms).await
+        }
+        Command::Snapshot { action: SnapshotAction::Export { file, endpoint } } => {
+            let body =
+                crate::admin_client::call(reqwest::Method::GET, &endpoint, "/_localplane/snapshot", None).await?;
+            std::fs::write(&file, body).with_context(|| format!("writing {}", file.display()))?;
+            eprintln!("snapshot written to {}", file.display());
+            Ok(())
+        }
+        Command::Snapshot { action: SnapshotAction::Import { file, endpoint } } => {
+            let body = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let out =
+                crate::admin_client::call(reqwest::Method::PUT, &endpoint, "/_localplane/snapshot", Some(body)).await?;
+            println!("{}", String::from_utf8_lossy(&out));
+            Ok(())
+        }
+        Command::Reset { endpoint, service } => {
+            let path = match service {
+                Some(s) => format!("/_localplane/reset?service={s}"),
+                None => "/_localplane/reset".to_string(),
+            };
+            let out = crate::admin_client::call(reqwest::Method::POST, &endpoint, &path, None).await?;
+            println!("{}", String::from_utf8_lossy(&out));
+            Ok(())
+        }
+        Command::Completions { shell } => generate::completions(shell, &mut std::io::stdout().lock()),
+        Command::Man { out_dir: None } => generate::man(&mut std::io::stdout().lock()),
+        Command::Man { out_dir: Some(dir) } => generate::man_pages(&dir),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boolean_flags_still_take_no_value() {
+        let cli = Cli::try_parse_from(["localplane", "serve", "--ephemeral", "--skip-integrity-check"]).unwrap();
+        let Command::Serve(args) = cli.command else { panic!("not serve") };
+        assert!(args.ephemeral && args.skip_integrity_check);
+        let cli = Cli::try_parse_from(["localplane", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else { panic!("not serve") };
+        assert!(!args.ephemeral && !args.skip_integrity_check);
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
