@@ -1,30 +1,45 @@
 //! The HTTP client of the admin API that `localplane ops`, `reset` and `snapshot` use against a
-//! running server (with `LOCALPLANE_ADMIN_TOKEN` as the bearer token when set).
+//! running server: which server (`--endpoint`) and the admin token to send (`--admin-token`).
 
 use anyhow::Context;
 
-/// Calls the admin API of a running server; a non-2xx answer is an error carrying its message.
-pub async fn call(
-    method: reqwest::Method,
-    endpoint: &str,
-    path: &str,
-    body: Option<Vec<u8>>,
-) -> anyhow::Result<Vec<u8>> {
-    let url = format!("{}{path}", endpoint.trim_end_matches('/'));
-    let mut req = reqwest::Client::new().request(method, &url);
-    if let Ok(token) = std::env::var("LOCALPLANE_ADMIN_TOKEN") {
-        req = req.bearer_auth(token);
+/// The endpoint the client commands call when neither `--endpoint` nor `LOCALPLANE_ENDPOINT` says.
+pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4566";
+
+/// A running server and how to reach its admin API.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AdminServer {
+    /// The server.
+    #[arg(long, env = "LOCALPLANE_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
+    pub endpoint: String,
+    /// The server's admin token (its --admin-token), sent as `Authorization: Bearer …`.
+    #[arg(long, env = "LOCALPLANE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+}
+
+impl AdminServer {
+    /// Calls the admin API; a non-2xx answer is an error carrying its message.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Vec<u8>>) -> anyhow::Result<Vec<u8>> {
+        let endpoint = &self.endpoint;
+        let url = format!("{}{path}", endpoint.trim_end_matches('/'));
+        let mut req = reqwest::Client::new().request(method, &url);
+        if let Some(token) = &self.admin_token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let resp = req.send().await.with_context(|| {
+            format!("cannot reach localplane at {endpoint} (is `localplane serve` running? --endpoint)")
+        })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?.to_vec();
+        if status == reqwest::StatusCode::UNAUTHORIZED && self.admin_token.is_none() {
+            anyhow::bail!("{url} needs the server's admin token: pass --admin-token (or LOCALPLANE_ADMIN_TOKEN)");
+        }
+        if !status.is_success() {
+            anyhow::bail!("{url} answered {status}: {}", String::from_utf8_lossy(&bytes));
+        }
+        Ok(bytes)
     }
-    if let Some(b) = body {
-        req = req.header("content-type", "application/json").body(b);
-    }
-    let resp = req.send().await.with_context(|| {
-        format!("cannot reach localplane at {endpoint} (is `localplane serve` running? --endpoint)")
-    })?;
-    let status = resp.status();
-    let bytes = resp.bytes().await?.to_vec();
-    if !status.is_success() {
-        anyhow::bail!("{url} answered {status}: {}", String::from_utf8_lossy(&bytes));
-    }
-    Ok(bytes)
 }

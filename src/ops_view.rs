@@ -1,12 +1,13 @@
 //! `localplane ops list` and `localplane ops watch`: the operations of both services of a running
 //! server, as a table with a progress bar per step.
 
+use crate::admin_client::AdminServer;
 use crate::engine::OperationView;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-async fn fetch(endpoint: &str) -> anyhow::Result<Vec<OperationView>> {
-    let body = crate::admin_client::call(reqwest::Method::GET, endpoint, "/_localplane/operations", None).await?;
+async fn fetch(server: &AdminServer) -> anyhow::Result<Vec<OperationView>> {
+    let body = server.call(reqwest::Method::GET, "/_localplane/operations", None).await?;
     #[derive(serde::Deserialize)]
     struct Listing {
         operations: Vec<OperationView>,
@@ -76,8 +77,8 @@ pub fn render(ops: &[OperationView], tick: usize) -> String {
 }
 
 /// `localplane ops list`.
-pub async fn list(endpoint: &str, json: bool) -> anyhow::Result<()> {
-    let ops = fetch(endpoint).await?;
+pub async fn list(server: &AdminServer, json: bool) -> anyhow::Result<()> {
+    let ops = fetch(server).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "operations": ops }))?);
     } else {
@@ -87,10 +88,11 @@ pub async fn list(endpoint: &str, json: bool) -> anyhow::Result<()> {
 }
 
 /// `localplane ops watch`: redraws until Ctrl-C.
-pub async fn watch(endpoint: &str, interval_ms: u64) -> anyhow::Result<()> {
+pub async fn watch(server: &AdminServer, interval_ms: u64) -> anyhow::Result<()> {
+    let endpoint = &server.endpoint;
     let mut tick = 0usize;
     loop {
-        let screen = match fetch(endpoint).await {
+        let screen = match fetch(server).await {
             Ok(ops) => render(&ops, tick),
             Err(e) => format!("{e:#}\n(retrying)\n"),
         };

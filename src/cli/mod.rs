@@ -13,8 +13,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
-/// The endpoint the client commands call when neither `--endpoint` nor `LOCALPLANE_ENDPOINT` says.
-pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4566";
+use crate::admin_client::AdminServer;
+pub use crate::admin_client::DEFAULT_ENDPOINT;
 
 /// A local, wire-compatible AWS control plane for MSK Connect and Cloud Map.
 #[derive(Parser, Debug)]
@@ -47,8 +47,8 @@ pub enum Command {
     /// Delete all state of a running server (or one service's).
     Reset {
         /// The server.
-        #[arg(long, env = "LOCALPLANE_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
-        endpoint: String,
+        #[command(flatten)]
+        server: AdminServer,
         /// Only this service: kafkaconnect or servicediscovery.
         #[arg(long)]
         service: Option<String>,
@@ -73,8 +73,8 @@ pub enum OpsAction {
     /// Print the operations of both services once.
     List {
         /// The server.
-        #[arg(long, env = "LOCALPLANE_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
-        endpoint: String,
+        #[command(flatten)]
+        server: AdminServer,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -82,8 +82,8 @@ pub enum OpsAction {
     /// A live view of the operations, refreshed until interrupted.
     Watch {
         /// The server.
-        #[arg(long, env = "LOCALPLANE_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
-        endpoint: String,
+        #[command(flatten)]
+        server: AdminServer,
         /// Refresh interval in milliseconds.
         #[arg(long, default_value_t = 250)]
         interval_ms: u64,
@@ -98,16 +98,16 @@ pub enum SnapshotAction {
         /// Destination file.
         file: PathBuf,
         /// The server.
-        #[arg(long, env = "LOCALPLANE_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
-        endpoint: String,
+        #[command(flatten)]
+        server: AdminServer,
     },
     /// Replace the server's state with FILE.
     Import {
         /// Snapshot file.
         file: PathBuf,
         /// The server.
-        #[arg(long, env = "LOCALPLANE_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
-        endpoint: String,
+        #[command(flatten)]
+        server: AdminServer,
     },
 }
 
@@ -120,30 +120,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{text}");
             Ok(())
         }
-        Command::Ops { action: OpsAction::List { endpoint, json } } => crate::ops_view::list(&endpoint, json).await,
-        Command::Ops { action: OpsAction::Watch { endpoint, interval_ms } } => {
-            crate::ops_view::watch(&endpoint, interval_ms).await
+        Command::Ops { action: OpsAction::List { server, json } } => crate::ops_view::list(&server, json).await,
+        Command::Ops { action: OpsAction::Watch { server, interval_ms } } => {
+            crate::ops_view::watch(&server, interval_ms).await
         }
-        Command::Snapshot { action: SnapshotAction::Export { file, endpoint } } => {
-            let body =
-                crate::admin_client::call(reqwest::Method::GET, &endpoint, "/_localplane/snapshot", None).await?;
+        Command::Snapshot { action: SnapshotAction::Export { file, server } } => {
+            let body = server.call(reqwest::Method::GET, "/_localplane/snapshot", None).await?;
             std::fs::write(&file, body).with_context(|| format!("writing {}", file.display()))?;
             eprintln!("snapshot written to {}", file.display());
             Ok(())
         }
-        Command::Snapshot { action: SnapshotAction::Import { file, endpoint } } => {
+        Command::Snapshot { action: SnapshotAction::Import { file, server } } => {
             let body = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let out =
-                crate::admin_client::call(reqwest::Method::PUT, &endpoint, "/_localplane/snapshot", Some(body)).await?;
+            let out = server.call(reqwest::Method::PUT, "/_localplane/snapshot", Some(body)).await?;
             println!("{}", String::from_utf8_lossy(&out));
             Ok(())
         }
-        Command::Reset { endpoint, service } => {
+        Command::Reset { server, service } => {
             let path = match service {
                 Some(s) => format!("/_localplane/reset?service={s}"),
                 None => "/_localplane/reset".to_string(),
             };
-            let out = crate::admin_client::call(reqwest::Method::POST, &endpoint, &path, None).await?;
+            let out = server.call(reqwest::Method::POST, &path, None).await?;
             println!("{}", String::from_utf8_lossy(&out));
             Ok(())
         }

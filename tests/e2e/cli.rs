@@ -206,3 +206,35 @@ async fn boolean_variables_take_one_and_zero_and_yes_and_no() {
     assert!(stderr.contains("ephemeral") && stderr.contains("maybe"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_commands_send_the_admin_token_they_are_given() {
+    let dir = temp_dir("cli-token");
+    let s = Started::serve(
+        &["--ephemeral", "--listen", "127.0.0.1:0", "--dns-listen", "off", "--admin-token", "tok"],
+        &[],
+        &dir,
+    );
+    let endpoint = s.endpoint();
+    let without = Command::new(BIN)
+        .args(["reset", "--endpoint", &endpoint])
+        .env_remove("LOCALPLANE_ADMIN_TOKEN")
+        .output()
+        .expect("run localplane");
+    assert!(!without.status.success());
+    let stderr = String::from_utf8_lossy(&without.stderr);
+    assert!(stderr.contains("--admin-token"), "{stderr}");
+    let with = run(&["reset", "--endpoint", &endpoint, "--admin-token", "tok"]);
+    assert!(with.status.success(), "{}", String::from_utf8_lossy(&with.stderr));
+    assert!(String::from_utf8_lossy(&with.stdout).contains("deletedKeys"));
+    let ops = run(&["ops", "list", "--json", "--endpoint", &endpoint, "--admin-token", "tok"]);
+    assert!(ops.status.success(), "{}", String::from_utf8_lossy(&ops.stderr));
+    let by_env = Command::new(BIN)
+        .args(["snapshot", "export", dir.join("snap.json").to_str().unwrap(), "--endpoint", &endpoint])
+        .env("LOCALPLANE_ADMIN_TOKEN", "tok")
+        .output()
+        .expect("run localplane");
+    assert!(by_env.status.success(), "{}", String::from_utf8_lossy(&by_env.stderr));
+    drop(s);
+    let _ = std::fs::remove_dir_all(dir);
+}
