@@ -128,7 +128,10 @@ fn classify<'a>(app: &'a App, req: &Request, request_id: &str) -> Option<Call<'a
 
 /// Limits → read body → identify → request fault → decode → dispatch.
 async fn answer(app: &App, call: &mut Call<'_>, headers: &HeaderMap, body: Body) -> Result<Option<Vec<u8>>, ApiError> {
-    limits(headers)?;
+    if let Err(refused) = limits(headers) {
+        drain(body).await;
+        return Err(refused);
+    }
     let body = read_body(body).await?;
     identify(app, call, headers, &body)?;
     request_fault(app, call).await?;
@@ -158,6 +161,26 @@ fn limits(headers: &HeaderMap) -> Result<(), ApiError> {
         )),
         _ => Ok(()),
     }
+}
+
+/// How much of a refused body is read and dropped, and for how long at most.
+const DRAIN_BYTES: usize = 8 * 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reads and drops what a client still sends of a refused body (bounded in bytes and time), so that
+/// it reads the error instead of a broken pipe while it writes.
+async fn drain(mut body: Body) {
+    use http_body_util::BodyExt;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > DRAIN_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// The `Content-Length` of a request, when it declares one.
