@@ -169,11 +169,13 @@ impl Engine {
     /// Milliseconds until the earliest step worth trying: the earliest due entry not backed off,
     /// or the earliest retry of those that are (None when nothing is scheduled).
     async fn next_due_in(&self) -> Result<Option<i64>, StoreError> {
+        // While nothing is backed off the earliest entry is the answer: one key, as before back-off.
+        let look = if self.failures().by_op.is_empty() { 1 } else { DUE_BATCH };
         let heads = self
             .inner
             .store
-            .read(|tx| -> Result<Vec<String>, StoreError> {
-                Ok(tx.scan(SCHED, None, DUE_BATCH)?.into_iter().map(|(k, _)| k).collect())
+            .read(move |tx| -> Result<Vec<String>, StoreError> {
+                Ok(tx.scan(SCHED, None, look)?.into_iter().map(|(k, _)| k).collect())
             })
             .await?;
         let now = self.now_ms();
