@@ -10,7 +10,12 @@ const SCAN_BATCH: usize = 256;
 
 /// A next token that is not one this server issued for the list being read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BadToken;
+pub enum BadToken {
+    /// Not a token at all.
+    Unreadable,
+    /// A token of another list (its key lies outside the list's prefix).
+    OtherList,
+}
 
 /// The token that continues after `key`.
 pub fn token_after(key: &str) -> String {
@@ -19,12 +24,15 @@ pub fn token_after(key: &str) -> String {
 
 /// The key a token continues after; it must lie under `prefix`.
 pub fn key_of(token: &str, prefix: &str) -> Result<String, BadToken> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
+    let key = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .filter(|k| k.starts_with(prefix))
-        .ok_or(BadToken)
+        .ok_or(BadToken::Unreadable)?;
+    if !key.starts_with(prefix) {
+        return Err(BadToken::OtherList);
+    }
+    Ok(key)
 }
 
 /// The page size a request asks for: `max` at least 1 (and at most `limit`), `default` when absent.
@@ -99,7 +107,8 @@ mod tests {
         assert_eq!(first, [0, 2, 4]);
         assert!(next.is_some());
         assert_eq!(second, [6, 8]);
-        assert_eq!(key_of(&token_after("q/00"), "p/"), Err(BadToken));
+        assert_eq!(key_of(&token_after("q/00"), "p/"), Err(BadToken::OtherList));
+        assert_eq!(key_of("%%", "p/"), Err(BadToken::Unreadable));
         assert_eq!(page_size(Some(0), 100, 100), 1);
         assert_eq!(page_size(None, 20, 100), 20);
         assert_eq!(page_size(Some(500), 100, 100), 100);

@@ -8,6 +8,7 @@ use super::driver;
 use super::records::*;
 use crate::engine::Engine;
 use crate::model::servicediscovery::{self as m, errors as e};
+use crate::paging::BadToken;
 use crate::store::{get_json, put_json, Tx};
 use crate::tags::{TagProblem, Tags};
 use crate::wire::shape::{ApiError, RequestContext};
@@ -141,12 +142,13 @@ pub fn page_size(max: Option<i32>) -> usize {
 /// The store key a `NextToken` continues after; it must lie under `prefix`.
 pub fn token_key(token: &Option<String>, prefix: &str) -> Result<Option<String>, ApiError> {
     let Some(token) = token else { return Ok(None) };
-    let key = crate::paging::key_of(token, "")
-        .map_err(|_| invalid("The NextToken is not valid; pass the value from the previous response"))?;
-    if !key.starts_with(prefix) {
-        return Err(invalid("The NextToken does not belong to this request"));
+    match crate::paging::key_of(token, prefix) {
+        Ok(key) => Ok(Some(key)),
+        Err(BadToken::Unreadable) => {
+            Err(invalid("The NextToken is not valid; pass the value from the previous response"))
+        }
+        Err(BadToken::OtherList) => Err(invalid("The NextToken does not belong to this request")),
     }
-    Ok(Some(key))
 }
 
 /// Checks a list filter's condition and number of values; returns the condition.

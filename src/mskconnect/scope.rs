@@ -68,7 +68,7 @@ pub fn page_size(max_results: Option<i32>) -> usize {
 
 /// The key a List* request's `nextToken` continues after; the token must belong to `prefix`.
 pub fn page_after(next_token: Option<&str>, prefix: &str) -> Result<Option<String>, ApiError> {
-    next_token.map(|t| paging::key_of(t, prefix)).transpose().map_err(|BadToken| {
+    next_token.map(|t| paging::key_of(t, prefix)).transpose().map_err(|_: BadToken| {
         bad_request("The nextToken is not valid for this request; pass the value from the previous response")
     })
 }
