@@ -1016,50 +1016,47 @@ async fn health_tcp_and_https_checks() {
     assert!(plain.last_request().contains(&format!("Host: 127.0.0.1:{port}\r\n")), "HTTP namespaces: Host is the IP");
 }
 
-/// A service of `ns` with an HTTP health check that flips after one probe.
-async fn checked_service(c: &sd::Client, ns: &str, name: &str) -> String {
-    c.create_service()
-        .name(name)
-        .namespace_id(ns)
+/// A DNS server probing every 200 ms (with `extra` flags), a client, and a service of a public
+/// namespace with an HTTP health check that flips after one probe.
+async fn probing(extra: &[&str]) -> (DnsServer, sd::Client, String) {
+    let args: Vec<&str> = ["--health-check-interval", "200ms"].into_iter().chain(extra.iter().copied()).collect();
+    let s = dns_server("instant", &args).await;
+    let c = cloudmap(&s.server, Wire::Json);
+    let ns = public_ns(&c, "probe.test").await;
+    let web = c
+        .create_service()
+        .name("web")
+        .namespace_id(&ns)
         .health_check_config(health_check(HealthCheckType::Http, Some("/"), 1))
         .send()
         .await
         .expect("CreateService")
         .service
         .and_then(|s| s.id)
-        .expect("id")
+        .expect("id");
+    (s, c, web)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn health_checks_refuse_the_host_itself_and_follow_the_allow_list() {
     let endpoint = HttpEndpoint::start("127.0.0.1", 200).await;
     let port = endpoint.addr.port().to_string();
+    let own = [("AWS_INSTANCE_IPV4", "127.0.0.1"), ("AWS_INSTANCE_PORT", port.as_str())];
 
     // By default: 0.0.0.0 reaches this host's own listeners (here the endpoint on 127.0.0.1), so it
     // is refused, not probed; the instance at the endpoint's own address is healthy.
-    let s = dns_server("instant", &["--health-check-interval", "200ms"]).await;
-    let c = cloudmap(&s.server, Wire::Json);
-    let ns = public_ns(&c, "probe.test").await;
-    let web = checked_service(&c, &ns, "web").await;
-    register(&c, &web, "own", &[("AWS_INSTANCE_IPV4", "127.0.0.1"), ("AWS_INSTANCE_PORT", &port)]).await;
+    let (s, c, web) = probing(&[]).await;
+    register(&c, &web, "own", &own).await;
     register(&c, &web, "host", &[("AWS_INSTANCE_IPV4", "0.0.0.0"), ("AWS_INSTANCE_PORT", &port)]).await;
     wait_health(&c, &web, "own", "HEALTHY").await;
     wait_health(&c, &web, "host", "UNHEALTHY").await;
     drop(s);
 
     // With an allow-list, only its ranges are probed.
-    let s = dns_server("instant", &["--health-check-interval", "200ms", "--health-check-allowed-cidrs", "10.0.0.0/8"])
-        .await;
-    let c = cloudmap(&s.server, Wire::Json);
-    let ns = public_ns(&c, "probe.test").await;
-    let web = checked_service(&c, &ns, "web").await;
-    register(&c, &web, "own", &[("AWS_INSTANCE_IPV4", "127.0.0.1"), ("AWS_INSTANCE_PORT", &port)]).await;
+    let (_s, c, web) = probing(&["--health-check-allowed-cidrs", "10.0.0.0/8"]).await;
+    register(&c, &web, "own", &own).await;
     wait_health(&c, &web, "own", "UNHEALTHY").await;
-    let s = dns_server("instant", &["--health-check-interval", "200ms", "--health-check-allowed-cidrs", "127.0.0.0/8"])
-        .await;
-    let c = cloudmap(&s.server, Wire::Json);
-    let ns = public_ns(&c, "probe.test").await;
-    let web = checked_service(&c, &ns, "web").await;
-    register(&c, &web, "own", &[("AWS_INSTANCE_IPV4", "127.0.0.1"), ("AWS_INSTANCE_PORT", &port)]).await;
+    let (_s, c, web) = probing(&["--health-check-allowed-cidrs", "127.0.0.0/8"]).await;
+    register(&c, &web, "own", &own).await;
     wait_health(&c, &web, "own", "HEALTHY").await;
 }
