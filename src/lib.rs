@@ -20,6 +20,7 @@ pub mod model;
 pub mod mskconnect;
 pub mod ops_view;
 pub mod paging;
+pub mod ram;
 pub mod registry;
 pub mod server;
 pub mod services;

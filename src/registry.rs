@@ -6,6 +6,7 @@
 
 use crate::engine::{Engine, FaultRule, OperationDriver};
 use crate::model::Service;
+use crate::store::{StoreError, Tx};
 use crate::wire::shape::{ApiError, ErrorShape, Json, OperationInfo, RequestContext, WireService};
 use std::future::Future;
 use std::pin::Pin;
@@ -39,8 +40,25 @@ pub struct Registration {
     pub check_fault_rule: fn(&FaultRule) -> Result<(), String>,
     /// Checks one row of a snapshot under `key_prefix` before an import replaces anything.
     pub check_document: fn(key: &str, value: &[u8]) -> Result<(), String>,
-    /// Starts the service over the engine: its backend and its operation driver.
-    pub start: fn(&Engine) -> Started,
+    /// The kinds of its resources an owner may share with other accounts (through AWS RAM).
+    pub shareable: &'static [Shareable],
+    /// Starts the service over the engine, given every registration of the binary (a service that
+    /// works with others' resources, RAM say, finds their [`Shareable`] kinds there): its backend and
+    /// its operation driver.
+    pub start: fn(&Engine, &[&'static Registration]) -> Started,
+}
+
+/// A kind of resource its owner may share with other accounts through AWS RAM, as the owning service
+/// describes it: how its ARN reads and whether one exists.
+pub struct Shareable {
+    /// RAM's name of the type, `service:Type` (`servicediscovery:Namespace`).
+    pub resource_type: &'static str,
+    /// The service part of the ARN (`servicediscovery`).
+    pub arn_service: &'static str,
+    /// The resource part of the ARN before the `/` (`namespace`).
+    pub arn_kind: &'static str,
+    /// Whether resource `id` of `account` in `region` exists (and can be shared) now.
+    pub exists: fn(tx: &mut dyn Tx, account: &str, region: &str, id: &str) -> Result<bool, StoreError>,
 }
 
 impl Registration {
@@ -61,7 +79,7 @@ impl Registry {
     pub fn start(registrations: &[&'static Registration], engine: &Engine) -> Registry {
         let mut entries = Vec::with_capacity(registrations.len());
         for r in registrations {
-            let (backend, driver) = (r.start)(engine);
+            let (backend, driver) = (r.start)(engine, registrations);
             engine.register(r.service, driver);
             entries.push((*r, backend));
         }

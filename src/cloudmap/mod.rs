@@ -351,7 +351,8 @@ pub static REGISTRATION: crate::registry::Registration = crate::registry::Regist
     key_prefix: records::KEY_PREFIX,
     check_fault_rule: crate::registry::any_fault_rule,
     check_document: records::check_document,
-    start: |engine| {
+    shareable: &[records::SHAREABLE_NAMESPACE],
+    start: |engine, _| {
         let backend = Arc::new(CloudMap::new(engine.clone(), Quotas::default()));
         (backend, Arc::new(driver::CloudMapDriver))
     },

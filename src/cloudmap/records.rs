@@ -276,6 +276,18 @@ impl OperationRec {
     }
 }
 
+/// A namespace as AWS RAM shares it: `arn:aws:servicediscovery:{region}:{owner}:namespace/{id}`,
+/// shareable while its creation has succeeded.
+pub const SHAREABLE_NAMESPACE: crate::registry::Shareable = crate::registry::Shareable {
+    resource_type: "servicediscovery:Namespace",
+    arn_service: "servicediscovery",
+    arn_kind: "namespace",
+    exists: |tx, account, region, id| {
+        let ns = crate::store::get_json::<NamespaceRec>(tx, &Keys::new(account, region).namespace(id))?;
+        Ok(ns.is_some_and(|ns| ns.state == NamespaceState::Active))
+    },
+};
+
 /// The key space of one account and region.
 #[derive(Debug, Clone)]
 pub struct Keys {

@@ -245,7 +245,8 @@ pub static REGISTRATION: crate::registry::Registration = crate::registry::Regist
     key_prefix: records::KEY_PREFIX,
     check_fault_rule,
     check_document: records::check_document,
-    start: |engine| (Arc::new(MskConnect::new(engine.clone())), Arc::new(driver::MskConnectDriver)),
+    shareable: &[],
+    start: |engine, _| (Arc::new(MskConnect::new(engine.clone())), Arc::new(driver::MskConnectDriver)),
 };
 
 /// A fault rule's step must be a step of a connector operation.
