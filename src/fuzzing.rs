@@ -183,6 +183,7 @@ fn dns_fixture() -> MemTx {
         revision: 1,
         attributes: Default::default(),
         instances_tag: 0,
+        others_registered: false,
     };
     let _ = put_json(&mut tx, &keys.namespace(&ns.id), &ns);
     let _ = put_json(&mut tx, &keys.service(&srv.id), &srv);

@@ -61,7 +61,17 @@ pub fn render(ops: &[OperationView], tick: usize) -> String {
             op.state,
             elapsed as f64 / 1000.0
         );
-        let _ = writeln!(out, "    id: {}", op.id);
+        let _ = write!(out, "    id: {}", op.id);
+        match (&op.account, &op.acting_account) {
+            (Some(a), Some(by)) => {
+                let _ = write!(out, "  account: {a} (asked by {by})");
+            }
+            (Some(a), None) => {
+                let _ = write!(out, "  account: {a}");
+            }
+            _ => {}
+        }
+        let _ = writeln!(out);
         for step in &op.steps {
             let _ = writeln!(out, "    {:<31} [{}] {}", step.name, bar(&step.state, tick), step.state);
         }

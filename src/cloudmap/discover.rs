@@ -23,9 +23,7 @@ pub struct Discovered {
 
 /// DiscoverInstances.
 pub fn discover(s: &mut Scope, input: &m::DiscoverInstancesRequest) -> Result<Discovered, ApiError> {
-    if !s.is_own(&input.owner_account) {
-        return Err(ns_not_found(&input.namespace_name));
-    }
+    s.enter_owner_account(&input.owner_account);
     let (ns, srv) = target(s, &input.namespace_name, &input.service_name)?;
     let set =
         s.cache.instances.instances(s.tx, &s.keys, &srv.value, |_| Ok::<_, ApiError>(ns.value.http_name.clone()))?;
@@ -38,9 +36,7 @@ pub fn revision(
     s: &mut Scope,
     input: m::DiscoverInstancesRevisionRequest,
 ) -> Result<m::DiscoverInstancesRevisionResponse, ApiError> {
-    if !s.is_own(&input.owner_account) {
-        return Err(ns_not_found(&input.namespace_name));
-    }
+    s.enter_owner_account(&input.owner_account);
     let (_, srv) = target(s, &input.namespace_name, &input.service_name)?;
     Ok(m::DiscoverInstancesRevisionResponse { instances_revision: Some(srv.value.revision) })
 }
@@ -48,8 +44,10 @@ pub fn revision(
 /// A record as kept decoded.
 type KeptRec<T> = Arc<Entry<T>>;
 
-/// Resolves `NamespaceName` (the HttpName) and `ServiceName`: the namespace and the service,
-/// decoded unless kept from an earlier read of the same bytes.
+/// Resolves `NamespaceName` (the HttpName) and `ServiceName` in the scope's key space: the namespace
+/// and the service, decoded unless kept from an earlier read of the same bytes. Another account's
+/// namespace answers only while it is shared with the caller; else, as for a name that does not
+/// exist, `NamespaceNotFound`.
 fn target(
     s: &mut Scope,
     namespace_name: &str,
@@ -62,6 +60,9 @@ fn target(
         Some(ns) if ns.value.state == NamespaceState::Active => ns,
         _ => return Err(ns_not_found(&ns_id)),
     };
+    if s.is_consumer() && !s.may_use_namespace(&ns.value.owner, &ns.value.id)? {
+        return Err(ns_not_found(namespace_name));
+    }
     let name_key = service_name_key(&ns.value, service_name);
     let srv_id = s.tx.get(&s.keys.service_name(&ns.value.id, &name_key))?.ok_or_else(|| srv_not_found(service_name))?;
     let srv_id = String::from_utf8_lossy(&srv_id);

@@ -71,6 +71,8 @@ impl OperationDriver for CloudMapDriver {
             service: SERVICE.name().to_string(),
             id: op.id.clone(),
             operation_type: op.op_type.as_str().to_string(),
+            account: Some(op.owner.clone()),
+            acting_account: op.performer.clone(),
             resource: resource_of(&op),
             state: op.status.as_str().to_string(),
             terminal: op.is_terminal(),
@@ -148,6 +150,8 @@ fn apply(tx: &mut dyn Tx, keys: &Keys, op: &OperationRec) -> Result<Result<(), F
                 tx.delete(&k)?;
                 release_names(tx, keys, &ns)?;
                 tx.delete(&keys.tags(&ns.arn))?;
+                // A shared namespace's RAM associations end with it.
+                crate::ram::grants::resource_gone(tx, &op.region, &ns.owner, &ns.arn)?;
             }
         }
         Change::UpdateNamespace { namespace_id, description, soa_ttl } => {
@@ -184,6 +188,7 @@ fn apply(tx: &mut dyn Tx, keys: &Keys, op: &OperationRec) -> Result<Result<(), F
             if tx.get(&ik)?.is_none() {
                 s.instance_count += 1;
             }
+            s.others_registered |= instance.created_by != s.owner;
             s.revision += 1;
             s.instances_changed();
             put_json(tx, &ik, instance)?;

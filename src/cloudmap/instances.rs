@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 /// RegisterInstance: creates or replaces an instance through a REGISTER_INSTANCE operation.
 pub fn register(s: &mut Scope, input: m::RegisterInstanceRequest) -> Result<m::RegisterInstanceResponse, ApiError> {
-    let srv_id = s.service_id(&input.service_id)?;
+    let srv_id = s.service_id(&input.service_id, "RegisterInstance")?;
     let srv = s.service(&srv_id)?;
     let mut fp = input.clone();
     fp.creator_request_id = None;
@@ -24,7 +24,14 @@ pub fn register(s: &mut Scope, input: m::RegisterInstanceRequest) -> Result<m::R
     check_attributes(&srv, &input.attributes, s.quotas)?;
     let busy = s.keys.busy(&format!("inst/{srv_id}/{}", input.instance_id));
     s.check_not_busy(&busy, &format!("instance {}", input.instance_id))?;
-    let exists = s.tx.get(&s.keys.instance(&srv_id, &input.instance_id))?.is_some();
+    let existing = s.tx.get(&s.keys.instance(&srv_id, &input.instance_id))?;
+    if let (true, Some(raw)) = (s.is_consumer(), &existing) {
+        // A consumer replaces only what it registered itself.
+        let key = s.keys.instance(&srv_id, &input.instance_id);
+        let inst: InstanceRec = crate::store::decode_one(&key, raw)?;
+        s.only_owner_or(&inst.created_by, "RegisterInstance", &srv.arn)?;
+    }
+    let exists = existing.is_some();
     if !exists && srv.instance_count >= s.quotas.instances_per_service {
         return Err(ApiError::new(
             &e::RESOURCE_LIMIT_EXCEEDED,
@@ -68,13 +75,12 @@ pub fn deregister(
     s: &mut Scope,
     input: m::DeregisterInstanceRequest,
 ) -> Result<m::DeregisterInstanceResponse, ApiError> {
-    let srv_id = s.service_id(&input.service_id)?;
+    let srv_id = s.service_id(&input.service_id, "DeregisterInstance")?;
     let srv = s.service(&srv_id)?;
     let busy = s.keys.busy(&format!("inst/{srv_id}/{}", input.instance_id));
     s.check_not_busy(&busy, &format!("instance {}", input.instance_id))?;
-    if s.tx.get(&s.keys.instance(&srv_id, &input.instance_id))?.is_none() {
-        return Err(inst_not_found(&srv_id, &input.instance_id));
-    }
+    let inst = s.instance(&srv_id, &input.instance_id)?;
+    s.only_owner_or(&inst.created_by, "DeregisterInstance", &srv.arn)?;
     let op = s.start_operation(NewOperation {
         op_type: m::OperationType::DeregisterInstance,
         targets: instance_targets(&srv, &input.instance_id),
@@ -98,7 +104,7 @@ fn instance_targets(srv: &ServiceRec, instance_id: &str) -> BTreeMap<String, Str
 
 /// GetInstance.
 pub fn get(s: &mut Scope, input: m::GetInstanceRequest) -> Result<m::GetInstanceResponse, ApiError> {
-    let srv_id = s.service_id(&input.service_id)?;
+    let srv_id = s.service_id(&input.service_id, "GetInstance")?;
     let srv = s.service(&srv_id)?;
     let inst = s.instance(&srv_id, &input.instance_id)?;
     Ok(m::GetInstanceResponse {
@@ -139,7 +145,7 @@ impl InstancesPage {
 
 /// ListInstances: instances in id order; the token is the key of the last one listed.
 pub fn list(s: &mut Scope, input: &m::ListInstancesRequest) -> Result<InstancesPage, ApiError> {
-    let id = s.service_id(&input.service_id)?;
+    let id = s.service_id(&input.service_id, "ListInstances")?;
     let srv = s.service(&id)?;
     let prefix = s.keys.instances(&id);
     let after = token_key(&input.next_token, &prefix)?.map(|k| k[prefix.len()..].to_string());
@@ -157,7 +163,7 @@ pub fn health_status(
     s: &mut Scope,
     input: m::GetInstancesHealthStatusRequest,
 ) -> Result<m::GetInstancesHealthStatusResponse, ApiError> {
-    let srv_id = s.service_id(&input.service_id)?;
+    let srv_id = s.service_id(&input.service_id, "GetInstancesHealthStatus")?;
     let srv = s.service(&srv_id)?;
     let checked = srv.health_check.is_some() || srv.custom_health;
     let max = page_size(input.max_results);
@@ -191,9 +197,10 @@ pub fn health_status(
 
 /// UpdateInstanceCustomHealthStatus: only for services with a HealthCheckCustomConfig.
 pub fn update_custom_health(s: &mut Scope, input: m::UpdateInstanceCustomHealthStatusRequest) -> Result<(), ApiError> {
-    let srv_id = s.service_id(&input.service_id)?;
+    let srv_id = s.service_id(&input.service_id, "UpdateInstanceCustomHealthStatus")?;
     let mut srv = s.service(&srv_id)?;
     let mut inst = s.instance(&srv_id, &input.instance_id)?;
+    s.only_owner_or(&inst.created_by, "UpdateInstanceCustomHealthStatus", &srv.arn)?;
     if !srv.custom_health {
         return Err(ApiError::new(
             &e::CUSTOM_HEALTH_NOT_FOUND,

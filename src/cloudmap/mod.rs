@@ -12,6 +12,8 @@ pub mod operations;
 pub mod records;
 pub mod scope;
 pub mod services;
+#[cfg(test)]
+mod sharing_tests;
 pub mod tags;
 #[cfg(test)]
 mod tests;

@@ -178,6 +178,7 @@ fn already_exists(s: &mut Scope, other_id: &[u8], name: &str) -> Result<ApiError
 
 /// A namespace update, whichever its type.
 struct NamespaceUpdate {
+    api: &'static str,
     id: String,
     expected_type: m::NamespaceType,
     description: Option<String>,
@@ -194,6 +195,7 @@ pub fn update_http(s: &mut Scope, input: m::UpdateHttpNamespaceRequest) -> Resul
     update(
         s,
         NamespaceUpdate {
+            api: "UpdateHttpNamespace",
             id: input.id,
             expected_type: m::NamespaceType::Http,
             description: Some(input.namespace.description),
@@ -211,6 +213,7 @@ pub fn update_private_dns(s: &mut Scope, input: m::UpdatePrivateDnsNamespaceRequ
     update(
         s,
         NamespaceUpdate {
+            api: "UpdatePrivateDnsNamespace",
             id: input.id,
             expected_type: m::NamespaceType::DnsPrivate,
             description: input.namespace.description,
@@ -228,6 +231,7 @@ pub fn update_public_dns(s: &mut Scope, input: m::UpdatePublicDnsNamespaceReques
     update(
         s,
         NamespaceUpdate {
+            api: "UpdatePublicDnsNamespace",
             id: input.id,
             expected_type: m::NamespaceType::DnsPublic,
             description: input.namespace.description,
@@ -240,8 +244,9 @@ pub fn update_public_dns(s: &mut Scope, input: m::UpdatePublicDnsNamespaceReques
 
 /// Starts the UPDATE_NAMESPACE operation of an update.
 fn update(s: &mut Scope, update: NamespaceUpdate) -> Result<String, ApiError> {
-    let NamespaceUpdate { id, expected_type, description, soa_ttl, updater_request_id, fingerprint } = update;
-    let id = s.namespace_id(&id)?;
+    let NamespaceUpdate { api, id, expected_type, description, soa_ttl, updater_request_id, fingerprint } = update;
+    let id = s.namespace_id(&id, api)?;
+    s.only_owner(api, &s.arn("namespace", &id))?;
     let token = s.request_token("UpdateNamespace", updater_request_id.as_deref(), fingerprint);
     if let Some(op) = s.replay(&token)? {
         return Ok(op);
@@ -269,7 +274,8 @@ fn update(s: &mut Scope, update: NamespaceUpdate) -> Result<String, ApiError> {
 
 /// DeleteNamespace: only an empty namespace.
 pub fn delete(s: &mut Scope, input: m::DeleteNamespaceRequest) -> Result<m::DeleteNamespaceResponse, ApiError> {
-    let id = s.namespace_id(&input.id)?;
+    let id = s.namespace_id(&input.id, "DeleteNamespace")?;
+    s.only_owner("DeleteNamespace", &s.arn("namespace", &id))?;
     let ns = s.namespace(&id)?;
     if ns.service_count > 0 {
         return Err(ApiError::new(
@@ -296,37 +302,68 @@ pub fn delete(s: &mut Scope, input: m::DeleteNamespaceRequest) -> Result<m::Dele
 
 /// GetNamespace.
 pub fn get(s: &mut Scope, input: m::GetNamespaceRequest) -> Result<m::GetNamespaceResponse, ApiError> {
-    let id = s.namespace_id(&input.id)?;
+    let id = s.namespace_id(&input.id, "GetNamespace")?;
     let ns = s.namespace(&id)?;
     Ok(m::GetNamespaceResponse { namespace: Some(model(&ns)) })
 }
 
-/// ListNamespaces: active namespaces in id order, filtered before paging.
+/// ListNamespaces: the caller's active namespaces in id order, then those other accounts share
+/// with it (by owner, then id); filtered before paging.
 pub fn list(s: &mut Scope, input: m::ListNamespacesRequest) -> Result<m::ListNamespacesResponse, ApiError> {
     use m::FilterCondition as C;
     let mut filters = Vec::new();
+    let (mut own, mut shared) = (true, true);
     for f in input.filters.iter().flatten() {
         let allowed: &[C] = match f.name {
             m::NamespaceFilterName::ResourceOwner => &[C::Eq],
             _ => &[C::Eq, C::BeginsWith, C::In],
         };
         let (c, v) = filter_values(&f.values, f.condition, C::Eq, allowed, f.name.as_str())?;
-        filters.push((f.name, c, v.to_vec()));
+        if f.name == m::NamespaceFilterName::ResourceOwner {
+            match v[0].as_str() {
+                "SELF" => shared = false,
+                "OTHER_ACCOUNTS" => own = false,
+                _ => (own, shared) = (false, false),
+            }
+        } else {
+            filters.push((f.name, c, v.to_vec()));
+        }
     }
+    let keeps = move |ns: &NamespaceRec| {
+        ns.state == NamespaceState::Active
+            && filters.iter().all(|(name, c, v)| match name {
+                m::NamespaceFilterName::Type => matches_text(*c, v, ns.ns_type.as_str()),
+                m::NamespaceFilterName::Name => matches_text(*c, v, &ns.name),
+                m::NamespaceFilterName::HttpName => matches_text(*c, v, &ns.http_name),
+                m::NamespaceFilterName::ResourceOwner => true,
+            })
+    };
     let prefix = s.keys.namespaces();
     let after = token_key(&input.next_token, &prefix)?;
-    let (namespaces, next_token) =
-        crate::paging::page(s.tx, &prefix, after, page_size(input.max_results), |_, key, raw| {
+    let cx = s.cx;
+    let (namespaces, next_token) = page_own_then_shared(
+        s.tx,
+        &prefix,
+        after,
+        page_size(input.max_results),
+        own,
+        |_, key, raw| {
             let ns: NamespaceRec = crate::store::decode_one(key, raw)?;
-            let keep = ns.state == NamespaceState::Active
-                && filters.iter().all(|(name, c, v)| match name {
-                    m::NamespaceFilterName::Type => matches_text(*c, v, ns.ns_type.as_str()),
-                    m::NamespaceFilterName::Name => matches_text(*c, v, &ns.name),
-                    m::NamespaceFilterName::HttpName => matches_text(*c, v, &ns.http_name),
-                    m::NamespaceFilterName::ResourceOwner => v[0] == "SELF",
-                });
-            Ok::<_, ApiError>(keep.then(|| summary(&ns)))
-        })?;
+            Ok(keeps(&ns).then(|| summary(&ns)))
+        },
+        |tx| {
+            let mut out = Vec::new();
+            if shared {
+                for (owner, id) in shared_namespaces(tx, cx)? {
+                    match get_json::<NamespaceRec>(tx, &Keys::new(&owner, &cx.region).namespace(&id))? {
+                        Some(ns) if keeps(&ns) => out.push((format!("{owner}/{id}"), summary(&ns))),
+                        _ => {}
+                    }
+                }
+            }
+            Ok(out)
+        },
+    )?;
     Ok(m::ListNamespacesResponse { namespaces: Some(namespaces), next_token })
 }
 

@@ -9,17 +9,28 @@ use crate::model::servicediscovery as m;
 use crate::wire::shape::ApiError;
 use std::sync::Arc;
 
-/// GetOperation: the operation (in `OwnerAccount` when given), decoded unless kept from an earlier
-/// read of the same bytes.
+/// GetOperation: the operation, decoded unless kept from an earlier read of the same bytes. It is
+/// looked up among the operations of `OwnerAccount` (the caller's when absent); another account's
+/// operation is visible only while the namespace it concerns is shared with the caller.
 pub fn get(s: &mut Scope, input: &m::GetOperationRequest) -> Result<Arc<Entry<KeptOperation>>, ApiError> {
-    if !s.is_own(&input.owner_account) {
-        return Err(op_not_found(&input.operation_id));
-    }
+    s.enter_owner_account(&input.owner_account);
     let key = s.keys.operation(&input.operation_id);
-    s.cache
+    let entry = s
+        .cache
         .operations
         .read(s.tx, &key, |raw| KeptOperation::decode(&key, raw))?
-        .ok_or_else(|| op_not_found(&input.operation_id))
+        .ok_or_else(|| op_not_found(&input.operation_id))?;
+    if s.is_consumer() {
+        let owner = s.partition.clone();
+        let visible = match entry.value.rec.namespace_id.as_deref() {
+            Some(ns) => s.may_use_namespace(&owner, ns)?,
+            None => false,
+        };
+        if !visible {
+            return Err(op_not_found(&input.operation_id));
+        }
+    }
+    Ok(entry)
 }
 
 /// A ListOperations filter, checked.
@@ -51,11 +62,11 @@ fn filters(s: &Scope, input: &m::ListOperationsRequest) -> Result<Vec<Filter>, A
         filters.push(match f.name {
             m::OperationFilterName::NamespaceId => {
                 let (_, v) = filter_values(&f.values, f.condition, C::Eq, &[C::Eq], name)?;
-                Filter::Namespace(resolve_id(s.cx, "namespace", &v[0])?.unwrap_or_default())
+                Filter::Namespace(address(s.cx, "namespace", &v[0])?.id().unwrap_or_default().to_string())
             }
             m::OperationFilterName::ServiceId => {
                 let (_, v) = filter_values(&f.values, f.condition, C::Eq, &[C::Eq], name)?;
-                Filter::Service(resolve_id(s.cx, "service", &v[0])?.unwrap_or_default())
+                Filter::Service(address(s.cx, "service", &v[0])?.id().unwrap_or_default().to_string())
             }
             m::OperationFilterName::Status => {
                 let (_, v) = filter_values(&f.values, f.condition, C::Eq, &[C::Eq, C::In], name)?;
@@ -89,20 +100,29 @@ fn filters(s: &Scope, input: &m::ListOperationsRequest) -> Result<Vec<Filter>, A
     Ok(filters)
 }
 
-/// ListOperations: newest first (the by-time index), filtered before paging.
+/// ListOperations: the operations the caller asked for, newest first (its by-time index), filtered
+/// before paging. Those filed in another account's namespace list while it is still shared.
 pub fn list(s: &mut Scope, input: m::ListOperationsRequest) -> Result<m::ListOperationsResponse, ApiError> {
     let filters = filters(s, &input)?;
     let prefix = s.keys.operations_newest_first();
     let after = token_key(&input.next_token, &prefix)?;
-    let (keys, cache) = (&s.keys, s.cache);
+    let (keys, cache, cx) = (&s.keys, s.cache, s.cx);
     let (operations, next_token) =
-        crate::paging::page(s.tx, &prefix, after, page_size(input.max_results), |tx, index_key, _| {
-            let key = keys.operation(index_key.rsplit('/').next().unwrap_or_default());
+        crate::paging::page(s.tx, &prefix, after, page_size(input.max_results), |tx, index_key, filed_in| {
+            let id = index_key.rsplit('/').next().unwrap_or_default();
+            let owner = std::str::from_utf8(filed_in).unwrap_or_default();
+            let key = if owner.is_empty() { keys.operation(id) } else { Keys::new(owner, &cx.region).operation(id) };
             // Decoded unless kept from an earlier read of the same bytes.
             let Some(entry) = cache.operations.read(tx, &key, |raw| KeptOperation::decode(&key, raw))? else {
                 return Ok::<_, ApiError>(None);
             };
             let op = &entry.value.rec;
+            if !owner.is_empty() {
+                let arn = arn_of(&cx.region, owner, "namespace", op.namespace_id.as_deref().unwrap_or_default());
+                if !crate::ram::grants::may_use(tx, &cx.region, owner, &cx.account, &arn)? {
+                    return Ok(None);
+                }
+            }
             let keep = filters.iter().all(|f| f.keeps(op));
             Ok(keep.then(|| m::OperationSummary { id: Some(op.id.clone()), status: Some(op.status) }))
         })?;

@@ -133,6 +133,10 @@ pub struct ServiceRec {
     /// decoded-instances cache whether what it holds is still what the store holds.
     #[serde(default)]
     pub instances_tag: u64,
+    /// Whether an account other than the namespace's owner has ever registered an instance in it
+    /// (through a RAM share): only then can UpdateService meet others' instances.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub others_registered: bool,
 }
 
 impl ServiceRec {
@@ -222,8 +226,11 @@ pub enum Change {
 pub struct OperationRec {
     /// The OperationId.
     pub id: String,
-    /// The account it belongs to.
+    /// The account it belongs to: the owner of the namespace it concerns (its `OwnerAccount`).
     pub owner: String,
+    /// The account that asked for it, when not the owner (a consumer of a shared namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performer: Option<String>,
     /// The region it belongs to.
     pub region: String,
     /// Its type.
@@ -376,7 +383,9 @@ impl Keys {
     pub fn operations_newest_first(&self) -> String {
         format!("{}opnew/", self.scope)
     }
-    /// The index entry of operation `id` created at `create_ms`.
+    /// The index entry of operation `id` created at `create_ms`, in the key space of the account
+    /// that asked for it (its value: empty, or the owner's account when the operation is filed in
+    /// the owner's key space).
     pub fn operation_by_time(&self, create_ms: i64, id: &str) -> String {
         format!("{}opnew/{:016x}/{id}", self.scope, i64::MAX - create_ms.max(0))
     }

@@ -11,7 +11,7 @@ use crate::model::servicediscovery::{self as m, errors as e};
 use crate::paging::BadToken;
 use crate::store::{get_json, put_json, Tx};
 use crate::tags::{TagProblem, Tags};
-use crate::wire::shape::{ApiError, RequestContext};
+use crate::wire::shape::{ApiError, ErrorShape, RequestContext};
 use std::collections::BTreeMap;
 
 /// Quotas of one account and region (AWS defaults).
@@ -46,7 +46,10 @@ impl Default for Quotas {
 pub struct Scope<'a> {
     /// The transaction.
     pub tx: &'a mut dyn Tx,
-    /// The key space of the caller's account and region.
+    /// The account whose key space `keys` is: the caller's, or the owner's of a namespace shared
+    /// with the caller once a request has addressed it by ARN ([`Scope::enter`]).
+    pub partition: String,
+    /// The key space of `partition` in the caller's region.
     pub keys: Keys,
     /// The caller.
     pub cx: &'a RequestContext,
@@ -93,11 +96,43 @@ pub fn duplicate(op: &[u8], what: &str) -> ApiError {
     .with("DuplicateOperationId", op)
 }
 
-/// Accepts an id or an ARN of `kind` (`namespace`/`service`) and returns the id. An ARN of another
-/// account or region cannot be in this scope: there is no RAM sharing in localplane.
-pub fn resolve_id(cx: &RequestContext, kind: &str, value: &str) -> Result<Option<String>, ApiError> {
+/// `AccessDeniedException`: the caller may not do this to a resource of another account. The model
+/// declares no such error; AWS's IAM answers it (with HTTP 400 here, as the reference chose).
+pub static ACCESS_DENIED: ErrorShape =
+    ErrorShape { name: "AccessDeniedException", status: 400, server_fault: false, members: &["Message"] };
+
+/// Where an id or ARN of a namespace or service points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Addr {
+    /// The caller's own resource `id` (a bare id, or an ARN of the caller's account).
+    Own(String),
+    /// Resource `id` of account `owner` (an ARN of another account in the caller's region).
+    Other {
+        /// The account in the ARN.
+        owner: String,
+        /// The id in the ARN.
+        id: String,
+        /// The ARN as given.
+        arn: String,
+    },
+    /// An ARN of another region: nothing there is visible from this one.
+    Elsewhere,
+}
+
+impl Addr {
+    /// The id, whoever owns it (ids are unique across accounts); None for another region.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Addr::Own(id) | Addr::Other { id, .. } => Some(id),
+            Addr::Elsewhere => None,
+        }
+    }
+}
+
+/// Reads an id or an ARN of `kind` (`namespace`/`service`).
+pub fn address(cx: &RequestContext, kind: &str, value: &str) -> Result<Addr, ApiError> {
     let Some(rest) = value.strip_prefix("arn:") else {
-        return Ok(Some(value.to_string()));
+        return Ok(Addr::Own(value.to_string()));
     };
     let parts: Vec<&str> = rest.splitn(5, ':').collect();
     if parts.len() != 5 || parts[1] != "servicediscovery" {
@@ -106,10 +141,18 @@ pub fn resolve_id(cx: &RequestContext, kind: &str, value: &str) -> Result<Option
     let Some(id) = parts[4].strip_prefix(&format!("{kind}/")) else {
         return Err(invalid(format!("{value} is not a Cloud Map {kind} ARN")));
     };
-    if parts[2] != cx.region || parts[3] != cx.account {
-        return Ok(None);
-    }
-    Ok(Some(id.to_string()))
+    Ok(if parts[2] != cx.region {
+        Addr::Elsewhere
+    } else if parts[3] == cx.account {
+        Addr::Own(id.to_string())
+    } else {
+        Addr::Other { owner: parts[3].to_string(), id: id.to_string(), arn: value.to_string() }
+    })
+}
+
+/// The ARN of resource `id` of `kind` of `account` in `region`.
+pub fn arn_of(region: &str, account: &str, kind: &str, id: &str) -> String {
+    format!("arn:aws:servicediscovery:{region}:{account}:{kind}/{id}")
 }
 
 /// The active namespace `id` of the key space `keys`, or `NamespaceNotFound`.
@@ -182,6 +225,62 @@ pub fn matches_text(c: m::FilterCondition, values: &[String], actual: &str) -> b
     }
 }
 
+/// Pages one list made of the caller's own rows (a scan of `prefix`, kept or not by `keep`) followed
+/// by items of namespaces other accounts share with it (`shared`: `("{owner}/{id}", item)` pairs in
+/// that order), which list as if keyed `{prefix}~{owner}/{id}` — after every own key, so that one
+/// `NextToken` form serves both. `own` false lists the shared items only.
+pub fn page_own_then_shared<T>(
+    tx: &mut dyn Tx,
+    prefix: &str,
+    after: Option<String>,
+    max: usize,
+    own: bool,
+    mut keep: impl FnMut(&mut dyn Tx, &str, &[u8]) -> Result<Option<T>, ApiError>,
+    shared: impl FnOnce(&mut dyn Tx) -> Result<Vec<(String, T)>, ApiError>,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let shared_start = format!("{prefix}~");
+    let mut out = Vec::new();
+    let mut last: Option<String> = None;
+    if own && after.as_deref().is_none_or(|a| a < shared_start.as_str()) {
+        let (items, next) = crate::paging::page(tx, prefix, after.clone(), max, |tx, k, v| {
+            let item = keep(tx, k, v)?;
+            if item.is_some() {
+                last = Some(k.to_string());
+            }
+            Ok::<_, ApiError>(item)
+        })?;
+        if next.is_some() {
+            return Ok((items, next));
+        }
+        out = items;
+    }
+    for (suffix, item) in shared(tx)? {
+        let key = format!("{shared_start}{suffix}");
+        if after.as_deref().is_some_and(|a| key.as_str() <= a) {
+            continue;
+        }
+        if out.len() == max {
+            return Ok((out, last.map(|k| crate::paging::token_after(&k))));
+        }
+        out.push(item);
+        last = Some(key);
+    }
+    Ok((out, None))
+}
+
+/// The namespaces other accounts share with the caller now, as (owner, namespace id), by owner
+/// then id.
+pub fn shared_namespaces(tx: &mut dyn Tx, cx: &RequestContext) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out = Vec::new();
+    for grant in crate::ram::grants::shared_with(tx, &cx.region, &cx.account)? {
+        if let Ok(Addr::Other { owner, id, .. }) = address(cx, "namespace", &grant.resource_arn) {
+            out.push((owner, id));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// An operation to start: what it is, what it targets and the change it applies when it succeeds.
 pub struct NewOperation {
     /// Its type.
@@ -214,27 +313,103 @@ impl<'a> Scope<'a> {
         engine: &'a Engine,
         cache: &'a Caches,
     ) -> Scope<'a> {
-        Scope { tx, keys: Keys::new(&cx.account, &cx.region), cx, quotas, engine, cache }
+        Scope { tx, partition: cx.account.clone(), keys: Keys::new(&cx.account, &cx.region), cx, quotas, engine, cache }
     }
 
-    /// Whether `owner` (an `OwnerAccount` parameter) names the caller's account, or is absent.
-    pub fn is_own(&self, owner: &Option<String>) -> bool {
-        owner.as_ref().is_none_or(|o| *o == self.cx.account)
+    /// Works in `owner`'s key space from now on (a namespace `owner` shares with the caller).
+    pub fn enter(&mut self, owner: &str) {
+        self.partition = owner.to_string();
+        self.keys = Keys::new(owner, &self.cx.region);
     }
 
-    /// The ARN of resource `id` of `kind` in the caller's account and region.
+    /// Whether the request works in a namespace another account shares with the caller.
+    pub fn is_consumer(&self) -> bool {
+        self.partition != self.cx.account
+    }
+
+    /// `AccessDeniedException` for `action` on `arn`, in IAM's words.
+    pub fn denied(&self, action: &str, arn: &str) -> ApiError {
+        ApiError::new(
+            &ACCESS_DENIED,
+            format!(
+                "User: arn:aws:iam::{}:root is not authorized to perform: servicediscovery:{action} on resource: {arn} \
+                 because no resource-based policy allows the servicediscovery:{action} action",
+                self.cx.account
+            ),
+        )
+    }
+
+    /// Refuses `action` on `arn` to a consumer: only the namespace's owner may do it.
+    pub fn only_owner(&self, action: &str, arn: &str) -> Result<(), ApiError> {
+        if self.is_consumer() {
+            return Err(self.denied(action, arn));
+        }
+        Ok(())
+    }
+
+    /// Refuses `action` on `arn` to a consumer that did not create (or register) it.
+    pub fn only_owner_or(&self, creator: &str, action: &str, arn: &str) -> Result<(), ApiError> {
+        if self.is_consumer() && creator != self.cx.account {
+            return Err(self.denied(action, arn));
+        }
+        Ok(())
+    }
+
+    /// Whether `owner`'s namespace `ns_id` is the caller's or shared with it now.
+    pub fn may_use_namespace(&mut self, owner: &str, ns_id: &str) -> Result<bool, ApiError> {
+        let arn = arn_of(&self.cx.region, owner, "namespace", ns_id);
+        Ok(crate::ram::grants::may_use(self.tx, &self.cx.region, owner, &self.cx.account, &arn)?)
+    }
+
+    /// Works in the key space of `owner_account` (an `OwnerAccount` parameter) when it names
+    /// another account; what is found there must still pass the share check of the caller.
+    pub fn enter_owner_account(&mut self, owner_account: &Option<String>) {
+        if let Some(owner) = owner_account {
+            if *owner != self.cx.account {
+                self.enter(&owner.clone());
+            }
+        }
+    }
+
+    /// The ARN of resource `id` of `kind` in the scope's key space (the owner's account).
     pub fn arn(&self, kind: &str, id: &str) -> String {
-        format!("arn:aws:servicediscovery:{}:{}:{kind}/{id}", self.cx.region, self.cx.account)
+        arn_of(&self.cx.region, &self.partition, kind, id)
     }
 
-    /// The namespace id an id or ARN names, or `NamespaceNotFound`.
-    pub fn namespace_id(&self, value: &str) -> Result<String, ApiError> {
-        resolve_id(self.cx, "namespace", value)?.ok_or_else(|| ns_not_found(value))
+    /// The namespace id an id or ARN names, for `action`. A bare id names the caller's own; an ARN of
+    /// another account names that account's namespace, which must be shared with the caller now
+    /// (the scope then works in the owner's key space), else `AccessDeniedException`.
+    pub fn namespace_id(&mut self, value: &str, action: &str) -> Result<String, ApiError> {
+        match address(self.cx, "namespace", value)? {
+            Addr::Own(id) => Ok(id),
+            Addr::Elsewhere => Err(ns_not_found(value)),
+            Addr::Other { owner, id, arn } => {
+                if !self.may_use_namespace(&owner, &id)? {
+                    return Err(self.denied(action, &arn));
+                }
+                self.enter(&owner);
+                Ok(id)
+            }
+        }
     }
 
-    /// The service id an id or ARN names, or `ServiceNotFound`.
-    pub fn service_id(&self, value: &str) -> Result<String, ApiError> {
-        resolve_id(self.cx, "service", value)?.ok_or_else(|| srv_not_found(value))
+    /// The service id an id or ARN names, for `action`: as [`Scope::namespace_id`], the service's
+    /// namespace being the one that must be shared.
+    pub fn service_id(&mut self, value: &str, action: &str) -> Result<String, ApiError> {
+        match address(self.cx, "service", value)? {
+            Addr::Own(id) => Ok(id),
+            Addr::Elsewhere => Err(srv_not_found(value)),
+            Addr::Other { owner, id, arn } => {
+                let srv = get_json::<ServiceRec>(self.tx, &Keys::new(&owner, &self.cx.region).service(&id))?;
+                match srv {
+                    Some(srv) if self.may_use_namespace(&owner, &srv.namespace_id)? => {
+                        self.enter(&owner);
+                        Ok(id)
+                    }
+                    _ => Err(self.denied(action, &arn)),
+                }
+            }
+        }
     }
 
     /// The active namespace `id`, or `NamespaceNotFound`.
@@ -255,7 +430,9 @@ impl<'a> Scope<'a> {
     /// The idempotency token `token` of `api`, for a request whose other parameters print as
     /// `fingerprint`.
     pub fn request_token(&self, api: &str, token: Option<&str>, fingerprint: String) -> RequestToken {
-        RequestToken { key: token.map(|t| self.keys.token(api, t)), fingerprint }
+        // Tokens are the caller's own, wherever the request works.
+        let own = Keys::new(&self.cx.account, &self.cx.region);
+        RequestToken { key: token.map(|t| own.token(api, t)), fingerprint }
     }
 
     /// What the request first sent with this token produced (an operation or resource id), or
@@ -304,7 +481,8 @@ impl<'a> Scope<'a> {
         });
         let op = OperationRec {
             id: id.clone(),
-            owner: self.cx.account.clone(),
+            owner: self.partition.clone(),
+            performer: self.is_consumer().then(|| self.cx.account.clone()),
             region: self.cx.region.clone(),
             op_type: new.op_type,
             status: m::OperationStatus::Submitted,
@@ -320,8 +498,11 @@ impl<'a> Scope<'a> {
             fault,
         };
         put_json(self.tx, &self.keys.operation(&id), &op)?;
-        self.tx.put(&self.keys.operation_by_time(now, &id), b"")?;
-        let op_ref = Keys::op_ref(&self.cx.account, &self.cx.region, &id);
+        // Listed to the account that asked for it (ListOperations), wherever it is filed.
+        let by_time = Keys::new(&self.cx.account, &self.cx.region).operation_by_time(now, &id);
+        let filed_in = if self.is_consumer() { self.partition.as_bytes() } else { b"" };
+        self.tx.put(&by_time, filed_in)?;
+        let op_ref = Keys::op_ref(&self.partition, &self.cx.region, &id);
         let first_step = driver::first_step_ms(&self.engine.timing(), new.op_type);
         self.engine.submit(self.tx, SERVICE, &op_ref, first_step)?;
         Ok(id)

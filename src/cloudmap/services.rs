@@ -20,7 +20,11 @@ pub fn create(s: &mut Scope, input: m::CreateServiceRequest) -> Result<m::Create
         (None, Some(b)) => b.clone(),
         (None, None) => return Err(invalid("NamespaceId is required")),
     };
-    let ns_id = s.namespace_id(&ns_ref)?;
+    let ns_id = s.namespace_id(&ns_ref, "CreateService")?;
+    if s.is_consumer() && !tags.is_empty() {
+        // Nobody tags in a namespace another account shares: the request fails whole.
+        return Err(s.denied("TagResource", &s.arn("namespace", &ns_id)));
+    }
     let mut ns = s.namespace(&ns_id)?;
     check_definition(&ns, &input)?;
     let mut fp = input.clone();
@@ -64,6 +68,7 @@ pub fn create(s: &mut Scope, input: m::CreateServiceRequest) -> Result<m::Create
         revision: 1,
         attributes: BTreeMap::new(),
         instances_tag: 0,
+        others_registered: false,
     };
     put_json(s.tx, &s.keys.service(&id), &srv)?;
     s.tx.put(&name_key, id.as_bytes())?;
@@ -78,8 +83,9 @@ pub fn create(s: &mut Scope, input: m::CreateServiceRequest) -> Result<m::Create
 
 /// DeleteService: only a service without instances or instance operations in flight.
 pub fn delete(s: &mut Scope, input: m::DeleteServiceRequest) -> Result<m::DeleteServiceResponse, ApiError> {
-    let id = s.service_id(&input.id)?;
+    let id = s.service_id(&input.id, "DeleteService")?;
     let srv = s.service(&id)?;
+    s.only_owner_or(&srv.created_by, "DeleteService", &srv.arn)?;
     if srv.instance_count > 0 || !s.tx.scan(&s.keys.instances(&id), None, 1)?.is_empty() {
         return Err(ApiError::new(
             &e::RESOURCE_IN_USE,
@@ -101,40 +107,98 @@ pub fn delete(s: &mut Scope, input: m::DeleteServiceRequest) -> Result<m::Delete
 
 /// GetService.
 pub fn get(s: &mut Scope, input: m::GetServiceRequest) -> Result<m::GetServiceResponse, ApiError> {
-    let id = s.service_id(&input.id)?;
+    let id = s.service_id(&input.id, "GetService")?;
     let srv = s.service(&id)?;
     Ok(m::GetServiceResponse { service: Some(model(&srv)) })
 }
 
-/// ListServices: in id order, filtered by namespace before paging.
+/// ListServices: the services of the caller's namespaces in id order (whoever created them), then
+/// those of namespaces other accounts share with it (by owner, then id); filtered before paging.
 pub fn list(s: &mut Scope, input: m::ListServicesRequest) -> Result<m::ListServicesResponse, ApiError> {
     use m::FilterCondition as C;
     let mut namespace = None;
-    let mut others_only = false;
+    let (mut own, mut shared) = (true, true);
     for f in input.filters.iter().flatten() {
         let (_, v) = filter_values(&f.values, f.condition, C::Eq, &[C::Eq], f.name.as_str())?;
         match f.name {
-            m::ServiceFilterName::NamespaceId => {
-                namespace = Some(resolve_id(s.cx, "namespace", &v[0])?.unwrap_or_default())
-            }
-            m::ServiceFilterName::ResourceOwner => others_only = v[0] == "OTHER_ACCOUNTS",
+            m::ServiceFilterName::NamespaceId => namespace = Some(v[0].clone()),
+            m::ServiceFilterName::ResourceOwner => match v[0].as_str() {
+                "SELF" => shared = false,
+                "OTHER_ACCOUNTS" => own = false,
+                _ => (own, shared) = (false, false),
+            },
         }
     }
+    // A namespace filter narrows the list to the caller's namespace or to one shared with it.
+    let mut shared_list = None;
+    let namespace = match namespace {
+        None => None,
+        Some(value) => match address(s.cx, "namespace", &value)? {
+            Addr::Own(id) => {
+                shared = false;
+                Some(id)
+            }
+            Addr::Elsewhere => {
+                (own, shared) = (false, false);
+                None
+            }
+            Addr::Other { owner, id, arn } => {
+                if !s.may_use_namespace(&owner, &id)? {
+                    return Err(s.denied("ListServices", &arn));
+                }
+                own = false;
+                shared_list = Some(vec![(owner, id.clone())]);
+                Some(id)
+            }
+        },
+    };
     let prefix = s.keys.services();
     let after = token_key(&input.next_token, &prefix)?;
-    let (services, next_token) =
-        crate::paging::page(s.tx, &prefix, after, page_size(input.max_results), |_, key, raw| {
+    let cx = s.cx;
+    let (services, next_token) = page_own_then_shared(
+        s.tx,
+        &prefix,
+        after,
+        page_size(input.max_results),
+        own,
+        |_, key, raw| {
             let srv: ServiceRec = crate::store::decode_one(key, raw)?;
-            let keep = !others_only && namespace.as_ref().is_none_or(|n| *n == srv.namespace_id);
-            Ok::<_, ApiError>(keep.then(|| summary(&srv)))
-        })?;
+            let keep = namespace.as_ref().is_none_or(|n| *n == srv.namespace_id);
+            Ok(keep.then(|| summary(&srv)))
+        },
+        |tx| {
+            let mut out = Vec::new();
+            if !shared {
+                return Ok(out);
+            }
+            let namespaces = match shared_list {
+                Some(list) => list,
+                None => shared_namespaces(tx, cx)?,
+            };
+            for (owner, ns_id) in namespaces {
+                let keys = Keys::new(&owner, &cx.region);
+                let mut found = Vec::new();
+                for (_, id) in tx.scan(&keys.service_name_prefix(&ns_id), None, usize::MAX)? {
+                    let id = String::from_utf8_lossy(&id).into_owned();
+                    if let Some(srv) = get_json::<ServiceRec>(tx, &keys.service(&id))? {
+                        found.push((format!("{owner}/{id}"), summary(&srv)));
+                    }
+                }
+                found.sort_by(|a, b| a.0.cmp(&b.0));
+                out.extend(found);
+            }
+            out.sort_by(|a, b| a.0.cmp(&b.0));
+            Ok(out)
+        },
+    )?;
     Ok(m::ListServicesResponse { services: Some(services), next_token })
 }
 
 /// UpdateService: starts an UPDATE_SERVICE operation. Record types cannot change, only their TTLs.
 pub fn update(s: &mut Scope, input: m::UpdateServiceRequest) -> Result<m::UpdateServiceResponse, ApiError> {
-    let id = s.service_id(&input.id)?;
+    let id = s.service_id(&input.id, "UpdateService")?;
     let srv = s.service(&id)?;
+    s.only_owner_or(&srv.created_by, "UpdateService", &srv.arn)?;
     let ns = get_json::<NamespaceRec>(s.tx, &s.keys.namespace(&srv.namespace_id))?.ok_or_else(|| srv_not_found(&id))?;
     if ns.ns_type == m::NamespaceType::Http {
         return Err(invalid(format!(
@@ -171,6 +235,19 @@ pub fn update(s: &mut Scope, input: m::UpdateServiceRequest) -> Result<m::Update
         }
         check_health_check(h)?;
     }
+    if srv.others_registered || srv.created_by != s.cx.account {
+        let prefix = s.keys.instances(&id);
+        for (key, raw) in s.tx.scan(&prefix, None, usize::MAX)? {
+            let inst: InstanceRec = crate::store::decode_one(&key, &raw)?;
+            if inst.created_by != s.cx.account {
+                return Err(invalid(format!(
+                    "Service {id} has instances registered by account {}; UpdateService cannot change a service \
+                     holding other accounts' instances",
+                    inst.created_by
+                )));
+            }
+        }
+    }
     let busy = s.keys.busy(&format!("srv/{id}"));
     s.check_not_busy(&busy, &format!("service {id}"))?;
     let op = s.start_operation(NewOperation {
@@ -194,7 +271,7 @@ pub fn get_attributes(
     s: &mut Scope,
     input: m::GetServiceAttributesRequest,
 ) -> Result<m::GetServiceAttributesResponse, ApiError> {
-    let id = s.service_id(&input.service_id)?;
+    let id = s.service_id(&input.service_id, "GetServiceAttributes")?;
     let srv = s.service(&id)?;
     Ok(m::GetServiceAttributesResponse {
         service_attributes: Some(m::ServiceAttributes {
@@ -210,8 +287,9 @@ pub fn update_attributes(
     s: &mut Scope,
     input: m::UpdateServiceAttributesRequest,
 ) -> Result<m::UpdateServiceAttributesResponse, ApiError> {
-    let id = s.service_id(&input.service_id)?;
+    let id = s.service_id(&input.service_id, "UpdateServiceAttributes")?;
     let mut srv = s.service(&id)?;
+    s.only_owner_or(&srv.created_by, "UpdateServiceAttributes", &srv.arn)?;
     srv.attributes.extend(input.attributes);
     if srv.attributes.len() > s.quotas.attributes_per_service {
         return Err(ApiError::new(
@@ -232,8 +310,9 @@ pub fn delete_attributes(
     s: &mut Scope,
     input: m::DeleteServiceAttributesRequest,
 ) -> Result<m::DeleteServiceAttributesResponse, ApiError> {
-    let id = s.service_id(&input.service_id)?;
+    let id = s.service_id(&input.service_id, "DeleteServiceAttributes")?;
     let mut srv = s.service(&id)?;
+    s.only_owner_or(&srv.created_by, "DeleteServiceAttributes", &srv.arn)?;
     for k in &input.attributes {
         srv.attributes.remove(k);
     }

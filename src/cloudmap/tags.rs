@@ -9,7 +9,7 @@ use crate::wire::shape::ApiError;
 
 /// ListTagsForResource.
 pub fn list(s: &mut Scope, input: m::ListTagsForResourceRequest) -> Result<m::ListTagsForResourceResponse, ApiError> {
-    check_exists(s, &input.resource_arn)?;
+    check_exists(s, &input.resource_arn, "ListTagsForResource")?;
     let tags = s.tags(&input.resource_arn)?;
     Ok(m::ListTagsForResourceResponse {
         tags: Some(tags.iter().map(|(key, value)| m::Tag { key: key.to_string(), value: value.to_string() }).collect()),
@@ -18,7 +18,7 @@ pub fn list(s: &mut Scope, input: m::ListTagsForResourceRequest) -> Result<m::Li
 
 /// TagResource: sets the tags given, within the quota.
 pub fn tag(s: &mut Scope, input: m::TagResourceRequest) -> Result<m::TagResourceResponse, ApiError> {
-    check_exists(s, &input.resource_arn)?;
+    check_exists(s, &input.resource_arn, "TagResource")?;
     let mut tags = s.tags(&input.resource_arn)?;
     tags.set_all(input.tags.into_iter().map(|t| (t.key, t.value)));
     s.check_tags(&input.resource_arn, &tags)?;
@@ -28,7 +28,7 @@ pub fn tag(s: &mut Scope, input: m::TagResourceRequest) -> Result<m::TagResource
 
 /// UntagResource.
 pub fn untag(s: &mut Scope, input: m::UntagResourceRequest) -> Result<m::UntagResourceResponse, ApiError> {
-    check_exists(s, &input.resource_arn)?;
+    check_exists(s, &input.resource_arn, "UntagResource")?;
     let mut tags = s.tags(&input.resource_arn)?;
     tags.remove_all(&input.tag_keys);
     s.put_tags(&input.resource_arn, &tags)?;
@@ -36,7 +36,7 @@ pub fn untag(s: &mut Scope, input: m::UntagResourceRequest) -> Result<m::UntagRe
 }
 
 /// Tags exist only on namespaces and services addressed by ARN.
-fn check_exists(s: &mut Scope, arn: &str) -> Result<(), ApiError> {
+fn check_exists(s: &mut Scope, arn: &str, action: &str) -> Result<(), ApiError> {
     let not_found = || ApiError::new(&e::RESOURCE_NOT_FOUND_EXCEPTION, format!("Resource not found: {arn}"));
     let rest = arn
         .strip_prefix("arn:")
@@ -46,8 +46,11 @@ fn check_exists(s: &mut Scope, arn: &str) -> Result<(), ApiError> {
     if kind != "namespace" && kind != "service" {
         return Err(invalid(format!("{arn} is not a Cloud Map namespace or service ARN")));
     }
-    let Some(id) = resolve_id(s.cx, kind, arn)? else {
-        return Err(not_found());
+    let id = match address(s.cx, kind, arn)? {
+        Addr::Own(id) => id,
+        Addr::Elsewhere => return Err(not_found()),
+        // Nobody tags another account's resources, shared or not.
+        Addr::Other { .. } => return Err(s.denied(action, arn)),
     };
     let exists = if kind == "namespace" {
         matches!(get_json::<NamespaceRec>(s.tx, &s.keys.namespace(&id))?, Some(ns) if ns.state == NamespaceState::Active)

@@ -204,6 +204,7 @@ mod tests {
                 revision: 1,
                 attributes: BTreeMap::new(),
                 instances_tag: 0,
+                others_registered: false,
             },
             labels: vec![b"api".to_vec()],
             instances: Vec::new(),

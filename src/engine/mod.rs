@@ -82,6 +82,12 @@ pub struct OperationView {
     pub id: String,
     /// Operation type.
     pub operation_type: String,
+    /// The account it belongs to (for a Cloud Map operation, the namespace owner's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The account that asked for it, when not `account` (a consumer of a shared namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acting_account: Option<String>,
     /// The resource it changes (id or ARN).
     pub resource: String,
     /// Current state.
@@ -614,6 +620,8 @@ fn unreadable(service: &str, op: &str, key: &str, error: &StoreError) -> Operati
         service: service.to_string(),
         id: op.to_string(),
         operation_type: String::new(),
+        account: None,
+        acting_account: None,
         resource: String::new(),
         state: "UNREADABLE".to_string(),
         terminal: false,

@@ -147,6 +147,7 @@ mod tests {
             revision: 1,
             attributes: BTreeMap::new(),
             instances_tag: 0,
+            others_registered: false,
         }
     }
 

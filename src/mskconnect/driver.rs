@@ -93,6 +93,11 @@ fn operation_ms(timing: &Timing, op_type: m::ConnectorOperationType, phase: Phas
     timing.step_ms(op_type.as_str(), fast, realistic)
 }
 
+/// The account field of an ARN.
+fn account_of(arn: &str) -> Option<String> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_string)
+}
+
 /// The admin view of a create or delete that is still under way (`None` once it is over: those are
 /// not operations clients can look up, and a finished one would shadow the resource's next task).
 fn lifecycle_view(operation_type: &str, arn: &str, state: &str, since: i64, in_flight: bool) -> Option<OperationView> {
@@ -100,6 +105,8 @@ fn lifecycle_view(operation_type: &str, arn: &str, state: &str, since: i64, in_f
         service: SERVICE.name().to_string(),
         id: arn.to_string(),
         operation_type: operation_type.to_string(),
+        account: account_of(arn),
+        acting_account: None,
         resource: arn.to_string(),
         state: state.to_string(),
         terminal: false,
@@ -123,6 +130,8 @@ impl OperationDriver for MskConnectDriver {
                         service: SERVICE.name().to_string(),
                         id: op.arn.clone(),
                         operation_type: op.op_type.as_str().to_string(),
+                        account: account_of(&op.arn),
+                        acting_account: None,
                         resource: op.connector_arn.clone(),
                         state: op.state.as_str().to_string(),
                         terminal: op.is_terminal(),
