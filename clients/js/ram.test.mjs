@@ -94,6 +94,11 @@ describe('sharing a namespace', () => {
     await waitAssociation(o, arn, 'PRINCIPAL', CONSUMER, 'DISASSOCIATED');
 
     assert.equal((await o.deleteResourceShare({ resourceShareArn: arn })).returnValue, true);
+    for (const deadline = Date.now() + 20_000; ; await sleep(50)) {
+      const [share] = (await o.getResourceShares({ resourceOwner: 'SELF', resourceShareArns: [arn] })).resourceShares;
+      if (share.status === 'DELETED') break;
+      assert.ok(Date.now() < deadline, `the share stayed ${share.status}`);
+    }
     await rejects(o.deleteResourceShare({ resourceShareArn: arn }), 'UnknownResourceException');
   });
 

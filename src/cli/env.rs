@@ -114,7 +114,12 @@ mod tests {
         let names: Vec<&str> = vars.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
-            ["AWS_ENDPOINT_URL_SERVICEDISCOVERY", "AWS_ENDPOINT_URL_KAFKACONNECT", "AWS_DISABLE_HOST_PREFIX_INJECTION"]
+            [
+                "AWS_ENDPOINT_URL_SERVICEDISCOVERY",
+                "AWS_ENDPOINT_URL_KAFKACONNECT",
+                "AWS_ENDPOINT_URL_RAM",
+                "AWS_DISABLE_HOST_PREFIX_INJECTION"
+            ]
         );
     }
 
