@@ -93,6 +93,7 @@ mod tests {
     fn one_endpoint_variable_per_service() {
         assert_eq!(endpoint_variable(Service::ServiceDiscovery), "AWS_ENDPOINT_URL_SERVICEDISCOVERY");
         assert_eq!(endpoint_variable(Service::KafkaConnect), "AWS_ENDPOINT_URL_KAFKACONNECT");
+        assert_eq!(endpoint_variable(Service::Ram), "AWS_ENDPOINT_URL_RAM");
         let text = exports(&args("http://127.0.0.1:4566/")).unwrap();
         assert!(text.starts_with("export AWS_ENDPOINT_URL='http://127.0.0.1:4566'\n"), "{text}");
         for line in [
@@ -113,7 +114,12 @@ mod tests {
         let names: Vec<&str> = vars.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
-            ["AWS_ENDPOINT_URL_SERVICEDISCOVERY", "AWS_ENDPOINT_URL_KAFKACONNECT", "AWS_DISABLE_HOST_PREFIX_INJECTION"]
+            [
+                "AWS_ENDPOINT_URL_SERVICEDISCOVERY",
+                "AWS_ENDPOINT_URL_KAFKACONNECT",
+                "AWS_ENDPOINT_URL_RAM",
+                "AWS_DISABLE_HOST_PREFIX_INJECTION"
+            ]
         );
     }
 

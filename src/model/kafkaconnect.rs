@@ -763,11 +763,11 @@ impl Encode for ConnectorOperationSummary {
         }
         if let Some(v) = &self.creation_time {
             e.key("creationTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         if let Some(v) = &self.end_time {
             e.key("endTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         e.end_map();
     }
@@ -1022,7 +1022,7 @@ impl Encode for ConnectorSummary {
         }
         if let Some(v) = &self.creation_time {
             e.key("creationTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         if let Some(v) = &self.current_version {
             e.key("currentVersion");
@@ -1424,7 +1424,7 @@ impl Encode for CreateWorkerConfigurationResponse {
         e.begin_map(0usize + self.creation_time.is_some() as usize + self.latest_revision.is_some() as usize + self.name.is_some() as usize + self.worker_configuration_arn.is_some() as usize + self.worker_configuration_state.is_some() as usize);
         if let Some(v) = &self.creation_time {
             e.key("creationTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         if let Some(v) = &self.latest_revision {
             e.key("latestRevision");
@@ -1705,7 +1705,7 @@ impl Encode for CustomPluginRevisionSummary {
         }
         if let Some(v) = &self.creation_time {
             e.key("creationTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         if let Some(v) = &self.description {
             e.key("description");
@@ -1835,7 +1835,7 @@ impl Encode for CustomPluginSummary {
         e.begin_map(0usize + self.creation_time.is_some() as usize + self.custom_plugin_arn.is_some() as usize + self.custom_plugin_state.is_some() as usize + self.description.is_some() as usize + self.latest_revision.is_some() as usize + self.name.is_some() as usize);
         if let Some(v) = &self.creation_time {
             e.key("creationTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         if let Some(v) = &self.custom_plugin_arn {
             e.key("customPluginArn");
@@ -2204,11 +2204,11 @@ impl Encode for DescribeConnectorOperationResponse {
         }
         if let Some(v) = &self.creation_time {
             e.key("creationTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         if let Some(v) = &self.end_time {
             e.key("endTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         if let Some(v) = &self.error_info {
             e.key("errorInfo");
@@ -2288,11 +2288,11 @@ impl Encode for DescribeConnectorOperationResponseParts<'_> {
         }
         if let Some(v) = &self.creation_time {
             e.key("creationTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         if let Some(v) = &self.end_time {
             e.key("endTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         if let Some(v) = &self.error_info {
             e.key("errorInfo");
@@ -2464,7 +2464,7 @@ impl Encode for DescribeConnectorResponse {
         }
         if let Some(v) = &self.creation_time {
             e.key("creationTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         if let Some(v) = &self.current_version {
             e.key("currentVersion");
@@ -2584,7 +2584,7 @@ impl Encode for DescribeConnectorResponseParts<'_> {
         }
         if let Some(v) = &self.creation_time {
             e.key("creationTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         if let Some(v) = &self.current_version {
             e.key("currentVersion");
@@ -2708,7 +2708,7 @@ impl Encode for DescribeCustomPluginResponse {
         e.begin_map(0usize + self.creation_time.is_some() as usize + self.custom_plugin_arn.is_some() as usize + self.custom_plugin_state.is_some() as usize + self.description.is_some() as usize + self.latest_revision.is_some() as usize + self.name.is_some() as usize + self.state_description.is_some() as usize);
         if let Some(v) = &self.creation_time {
             e.key("creationTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         if let Some(v) = &self.custom_plugin_arn {
             e.key("customPluginArn");
@@ -2808,7 +2808,7 @@ impl Encode for DescribeWorkerConfigurationResponse {
         e.begin_map(0usize + self.creation_time.is_some() as usize + self.description.is_some() as usize + self.latest_revision.is_some() as usize + self.name.is_some() as usize + self.worker_configuration_arn.is_some() as usize + self.worker_configuration_state.is_some() as usize);
         if let Some(v) = &self.creation_time {
             e.key("creationTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         if let Some(v) = &self.description {
             e.key("description");
@@ -4929,7 +4929,7 @@ impl Encode for WorkerConfigurationRevisionDescription {
         e.begin_map(0usize + self.creation_time.is_some() as usize + self.description.is_some() as usize + self.properties_file_content.is_some() as usize + self.revision.is_some() as usize);
         if let Some(v) = &self.creation_time {
             e.key("creationTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         if let Some(v) = &self.description {
             e.key("description");
@@ -4978,7 +4978,7 @@ impl Encode for WorkerConfigurationRevisionSummary {
         e.begin_map(0usize + self.creation_time.is_some() as usize + self.description.is_some() as usize + self.revision.is_some() as usize);
         if let Some(v) = &self.creation_time {
             e.key("creationTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         if let Some(v) = &self.description {
             e.key("description");
@@ -5084,7 +5084,7 @@ impl Encode for WorkerConfigurationSummary {
         e.begin_map(0usize + self.creation_time.is_some() as usize + self.description.is_some() as usize + self.latest_revision.is_some() as usize + self.name.is_some() as usize + self.worker_configuration_arn.is_some() as usize + self.worker_configuration_state.is_some() as usize);
         if let Some(v) = &self.creation_time {
             e.key("creationTime");
-            v.encode(e);
+            e.timestamp_iso8601(*v);
         }
         if let Some(v) = &self.description {
             e.key("description");

@@ -9,6 +9,10 @@ pub mod servicediscovery;
 #[allow(clippy::all, missing_docs)]
 pub mod kafkaconnect;
 
+#[rustfmt::skip]
+#[allow(clippy::all, missing_docs)]
+pub mod ram;
+
 use crate::wire::shape::WireService;
 
 /// An AWS API localplane serves: one per vendored model.
@@ -18,17 +22,20 @@ pub enum Service {
     ServiceDiscovery,
     /// Managed Streaming for Kafka Connect (`kafkaconnect`).
     KafkaConnect,
+    /// AWS Resource Access Manager (`ram`).
+    Ram,
 }
 
 impl Service {
     /// Every service, in the order of the models.
-    pub const ALL: &'static [Service] = &[Service::ServiceDiscovery, Service::KafkaConnect];
+    pub const ALL: &'static [Service] = &[Service::ServiceDiscovery, Service::KafkaConnect, Service::Ram];
 
     /// The name clients sign with and the admin API spells (the model's `endpointPrefix`).
     pub fn name(self) -> &'static str {
         match self {
             Service::ServiceDiscovery => "servicediscovery",
             Service::KafkaConnect => "kafkaconnect",
+            Service::Ram => "ram",
         }
     }
 
@@ -37,6 +44,7 @@ impl Service {
         match name {
             "servicediscovery" => Some(Service::ServiceDiscovery),
             "kafkaconnect" => Some(Service::KafkaConnect),
+            "ram" => Some(Service::Ram),
             _ => None,
         }
     }
@@ -46,6 +54,7 @@ impl Service {
         match self {
             Service::ServiceDiscovery => &servicediscovery::WIRE,
             Service::KafkaConnect => &kafkaconnect::WIRE,
+            Service::Ram => &ram::WIRE,
         }
     }
 }

@@ -108,8 +108,24 @@ pub fn sync_share(
     Ok(())
 }
 
-/// The owning service deleted `owner`'s resource `resource_arn` in `region`: every grant of it ends.
+/// The owning service deleted `owner`'s resource `resource_arn` in `region`: every grant of it ends
+/// and its resource associations become `DISASSOCIATED` (C13).
 pub fn resource_gone(tx: &mut dyn Tx, region: &str, owner: &str, resource_arn: &str) -> Result<(), StoreError> {
+    use super::records::{shares_prefix, EntityKind, ShareRec};
+    use crate::model::ram::ResourceShareAssociationStatus as S;
+    // The owning service's request has no engine clock to hand over; the wall clock dates the change.
+    let now = crate::engine::Clock::now_ms(&crate::engine::SystemClock);
+    for (key, mut share) in decode_all::<ShareRec>(tx.scan(&shares_prefix(region, owner), None, usize::MAX)?)? {
+        let Some(a) = share.association_mut(EntityKind::Resource, resource_arn) else { continue };
+        if a.status == S::Disassociated {
+            continue;
+        }
+        a.status = S::Disassociated;
+        a.status_message = Some(format!("{resource_arn} was deleted"));
+        a.moving = None;
+        a.updated = now.max(a.updated);
+        put_json(tx, &key, &share)?;
+    }
     let prefix = format!("{SHARE_GRANTS}{region}/{owner}/");
     for (key, rec) in decode_all::<ShareGrantsRec>(tx.scan(&prefix, None, usize::MAX)?)? {
         if rec.grants.iter().any(|(_, arn)| arn == resource_arn) {

@@ -25,6 +25,11 @@ pub trait Encoder {
     fn bool(&mut self, b: bool);
     /// Writes a timestamp in the protocol's format.
     fn timestamp(&mut self, t: Timestamp);
+    /// Writes a timestamp the model wants as an ISO-8601 string (`timestampFormat: iso8601`) where
+    /// the format has strings; CBOR keeps its timestamp tag.
+    fn timestamp_iso8601(&mut self, t: Timestamp) {
+        self.timestamp(t);
+    }
     /// Writes one value that is already encoded in this encoder's format (by this encoder's kind).
     fn raw(&mut self, encoded: &[u8]);
 }
@@ -86,7 +91,7 @@ impl<T: Encode> Encode for BTreeMap<String, T> {
     }
 }
 
-/// How JSON carries timestamps: awsJson1_1 as epoch seconds, restJson1 as ISO-8601 strings.
+/// How JSON carries timestamps by default: epoch seconds (both JSON protocols) or ISO-8601 strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JsonTimestamps {
     /// `1587055860.121`
@@ -199,6 +204,11 @@ impl Encoder for JsonEncoder {
             }
         }
     }
+    fn timestamp_iso8601(&mut self, t: Timestamp) {
+        self.value_start();
+        let iso = t.to_iso8601();
+        self.write_str(&iso);
+    }
     fn raw(&mut self, encoded: &[u8]) {
         self.value_start();
         self.buf.extend_from_slice(encoded);
@@ -306,8 +316,10 @@ pub fn encode_output_sized<T: Encode>(out: &T, protocol: Protocol, bytes: usize)
             out.encode(&mut e);
             e.finish()
         }
+        // restJson1 bodies write timestamps as epoch seconds unless the model says otherwise (MSK
+        // Connect's shapes say `iso8601`; RAM's keep the default).
         Protocol::RestJson1 => {
-            let mut e = JsonEncoder::with_capacity(JsonTimestamps::Iso8601, bytes);
+            let mut e = JsonEncoder::with_capacity(JsonTimestamps::EpochSeconds, bytes);
             out.encode(&mut e);
             e.finish()
         }
