@@ -29,6 +29,8 @@ impl OperationDriver for RamDriver {
             service: SERVICE.name().to_string(),
             id: op.id.clone(),
             operation_type: op.kind.operation_type().to_string(),
+            account: op.share_arn.split(':').nth(4).map(str::to_string),
+            acting_account: None,
             resource,
             state: op.state.clone(),
             terminal,

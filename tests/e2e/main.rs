@@ -12,5 +12,6 @@ mod ram;
 mod replicas;
 mod robustness;
 mod security;
+mod sharing;
 mod snapshot_compat;
 mod soak;
