@@ -40,8 +40,7 @@ impl Ram {
 
 /// The answer of an operation localplane does not serve: customer managed permissions, resource
 /// policies, source associations and promotions need IAM policies or organizations it lacks.
-fn unsupported(cx: &RequestContext, operation: &str) -> ApiError {
-    let _ = cx;
+fn unsupported(operation: &str) -> ApiError {
     not_permitted(format!(
         "{operation} is not supported by localplane: it serves the AWS managed permissions, account principals and \
          resource shares (customer managed permissions, resource policies and service sources are not modelled)"
@@ -78,20 +77,18 @@ impl m::Api for Ram {
 
     async fn create_permission(
         &self,
-        cx: &RequestContext,
-        input: m::CreatePermissionRequest,
+        _cx: &RequestContext,
+        _input: m::CreatePermissionRequest,
     ) -> Result<m::CreatePermissionResponse, ApiError> {
-        let _ = input;
-        Err(unsupported(cx, "CreatePermission"))
+        Err(unsupported("CreatePermission"))
     }
 
     async fn create_permission_version(
         &self,
-        cx: &RequestContext,
-        input: m::CreatePermissionVersionRequest,
+        _cx: &RequestContext,
+        _input: m::CreatePermissionVersionRequest,
     ) -> Result<m::CreatePermissionVersionResponse, ApiError> {
-        let _ = input;
-        Err(unsupported(cx, "CreatePermissionVersion"))
+        Err(unsupported("CreatePermissionVersion"))
     }
 
     async fn create_resource_share(
@@ -104,20 +101,18 @@ impl m::Api for Ram {
 
     async fn delete_permission(
         &self,
-        cx: &RequestContext,
-        input: m::DeletePermissionRequest,
+        _cx: &RequestContext,
+        _input: m::DeletePermissionRequest,
     ) -> Result<m::DeletePermissionResponse, ApiError> {
-        let _ = input;
-        Err(unsupported(cx, "DeletePermission"))
+        Err(unsupported("DeletePermission"))
     }
 
     async fn delete_permission_version(
         &self,
-        cx: &RequestContext,
-        input: m::DeletePermissionVersionRequest,
+        _cx: &RequestContext,
+        _input: m::DeletePermissionVersionRequest,
     ) -> Result<m::DeletePermissionVersionResponse, ApiError> {
-        let _ = input;
-        Err(unsupported(cx, "DeletePermissionVersion"))
+        Err(unsupported("DeletePermissionVersion"))
     }
 
     async fn delete_resource_share(
@@ -149,9 +144,8 @@ impl m::Api for Ram {
     async fn enable_sharing_with_aws_organization(
         &self,
         cx: &RequestContext,
-        input: m::EnableSharingWithAwsOrganizationRequest,
+        _input: m::EnableSharingWithAwsOrganizationRequest,
     ) -> Result<m::EnableSharingWithAwsOrganizationResponse, ApiError> {
-        let _ = input;
         Err(not_permitted(format!(
             "Account {} is not in an AWS Organization: localplane has no organizations, so every account principal is invited",
             cx.account
@@ -168,11 +162,10 @@ impl m::Api for Ram {
 
     async fn get_resource_policies(
         &self,
-        cx: &RequestContext,
-        input: m::GetResourcePoliciesRequest,
+        _cx: &RequestContext,
+        _input: m::GetResourcePoliciesRequest,
     ) -> Result<m::GetResourcePoliciesResponse, ApiError> {
-        let _ = input;
-        Err(unsupported(cx, "GetResourcePolicies"))
+        Err(unsupported("GetResourcePolicies"))
     }
 
     async fn get_resource_share_associations(
@@ -209,20 +202,18 @@ impl m::Api for Ram {
 
     async fn list_permission_associations(
         &self,
-        cx: &RequestContext,
-        input: m::ListPermissionAssociationsRequest,
+        _cx: &RequestContext,
+        _input: m::ListPermissionAssociationsRequest,
     ) -> Result<m::ListPermissionAssociationsResponse, ApiError> {
-        let _ = input;
-        Err(unsupported(cx, "ListPermissionAssociations"))
+        Err(unsupported("ListPermissionAssociations"))
     }
 
     async fn list_permission_versions(
         &self,
-        cx: &RequestContext,
-        input: m::ListPermissionVersionsRequest,
+        _cx: &RequestContext,
+        _input: m::ListPermissionVersionsRequest,
     ) -> Result<m::ListPermissionVersionsResponse, ApiError> {
-        let _ = input;
-        Err(unsupported(cx, "ListPermissionVersions"))
+        Err(unsupported("ListPermissionVersions"))
     }
 
     async fn list_permissions(
@@ -243,11 +234,10 @@ impl m::Api for Ram {
 
     async fn list_replace_permission_associations_work(
         &self,
-        cx: &RequestContext,
-        input: m::ListReplacePermissionAssociationsWorkRequest,
+        _cx: &RequestContext,
+        _input: m::ListReplacePermissionAssociationsWorkRequest,
     ) -> Result<m::ListReplacePermissionAssociationsWorkResponse, ApiError> {
-        let _ = input;
-        Err(unsupported(cx, "ListReplacePermissionAssociationsWork"))
+        Err(unsupported("ListReplacePermissionAssociationsWork"))
     }
 
     async fn list_resource_share_permissions(
@@ -276,29 +266,26 @@ impl m::Api for Ram {
 
     async fn list_source_associations(
         &self,
-        cx: &RequestContext,
-        input: m::ListSourceAssociationsRequest,
+        _cx: &RequestContext,
+        _input: m::ListSourceAssociationsRequest,
     ) -> Result<m::ListSourceAssociationsResponse, ApiError> {
-        let _ = input;
-        Err(unsupported(cx, "ListSourceAssociations"))
+        Err(unsupported("ListSourceAssociations"))
     }
 
     async fn promote_permission_created_from_policy(
         &self,
-        cx: &RequestContext,
-        input: m::PromotePermissionCreatedFromPolicyRequest,
+        _cx: &RequestContext,
+        _input: m::PromotePermissionCreatedFromPolicyRequest,
     ) -> Result<m::PromotePermissionCreatedFromPolicyResponse, ApiError> {
-        let _ = input;
-        Err(unsupported(cx, "PromotePermissionCreatedFromPolicy"))
+        Err(unsupported("PromotePermissionCreatedFromPolicy"))
     }
 
     async fn promote_resource_share_created_from_policy(
         &self,
-        cx: &RequestContext,
-        input: m::PromoteResourceShareCreatedFromPolicyRequest,
+        _cx: &RequestContext,
+        _input: m::PromoteResourceShareCreatedFromPolicyRequest,
     ) -> Result<m::PromoteResourceShareCreatedFromPolicyResponse, ApiError> {
-        let _ = input;
-        Err(unsupported(cx, "PromoteResourceShareCreatedFromPolicy"))
+        Err(unsupported("PromoteResourceShareCreatedFromPolicy"))
     }
 
     async fn reject_resource_share_invitation(
@@ -311,20 +298,18 @@ impl m::Api for Ram {
 
     async fn replace_permission_associations(
         &self,
-        cx: &RequestContext,
-        input: m::ReplacePermissionAssociationsRequest,
+        _cx: &RequestContext,
+        _input: m::ReplacePermissionAssociationsRequest,
     ) -> Result<m::ReplacePermissionAssociationsResponse, ApiError> {
-        let _ = input;
-        Err(unsupported(cx, "ReplacePermissionAssociations"))
+        Err(unsupported("ReplacePermissionAssociations"))
     }
 
     async fn set_default_permission_version(
         &self,
-        cx: &RequestContext,
-        input: m::SetDefaultPermissionVersionRequest,
+        _cx: &RequestContext,
+        _input: m::SetDefaultPermissionVersionRequest,
     ) -> Result<m::SetDefaultPermissionVersionResponse, ApiError> {
-        let _ = input;
-        Err(unsupported(cx, "SetDefaultPermissionVersion"))
+        Err(unsupported("SetDefaultPermissionVersion"))
     }
 
     async fn tag_resource(
@@ -345,11 +330,10 @@ impl m::Api for Ram {
 
     async fn update_permission(
         &self,
-        cx: &RequestContext,
-        input: m::UpdatePermissionRequest,
+        _cx: &RequestContext,
+        _input: m::UpdatePermissionRequest,
     ) -> Result<m::UpdatePermissionResponse, ApiError> {
-        let _ = input;
-        Err(unsupported(cx, "UpdatePermission"))
+        Err(unsupported("UpdatePermission"))
     }
 
     async fn update_resource_share(

@@ -168,3 +168,35 @@ async fn a_missing_resource_is_unknown_and_creates_nothing() {
     let keys = ram.engine.store().read(|tx| Ok::<_, StoreError>(tx.scan("ram/", None, 10)?.len())).await.unwrap();
     assert_eq!(keys, 0, "nothing was written");
 }
+
+#[tokio::test]
+async fn no_input_panics_any_operation() {
+    use crate::registry::ServiceBackend as _;
+    let ram = ram_on(Arc::new(StoppedClock::at(NOW)));
+    let share = share_with_c(&ram).await;
+    let inputs = [
+        serde_json::json!({}),
+        serde_json::json!({"resourceShareArn": 5, "maxResults": -1, "principals": "x", "tags": {}}),
+        serde_json::json!({
+            "resourceShareArn": share, "resourceOwner": "SELF", "associationType": "PRINCIPAL", "name": "n",
+            "resourceShareInvitationArn": "arn:aws:ram:us-east-1:111111111111:resource-share-invitation/x",
+            "permissionArn": "arn:aws:ram::aws:permission/AWSRAMDefaultPermissionCloudMapNamespace",
+            "resourceArns": [THING, "arn:aws:test:us-east-1:111111111111:thing/a/b", "arn:aws::::"],
+            "principals": [C, O, "arn:aws:iam::222222222222:role/r", ""], "tags": [{"key": "aws:x"}],
+            "tagKeys": [], "nextToken": "eyJ9", "maxResults": 500, "resourceType": "TEST:THING",
+            "clientToken": "same", "resourceShareArns": [share, "arn:aws:ram:us-east-1:1:resource-share/"],
+        }),
+    ];
+    for account in [O, C, X] {
+        let cx = as_account(account);
+        for op in m::OPERATIONS {
+            for input in &inputs {
+                let _ = ram.dispatch(&cx, op, input).await;
+            }
+        }
+    }
+    // The share is still there for its owner, whatever was thrown at it.
+    let input = m::GetResourceSharesRequest { resource_owner: m::ResourceOwner::SelfValue, ..Default::default() };
+    let shares = ram.get_resource_shares(&as_account(O), input).await.unwrap().resource_shares.unwrap();
+    assert!(!shares.is_empty());
+}
