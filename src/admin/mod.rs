@@ -145,7 +145,7 @@ pub async fn handle(app: &Arc<App>, method: &str, path: &str, req: Request, requ
         Endpoint::Reset => reset::reset(app, query, request_id).await,
         Endpoint::ExportSnapshot => snapshot::export(app, request_id).await,
         Endpoint::ImportSnapshot => snapshot::import(app, req, request_id).await,
-        Endpoint::ConsoleFile { name } => console::asset(&name, request_id),
+        Endpoint::ConsoleFile { name } => console::asset(app, &name, request_id),
         Endpoint::Resources => console::resources(app, request_id).await,
         Endpoint::Events => console::events(app).await,
     }

@@ -62,13 +62,23 @@ pub fn is_asset(name: &str) -> bool {
     ASSETS.iter().any(|(n, _, _)| *n == name)
 }
 
+/// What the page says of the admin token before it calls anything (so that it asks for the token
+/// first rather than meet a 401): the same fact a call without the token would reveal.
+const TOKEN_META: &str = r#"<meta name="localplane-admin-token" content="optional">"#;
+
 /// `GET /_localplane/ui[/{name}]`: a file of the page. It may not be framed by another page (the
 /// page's buttons change state) and runs only its own scripts.
-pub fn asset(name: &str, request_id: &str) -> Response<Body> {
+pub fn asset(app: &App, name: &str, request_id: &str) -> Response<Body> {
     let Some((_, content_type, bytes)) = ASSETS.iter().find(|(n, _, _)| *n == name) else {
         return super::reply::error(StatusCode::NOT_FOUND, format!("No console file {name}"), request_id);
     };
-    let mut resp = Response::new(Body::from(*bytes));
+    let body = match (name, &app.auth.admin_token) {
+        ("", Some(_)) => {
+            Body::from(String::from_utf8_lossy(bytes).replace(TOKEN_META, &TOKEN_META.replace("optional", "required")))
+        }
+        _ => Body::from(*bytes),
+    };
+    let mut resp = Response::new(body);
     let headers = resp.headers_mut();
     headers.insert("content-type", HeaderValue::from_static(content_type));
     headers.insert("cache-control", HeaderValue::from_static("no-cache"));
@@ -165,4 +175,15 @@ async fn settings(app: &App) -> Result<Value, StoreError> {
     let faults = app.engine.store().read(|tx| crate::engine::faults::list(tx)).await?;
     let timing = app.engine.timing();
     Ok(json!({ "timing": { "profile": timing.profile.as_str(), "overrides": timing.overrides }, "faults": faults }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_says_whether_it_needs_the_token() {
+        let page = String::from_utf8_lossy(ASSETS[0].2);
+        assert!(page.contains(TOKEN_META), "index.html must carry the token meta tag the server rewrites");
+    }
 }

@@ -66,6 +66,11 @@ impl StepTimes {
                 if i + 1 == op.steps.len() && ended.is_none() && has_ended(&step.state) {
                     *ended = op.ended_ms;
                 }
+                // A step seen ending after its operation ended (the look came later) ended with it.
+                if let Some(op_end) = op.ended_ms {
+                    *started = started.map(|t| t.min(op_end));
+                    *ended = ended.map(|t| t.min(op_end));
+                }
                 previous_end = *ended;
                 steps.push(TimedStep {
                     name: step.name.clone(),
@@ -119,7 +124,7 @@ mod tests {
         assert_eq!((s[0][0].started_ms, s[0][0].ended_ms), (Some(1_000), Some(1_500)));
         assert_eq!(s[0][1].started_ms, Some(1_500), "the next step starts when the one before ended");
         let s = t.observe(&[op(&["COMPLETED", "COMPLETED"], 1_000, Some(2_100))], 2_200);
-        assert_eq!(s[0][1].ended_ms, Some(2_200));
+        assert_eq!(s[0][1].ended_ms, Some(2_100), "seen after the operation ended: its end");
         assert_eq!(t.observe(&[], 3_000), Vec::<Vec<TimedStep>>::new());
         assert!(t.seen.is_empty(), "operations no longer listed are forgotten");
     }

@@ -6,7 +6,7 @@ const TOKEN_KEY = 'localplane.adminToken';
 const VIEWS = ['overview', 'operations', 'resources', 'faults', 'settings'];
 const SERVICE_NAMES = { servicediscovery: 'Cloud Map', kafkaconnect: 'MSK Connect', ram: 'AWS RAM' };
 
-const state = { operations: null, resources: null, settings: null, streaming: null };
+const state = { operations: null, resources: null, settings: null, streaming: null, shownProfile: null };
 
 const $ = (id) => document.getElementById(id);
 
@@ -288,7 +288,11 @@ function renderSettings() {
   $('timing-hint').textContent = profile === 'manual'
     ? 'Timing: manual. Operations wait for you: advance them below.'
     : `Timing: ${profile}. Operations move by themselves (switch to manual under "Timing & state" to step them by hand).`;
-  if (document.activeElement !== $('profile')) $('profile').value = profile;
+  // Follow the server's profile when it changes, not over a choice the user is making.
+  if (profile !== state.shownProfile) {
+    $('profile').value = profile;
+    state.shownProfile = profile;
+  }
   $('faults').replaceChildren(...(s.faults.length ? s.faults.map(fault) : [el('li', { class: 'empty' }, 'No fault rules.')]));
 }
 
@@ -371,4 +375,7 @@ setupToken();
 setupActions();
 window.addEventListener('hashchange', () => route(true));
 route(false);
-restartStream();
+// The server says in the page whether it has an admin token: ask for it before the first call.
+const tokenMeta = document.querySelector('meta[name="localplane-admin-token"]');
+if (tokenMeta && tokenMeta.content === 'required' && !token()) askForToken('');
+else restartStream();
