@@ -58,6 +58,14 @@ async function settle() {
   }
 }
 
+/** An operation's state and step states as the page shows them (to wait for a step to move). */
+function signature(page, id) {
+  return page.evaluate((opId) => {
+    const li = document.querySelector(`li[data-op-id="${CSS.escape(opId)}"]`);
+    return li ? [li.dataset.state, ...[...li.querySelectorAll('.step-state')].map((s) => s.textContent)].join(' ') : '';
+  }, id);
+}
+
 async function shot(page, name) {
   if (!SHOTS) return;
   mkdirSync(SHOTS, { recursive: true });
@@ -196,7 +204,24 @@ describe('web console in headless Chromium', () => {
     await op.waitFor(WAIT);
     assert.deepEqual(await op.locator('.step-name').allTextContents(),
       ['INITIALIZE_UPDATE', 'UPDATE_CONNECTOR_CONFIGURATION', 'VALIDATE_UPDATE', 'FINALIZE_UPDATE']);
-    await op.getByRole('button', { name: /to its end/ }).click();
+    // One step at a time until the rollback is under way: it shows as a rollback while in flight.
+    const rollingBack = page.locator(`#in-flight li.rollback[data-op-id="${connectorOperationArn}"][data-state="ROLLBACK_IN_PROGRESS"]`);
+    const seen = [];
+    for (let i = 0; i < 8 && !(await rollingBack.count()); i++) {
+      seen.push(await op.getAttribute('data-state'));
+      const was = await signature(page, connectorOperationArn);
+      await op.getByRole('button', { name: /one step/ }).click();
+      await page.waitForFunction(([opId, before]) => {
+        const li = document.querySelector(`li[data-op-id="${CSS.escape(opId)}"]`);
+        const now = li ? [li.dataset.state, ...[...li.querySelectorAll('.step-state')].map((x) => x.textContent)].join(' ') : '';
+        return now !== before;
+      }, [connectorOperationArn, was], WAIT);
+    }
+    await rollingBack.waitFor(WAIT);
+    assert.ok(seen.includes('UPDATE_IN_PROGRESS'), JSON.stringify(seen));
+    assert.equal(await rollingBack.locator('.rollback-badge').textContent(), 'rollback');
+    await shot(page, 'console-rollback.png');
+    await rollingBack.getByRole('button', { name: /to its end/ }).click();
     const rolledBack = page.locator(`#recent li.rollback[data-op-id="${connectorOperationArn}"][data-state="ROLLBACK_COMPLETE"]`);
     await rolledBack.waitFor(WAIT);
     assert.equal(await rolledBack.locator('.rollback-badge').textContent(), 'rollback');
@@ -204,7 +229,6 @@ describe('web console in headless Chromium', () => {
     assert.match(await rolledBack.locator('.error-code').textContent(), /InjectedFailure/);
     const { connectorOperationState } = await kc().describeConnectorOperation({ connectorOperationArn });
     assert.equal(connectorOperationState, 'ROLLBACK_COMPLETE');
-    await shot(page, 'console-rollback.png');
     // The rule was used up: the page's list empties.
     await page.goto(`${server.endpoint}/_localplane/ui#/faults`);
     await page.getByText('No fault rules.').waitFor(WAIT);
