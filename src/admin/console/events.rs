@@ -118,3 +118,34 @@ pub async fn events(app: &Arc<App>) -> Response<Body> {
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn next_chunk(body: &mut Body) -> Option<String> {
+        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame()).await.expect("the stream answers")?;
+        Some(String::from_utf8(frame.ok()?.into_data().ok()?.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_stream_sends_what_changed_when_the_feed_moves_and_ends_when_the_server_stops() {
+        let app = App::in_memory(crate::engine::Timing::default()).unwrap();
+        let mut body = events(&app).await.into_body();
+        let first = next_chunk(&mut body).await.unwrap();
+        assert!(first.starts_with("retry: 2000\n\n"), "{first}");
+        for part in ["operations", "resources", "settings"] {
+            assert!(first.contains(&format!("event: {part}\ndata: {{")), "{part} in {first}");
+        }
+        let rule = serde_json::from_value(json!({"service": "servicediscovery", "operationType": "CREATE_NAMESPACE",
+            "errorCode": "CANNOT_CREATE_HOSTED_ZONE"}))
+        .unwrap();
+        app.engine.add_fault(rule).await.unwrap();
+        let next = next_chunk(&mut body).await.unwrap();
+        assert!(next.starts_with("event: settings\n") && next.contains("CANNOT_CREATE_HOSTED_ZONE"), "{next}");
+        assert!(!next.contains("event: operations"), "an unchanged part is not sent again: {next}");
+        app.console.close();
+        assert_eq!(next_chunk(&mut body).await, None, "the stream ends when the server stops");
+    }
+}
