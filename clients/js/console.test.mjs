@@ -249,6 +249,7 @@ describe('web console in headless Chromium', () => {
     await page.getByRole('button', { name: 'Set timing' }).click();
     await page.getByText('Timing set to fast: done.').waitFor(WAIT);
     assert.equal((await admin('GET', '/_localplane/timing')).profile, 'fast');
+    await page.getByText('Timing: fast.').waitFor({ state: 'attached', ...WAIT });
     await page.getByLabel('Timing profile').selectOption('manual');
     await page.getByRole('button', { name: 'Set timing' }).click();
     await page.getByText('Timing set to manual: done.').waitFor(WAIT);

@@ -6,7 +6,7 @@ const TOKEN_KEY = 'localplane.adminToken';
 const VIEWS = ['overview', 'operations', 'resources', 'faults', 'settings'];
 const SERVICE_NAMES = { servicediscovery: 'Cloud Map', kafkaconnect: 'MSK Connect', ram: 'AWS RAM' };
 
-const state = { operations: null, resources: null, settings: null, streaming: null, shownProfile: null };
+const state = { operations: null, resources: null, settings: null, streaming: null, shownProfile: null, profileChosen: false };
 
 const $ = (id) => document.getElementById(id);
 
@@ -289,7 +289,7 @@ function renderSettings() {
     ? 'Timing: manual. Operations wait for you: advance them below.'
     : `Timing: ${profile}. Operations move by themselves (switch to manual under "Timing & state" to step them by hand).`;
   // Follow the server's profile when it changes, not over a choice the user is making.
-  if (profile !== state.shownProfile) {
+  if (profile !== state.shownProfile && !state.profileChosen) {
     $('profile').value = profile;
     state.shownProfile = profile;
   }
@@ -319,9 +319,14 @@ function setupActions() {
       await call('POST', '/_localplane/faults', rule);
     });
   });
+  $('profile').addEventListener('change', () => {
+    state.profileChosen = true;
+  });
   $('timing-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     const profile = $('profile').value;
+    state.profileChosen = false;
+    state.shownProfile = profile;
     act(`Timing set to ${profile}`, () => call('PUT', '/_localplane/timing', { profile }));
   });
   $('export').addEventListener('click', () => act('Exported a snapshot', exportSnapshot));
