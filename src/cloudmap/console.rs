@@ -72,3 +72,62 @@ fn attr_label(attr: &str) -> &'static str {
         _ => "cname",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudmap::{driver::CloudMapDriver, CloudMap, Quotas, SERVICE};
+    use crate::engine::{Engine, StoppedClock, Timing, TimingProfile};
+    use crate::model::servicediscovery::{self as m, Api as _};
+    use crate::store::{memory::Memory, Store};
+    use crate::wire::shape::{Protocol, RequestContext};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn the_tree_lists_at_most_its_bound_of_instances_with_the_count() {
+        let engine = Engine::new(
+            Store::new(Arc::new(Memory::new())),
+            Arc::new(StoppedClock::at(1_750_000_000_000)),
+            Timing::new(TimingProfile::Instant),
+        );
+        engine.register(SERVICE, Arc::new(CloudMapDriver));
+        let cm = CloudMap::new(engine.clone(), Quotas::default());
+        let cx = RequestContext {
+            account: "123456789012".into(),
+            region: "eu-west-1".into(),
+            request_id: "t".into(),
+            protocol: Protocol::AwsJson11,
+        };
+        let ns = m::CreateHttpNamespaceRequest { name: "shop".into(), ..Default::default() };
+        cm.create_http_namespace(&cx, ns).await.unwrap();
+        let store = engine.store().clone();
+        let tree = store.read(resources).await.unwrap();
+        let ns_id = tree[0].resources[0].id.clone();
+        let srv = m::CreateServiceRequest { name: "web".into(), namespace_id: Some(ns_id), ..Default::default() };
+        let srv = cm.create_service(&cx, srv).await.unwrap().service.and_then(|s| s.id).unwrap();
+        for i in 0..MAX_CHILDREN + 5 {
+            let input = m::RegisterInstanceRequest {
+                service_id: srv.clone(),
+                instance_id: format!("i-{i:03}"),
+                attributes: BTreeMap::from([("AWS_INSTANCE_IPV4".to_string(), "10.0.0.1".to_string())]),
+                ..Default::default()
+            };
+            cm.register_instance(&cx, input).await.unwrap();
+        }
+        let tree = store.read(resources).await.unwrap();
+        assert_eq!((tree[0].account.as_str(), tree[0].region.as_str()), ("123456789012", "eu-west-1"));
+        let namespace = &tree[0].resources[0];
+        assert_eq!(
+            (namespace.kind, namespace.name.as_str(), namespace.state.as_deref()),
+            ("namespace", "shop", Some("ACTIVE"))
+        );
+        let service = &namespace.children[0];
+        assert_eq!(service.name, "web");
+        assert_eq!(service.children.len(), MAX_CHILDREN);
+        assert_eq!(service.total, Some((MAX_CHILDREN + 5) as u64));
+        let instance = &service.children[0];
+        assert_eq!(instance.state.as_deref(), Some("UNKNOWN"), "no health check: the health clients see");
+        assert_eq!(instance.details, vec![("ipv4", "10.0.0.1".to_string())]);
+    }
+}
