@@ -281,6 +281,19 @@ describe('web console in headless Chromium', () => {
       await page.locator(visible).waitFor({ state: 'visible', ...WAIT });
       assert.equal(await page.locator(hidden).isVisible(), false, `${hidden} on ${hash}`);
     }
+    // An operation has its own URL, reached from its heading.
+    await page.goto(`${server.endpoint}/_localplane/ui#/operations`);
+    const { OperationId } = await sd().createHttpNamespace({ Name: 'permalink' });
+    const other = (await sd().createHttpNamespace({ Name: 'permalink-other' })).OperationId;
+    await page.locator(`li[data-op-id="${other}"]`).waitFor(WAIT);
+    await page.locator(`li[data-op-id="${OperationId}"] h4 a`).click();
+    assert.equal(new URL(page.url()).hash, `#/operations/${encodeURIComponent(OperationId)}`);
+    await page.reload();
+    await page.locator(`li[data-op-id="${OperationId}"]`).waitFor(WAIT);
+    assert.equal(await page.locator('li.operation').count(), 1, 'only that operation');
+    await page.getByRole('link', { name: 'All operations' }).click();
+    await page.locator(`li[data-op-id="${other}"]`).waitFor(WAIT);
+
     await page.setViewportSize({ width: 380, height: 800 });
     await page.goto(`${server.endpoint}/_localplane/ui#/settings`);
     await page.locator('#settings-view').waitFor({ state: 'visible', ...WAIT });

@@ -201,8 +201,12 @@ function render() {
 }
 
 function renderOperations() {
-  const ops = state.operations;
-  if (!ops) return;
+  const all = state.operations;
+  if (!all) return;
+  const only = (list) => list.filter((op) => op.id === state.selected);
+  const ops = state.selected ? { ...all, inFlight: only(all.inFlight), recent: only(all.recent) } : all;
+  $('selected-operation').hidden = !state.selected;
+  $('selected-id').textContent = state.selected || '';
   const manual = state.settings && state.settings.timing.profile === 'manual';
   $('in-flight-count').textContent = `(${ops.counts.inFlight})`;
   $('recent-count').textContent = `(${ops.counts.finished}${ops.counts.finished > ops.recent.length ? `, newest ${ops.recent.length} shown` : ''})`;
@@ -238,7 +242,7 @@ function operation(op, manual) {
     el('button', { type: 'button', 'data-key': `end:${op.id}`, 'aria-label': `Advance ${title} to its end`, onclick: () => advance(op, 'terminal') }, 'Advance to the end'),
     manual ? null : el('span', { class: 'hint' }, ' (the timing is not manual: it also moves by itself)'));
   return el('li', { class: classes.filter(Boolean).join(' '), 'data-op-id': op.id, 'data-state': op.state },
-    el('h4', {}, el('span', { class: 'op-type' }, op.operationType), ' ',
+    el('h4', {}, el('a', { class: 'op-type', href: `#/operations/${encodeURIComponent(op.id)}`, 'aria-label': `${title}: this operation alone` }, op.operationType), ' ',
       el('span', { class: 'badge state' }, op.state),
       op.rollback ? el('span', { class: 'badge rollback-badge' }, 'rollback') : null),
     meta, steps, actions);
@@ -363,7 +367,11 @@ async function exportSnapshot() {
 // ---- views (hash routes) ---------------------------------------------------------------------
 
 function route(moveFocus) {
-  const name = (location.hash.replace(/^#\/?/, '').split('/')[0]) || 'overview';
+  const [first, ...rest] = location.hash.replace(/^#\/?/, '').split('/');
+  const name = first || 'overview';
+  // #/operations/{URL-encoded id}: that operation alone.
+  state.selected = name === 'operations' && rest.length ? decodeURIComponent(rest.join('/')) : null;
+  renderOperations();
   const view = VIEWS.includes(name) ? name : 'overview';
   for (const section of document.querySelectorAll('[data-views]')) {
     section.hidden = !section.dataset.views.split(' ').includes(view);
