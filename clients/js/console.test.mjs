@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ServiceDiscovery } from '@aws-sdk/client-servicediscovery';
 import { KafkaConnect } from '@aws-sdk/client-kafkaconnect';
@@ -81,6 +81,11 @@ describe('web console in headless Chromium', () => {
   const story = {};
 
   before(async () => {
+    try {
+      accessSync(CHROMIUM, constants.X_OK);
+    } catch {
+      throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium package (scripts/test does) or set CHROMIUM_PATH`);
+    }
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
     page = await context.newPage();

@@ -260,10 +260,10 @@ function renderResources() {
     $('resources').replaceChildren(el('p', { class: 'empty' }, 'No resources yet.'));
     return;
   }
-  $('resources').replaceChildren(el('ul', { class: 'tree', role: 'tree' },
-    tree.accounts.map((a) => el('li', { role: 'treeitem', 'aria-expanded': 'true' }, el('span', { class: 'level' }, 'Account '), el('strong', {}, a.account),
-      el('ul', { role: 'group' }, a.regions.map((r) => el('li', { role: 'treeitem', 'aria-expanded': 'true' }, el('span', { class: 'level' }, 'Region '), el('strong', {}, r.region),
-        el('ul', { role: 'group' }, r.services.map((s) => el('li', { role: 'treeitem', 'aria-expanded': 'true', class: 'service-group' },
+  $('resources').replaceChildren(el('ul', { class: 'tree' },
+    tree.accounts.map((a) => el('li', {}, el('span', { class: 'level' }, 'Account '), el('strong', {}, a.account),
+      el('ul', {}, a.regions.map((r) => el('li', {}, el('span', { class: 'level' }, 'Region '), el('strong', {}, r.region),
+        el('ul', {}, r.services.map((s) => el('li', { class: 'service-group' },
           el('strong', {}, `${SERVICE_NAMES[s.service] || s.service}`), ` (${s.service})`,
           nodes(s.resources)))))))))));
 }
@@ -271,12 +271,12 @@ function renderResources() {
 function nodes(list, total) {
   if (!list || !list.length) return null;
   const more = total && total > list.length ? el('li', { class: 'more' }, `… ${total - list.length} more (${total} in all)`) : null;
-  return el('ul', { role: 'group' }, list.map(node), more);
+  return el('ul', {}, list.map(node), more);
 }
 
 function node(n) {
   const details = (n.details || []).map(([k, v]) => `${k} ${v}`).join(' · ');
-  return el('li', { role: 'treeitem', class: `node kind-${n.kind.replace(/\s+/g, '-')}`, 'data-resource-id': n.id, 'data-state': n.state },
+  return el('li', { class: `node kind-${n.kind.replace(/\s+/g, '-')}`, 'data-resource-id': n.id, 'data-state': n.state },
     el('span', { class: 'kind' }, n.kind), ' ',
     el('span', { class: 'name' }, n.name), ' ',
     n.state ? el('span', { class: `badge state state-${n.state}` }, n.state) : null, ' ',
