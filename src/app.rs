@@ -1,5 +1,6 @@
 //! The application a server runs: the started services (the registry), the operation engine and
-//! the settings every request reads. `server`, `admin` and `metrics` import it; it imports none of them.
+//! the settings every request reads. `server`, `admin` and `metrics` import it; it imports none of them
+//! but the console state it holds for `admin`.
 
 use crate::auth::Auth;
 use crate::engine::{Engine, FaultRule};
@@ -22,6 +23,8 @@ pub struct App {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Who may call: signature verification and the admin token.
     pub auth: Auth,
+    /// The web console's state (what it saw of operations' steps, the end of its event streams).
+    pub console: crate::admin::Console,
 }
 
 impl App {
@@ -36,6 +39,7 @@ impl App {
             config_faults: Vec::new(),
             metrics: None,
             auth,
+            console: Default::default(),
         }
     }
 

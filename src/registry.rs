@@ -6,6 +6,7 @@
 
 use crate::engine::{Engine, FaultRule, OperationDriver};
 use crate::model::Service;
+use crate::resource_tree::ScopeResources;
 use crate::store::{StoreError, Tx};
 use crate::wire::shape::{ApiError, ErrorShape, Json, OperationInfo, RequestContext, WireService};
 use std::future::Future;
@@ -24,6 +25,12 @@ pub trait ServiceBackend: Send + Sync {
 
     /// Forgets what the service keeps decoded in memory (the store was replaced under it).
     fn forget_cached(&self);
+
+    /// Its resources in every account and region, as the web console shows them (bounded: see
+    /// [`crate::resource_tree`]). A service without a listing shows nothing.
+    fn console_resources(&self, _tx: &mut dyn Tx) -> Result<Vec<ScopeResources>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 /// A started service: its backend and the driver of its operations.
@@ -100,6 +107,11 @@ impl Registry {
     /// The registration of `service`.
     pub fn registration(&self, service: Service) -> Option<&'static Registration> {
         self.entries.iter().find(|(r, _)| r.service == service).map(|(r, _)| *r)
+    }
+
+    /// Every service with its backend (owned, for work that outlives the borrow: a store read).
+    pub fn backends(&self) -> Vec<(Service, Arc<dyn ServiceBackend>)> {
+        self.entries.iter().map(|(r, b)| (r.service, b.clone())).collect()
     }
 
     /// Every registration.

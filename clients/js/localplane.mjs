@@ -2,6 +2,9 @@
 //
 //   <bin> serve --listen 127.0.0.1:<free port> --ephemeral --timing fast
 //
+// startLocalplane({ timing: 'manual', args: ['--admin-token', 't'] }) picks another timing profile
+// and adds serve flags (such a suite needs its own server: it is never attached to an external one).
+//
 // The binary is $LOCALPLANE_BIN or <repo>/target/debug/localplane. Set
 // LOCALPLANE_ENDPOINT=http://127.0.0.1:4566 to use a server that is already
 // running instead (nothing is started or stopped then).
@@ -50,9 +53,9 @@ async function health(endpoint) {
 }
 
 /** Starts localplane (or attaches to $LOCALPLANE_ENDPOINT); resolves to {endpoint, stop(), logTail()}. */
-export async function startLocalplane() {
+export async function startLocalplane({ timing = 'fast', args: extra = [] } = {}) {
   const external = process.env.LOCALPLANE_ENDPOINT;
-  if (external) {
+  if (external && timing === 'fast' && extra.length === 0) {
     const endpoint = external.replace(/\/+$/, '');
     if (!(await health(endpoint))) throw new Error(`LOCALPLANE_ENDPOINT=${endpoint} does not answer /_localplane/health`);
     return { endpoint, stop: async () => {}, logTail: () => '(external server)' };
@@ -70,7 +73,7 @@ export async function startLocalplane() {
   const logFd = openSync(logPath, 'w');
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const args = ['serve', '--listen', `127.0.0.1:${port}`, '--ephemeral', '--timing', 'fast'];
+  const args = ['serve', '--listen', `127.0.0.1:${port}`, '--ephemeral', '--timing', timing, ...extra];
   const child = spawn(bin, args, { cwd: workdir, stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
   let exited = null;

@@ -3,12 +3,14 @@
 //! the handlers live one family a file. Everything it changes lives in the store, so it applies to
 //! every replica sharing that store.
 
+mod console;
 mod faults;
 mod operations;
 mod reply;
 mod reset;
 pub mod snapshot;
 
+pub use console::Console;
 pub use faults::validate_rule;
 
 use crate::app::App;
@@ -16,6 +18,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{Response, StatusCode};
 use reply::error;
+use std::sync::Arc;
 
 /// One call of the admin API, with the parameters its path carries.
 #[derive(Debug, PartialEq, Eq)]
@@ -54,6 +57,16 @@ enum Endpoint {
     ExportSnapshot,
     /// `PUT /_localplane/snapshot` with a snapshot document.
     ImportSnapshot,
+    /// `GET /_localplane/ui[/{file}]`: the web console's page and its files, open to everyone
+    /// (they hold no state; what the page shows comes from the endpoints below).
+    ConsoleFile {
+        /// The file under `/_localplane/ui/` (empty: the page).
+        name: String,
+    },
+    /// `GET /_localplane/resources`: every service's resources, as a tree.
+    Resources,
+    /// `GET /_localplane/events`: the console's event stream.
+    Events,
 }
 
 impl Endpoint {
@@ -78,13 +91,19 @@ impl Endpoint {
             }
             ("GET", ["_localplane", "snapshot"]) => Endpoint::ExportSnapshot,
             ("PUT", ["_localplane", "snapshot"]) => Endpoint::ImportSnapshot,
+            ("GET", ["_localplane", "ui"] | ["_localplane", "ui", ""]) => Endpoint::ConsoleFile { name: String::new() },
+            ("GET", ["_localplane", "ui", name]) if console::is_asset(name) => {
+                Endpoint::ConsoleFile { name: name.to_string() }
+            }
+            ("GET", ["_localplane", "resources"]) => Endpoint::Resources,
+            ("GET", ["_localplane", "events"]) => Endpoint::Events,
             _ => return None,
         })
     }
 
     /// Whether a caller without the admin token may call it.
     fn is_open(&self) -> bool {
-        matches!(self, Endpoint::Health | Endpoint::Metrics)
+        matches!(self, Endpoint::Health | Endpoint::Metrics | Endpoint::ConsoleFile { .. })
     }
 }
 
@@ -97,7 +116,7 @@ pub fn is_admin_path(path: &str) -> bool {
 }
 
 /// Answers an admin request.
-pub async fn handle(app: &App, method: &str, path: &str, req: Request, request_id: &str) -> Response<Body> {
+pub async fn handle(app: &Arc<App>, method: &str, path: &str, req: Request, request_id: &str) -> Response<Body> {
     let endpoint = Endpoint::from_request(method, path);
     if !endpoint.as_ref().is_some_and(Endpoint::is_open) && !app.auth.admin_allowed(req.headers()) {
         return error(
@@ -126,6 +145,9 @@ pub async fn handle(app: &App, method: &str, path: &str, req: Request, request_i
         Endpoint::Reset => reset::reset(app, query, request_id).await,
         Endpoint::ExportSnapshot => snapshot::export(app, request_id).await,
         Endpoint::ImportSnapshot => snapshot::import(app, req, request_id).await,
+        Endpoint::ConsoleFile { name } => console::asset(app, &name, request_id),
+        Endpoint::Resources => console::resources(app, request_id).await,
+        Endpoint::Events => console::events(app).await,
     }
 }
 
@@ -144,5 +166,15 @@ mod tests {
         assert_eq!(Endpoint::from_request("POST", "/moto-api/reset"), Some(Endpoint::Reset));
         assert!(!Endpoint::Reset.is_open());
         assert_eq!(Endpoint::from_request("GET", "/_localplane/reset"), None);
+        assert_eq!(
+            Endpoint::from_request("GET", "/_localplane/ui"),
+            Some(Endpoint::ConsoleFile { name: String::new() })
+        );
+        assert!(Endpoint::from_request("GET", "/_localplane/ui/console.js").is_some_and(|e| e.is_open()));
+        assert_eq!(Endpoint::from_request("GET", "/_localplane/ui/nothing.js"), None);
+        assert!(
+            !Endpoint::Resources.is_open() && !Endpoint::Events.is_open(),
+            "what the console shows needs the token"
+        );
     }
 }

@@ -325,7 +325,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     announce(listening, dns.addresses.first().copied());
     let limits = crate::server::Limits { max_connections: settings.max_connections, ..Default::default() };
-    crate::server::serve_http(listener, router(app), limits, shutdown_signal()).await?;
+    let console = app.clone();
+    let stopping = async move {
+        shutdown_signal().await;
+        // Event streams never end by themselves: end them so that their connections can close.
+        console.console.close();
+    };
+    crate::server::serve_http(listener, router(app), limits, stopping).await?;
     // The scheduler finishes the step it is in, the prober stops launching probes; both return.
     stop.stop();
     let _ = scheduler.await;

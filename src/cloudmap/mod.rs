@@ -4,6 +4,7 @@
 //! `discover`); rules live there, bytes do not.
 
 pub mod cache;
+pub mod console;
 pub mod discover;
 pub mod driver;
 pub mod instances;
@@ -372,5 +373,12 @@ impl crate::registry::ServiceBackend for CloudMap {
 
     fn forget_cached(&self) {
         self.cache.clear();
+    }
+
+    fn console_resources(
+        &self,
+        tx: &mut dyn crate::store::Tx,
+    ) -> Result<Vec<crate::resource_tree::ScopeResources>, crate::store::StoreError> {
+        console::resources(tx)
     }
 }

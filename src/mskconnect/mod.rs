@@ -6,6 +6,7 @@
 
 mod connector_settings;
 mod connectors;
+pub mod console;
 pub mod driver;
 mod operations;
 mod plugins;
@@ -271,5 +272,12 @@ impl crate::registry::ServiceBackend for MskConnect {
 
     fn forget_cached(&self) {
         MskConnect::forget_cached(self);
+    }
+
+    fn console_resources(
+        &self,
+        tx: &mut dyn crate::store::Tx,
+    ) -> Result<Vec<crate::resource_tree::ScopeResources>, crate::store::StoreError> {
+        console::resources(tx)
     }
 }

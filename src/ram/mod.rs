@@ -4,6 +4,7 @@
 //! a durable transition the engine settles ([`driver`]); [`grants`] is what other services read.
 //! The operations live by concern: [`shares`], [`invitations`], [`lists`], [`permissions`].
 
+mod console;
 mod driver;
 pub mod grants;
 mod invitations;
@@ -398,4 +399,11 @@ impl crate::registry::ServiceBackend for Ram {
     }
 
     fn forget_cached(&self) {}
+
+    fn console_resources(
+        &self,
+        tx: &mut dyn crate::store::Tx,
+    ) -> Result<Vec<crate::resource_tree::ScopeResources>, crate::store::StoreError> {
+        console::resources(tx)
+    }
 }

@@ -146,12 +146,23 @@ pub trait Backend: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
+    /// The change feed: counts the transactions this replica committed (see [`Store::changes`]).
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
     /// Wraps a backend.
     pub fn new(backend: Arc<dyn Backend>) -> Self {
-        Store { backend }
+        Store { backend, changes: Arc::new(tokio::sync::watch::channel(0).0) }
+    }
+
+    /// The change feed: a counter that moves after every read-write transaction this replica
+    /// commits (resources, operations and their steps, fault rules, the timing, resets and imports
+    /// alike), so that a watcher (the web console) re-reads only when something may have changed.
+    /// It sees this replica's own writes at once; writes of other replicas sharing a PostgreSQL
+    /// store do not move it, and a watcher that shows them re-reads on a timer of its own.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// Runs `f` in a read-only snapshot.
@@ -176,6 +187,10 @@ impl Store {
     {
         let body: TxBody = Box::new(move |tx| Box::new(f(tx)));
         let out = self.backend.write_boxed(body, keep_ok::<T, E>).await?;
+        if keep_ok::<T, E>(out.as_ref()) {
+            // One watch send per committed transaction: nothing more on the write path.
+            self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        }
         unbox::<T, E>(out)
     }
 
@@ -245,5 +260,30 @@ impl From<StoreError> for ApiError {
             ),
             other => ApiError::internal(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_change_feed_moves_once_per_committed_write() {
+        let store = Store::new(Arc::new(memory::Memory::new()));
+        let mut feed = store.changes();
+        store.write(|tx| -> Result<(), StoreError> { tx.put("a", b"1") }).await.unwrap();
+        assert!(feed.has_changed().unwrap());
+        assert_eq!(*feed.borrow_and_update(), 1);
+        let refused: Result<(), StoreError> = store
+            .write(|tx| {
+                tx.put("b", b"2")?;
+                Err(StoreError::Backend("refused".into()))
+            })
+            .await;
+        assert!(refused.is_err());
+        store.read(|tx| -> Result<_, StoreError> { tx.get("a") }).await.unwrap();
+        assert!(!feed.has_changed().unwrap(), "a rolled-back write or a read does not move the feed");
+        store.write(|tx| -> Result<bool, StoreError> { tx.delete("a") }).await.unwrap();
+        assert_eq!(*feed.borrow_and_update(), 2);
     }
 }
