@@ -22,6 +22,7 @@ pub mod ops_view;
 pub mod paging;
 pub mod ram;
 pub mod registry;
+pub mod seed;
 pub mod server;
 pub mod services;
 pub mod shutdown;

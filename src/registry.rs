@@ -102,6 +102,11 @@ impl Registry {
         self.entries.iter().find(|(r, _)| r.service == service).map(|(r, _)| *r)
     }
 
+    /// The backend of `service`.
+    pub fn backend(&self, service: Service) -> Option<&dyn ServiceBackend> {
+        self.entries.iter().find(|(r, _)| r.service == service).map(|(_, b)| b.as_ref())
+    }
+
     /// Every registration.
     pub fn registrations(&self) -> impl Iterator<Item = &'static Registration> + '_ {
         self.entries.iter().map(|(r, _)| *r)

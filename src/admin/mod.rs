@@ -7,6 +7,7 @@ mod faults;
 mod operations;
 mod reply;
 mod reset;
+mod seed;
 pub mod snapshot;
 
 pub use faults::validate_rule;
@@ -54,6 +55,8 @@ enum Endpoint {
     ExportSnapshot,
     /// `PUT /_localplane/snapshot` with a snapshot document.
     ImportSnapshot,
+    /// `POST /_localplane/seed` with a seed file (YAML or JSON).
+    Seed,
 }
 
 impl Endpoint {
@@ -78,6 +81,7 @@ impl Endpoint {
             }
             ("GET", ["_localplane", "snapshot"]) => Endpoint::ExportSnapshot,
             ("PUT", ["_localplane", "snapshot"]) => Endpoint::ImportSnapshot,
+            ("POST", ["_localplane", "seed"]) => Endpoint::Seed,
             _ => return None,
         })
     }
@@ -126,6 +130,7 @@ pub async fn handle(app: &App, method: &str, path: &str, req: Request, request_i
         Endpoint::Reset => reset::reset(app, query, request_id).await,
         Endpoint::ExportSnapshot => snapshot::export(app, request_id).await,
         Endpoint::ImportSnapshot => snapshot::import(app, req, request_id).await,
+        Endpoint::Seed => seed::seed(app, req, request_id).await,
     }
 }
 

@@ -11,5 +11,6 @@ mod models;
 mod replicas;
 mod robustness;
 mod security;
+mod seed;
 mod snapshot_compat;
 mod soak;
