@@ -5,6 +5,7 @@ mod cli;
 mod cloudmap;
 mod common;
 mod crash;
+mod debugging;
 mod dns;
 mod kafkaconnect;
 mod models;
