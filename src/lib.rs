@@ -27,5 +27,6 @@ pub mod server;
 pub mod services;
 pub mod shutdown;
 pub mod store;
+pub mod sts;
 pub mod tags;
 pub mod wire;

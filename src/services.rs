@@ -3,7 +3,8 @@
 use crate::registry::Registration;
 
 /// Every service, in the order the front end tries their routes.
-pub static ALL: &[&Registration] = &[&crate::cloudmap::REGISTRATION, &crate::mskconnect::REGISTRATION];
+pub static ALL: &[&Registration] =
+    &[&crate::cloudmap::REGISTRATION, &crate::mskconnect::REGISTRATION, &crate::sts::REGISTRATION];
 
 #[cfg(test)]
 mod tests {

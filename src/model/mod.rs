@@ -9,6 +9,10 @@ pub mod servicediscovery;
 #[allow(clippy::all, missing_docs)]
 pub mod kafkaconnect;
 
+#[rustfmt::skip]
+#[allow(clippy::all, missing_docs)]
+pub mod sts;
+
 use crate::wire::shape::WireService;
 
 /// An AWS API localplane serves: one per vendored model.
@@ -18,17 +22,20 @@ pub enum Service {
     ServiceDiscovery,
     /// Managed Streaming for Kafka Connect (`kafkaconnect`).
     KafkaConnect,
+    /// AWS Security Token Service (`sts`).
+    Sts,
 }
 
 impl Service {
     /// Every service, in the order of the models.
-    pub const ALL: &'static [Service] = &[Service::ServiceDiscovery, Service::KafkaConnect];
+    pub const ALL: &'static [Service] = &[Service::ServiceDiscovery, Service::KafkaConnect, Service::Sts];
 
     /// The name clients sign with and the admin API spells (the model's `endpointPrefix`).
     pub fn name(self) -> &'static str {
         match self {
             Service::ServiceDiscovery => "servicediscovery",
             Service::KafkaConnect => "kafkaconnect",
+            Service::Sts => "sts",
         }
     }
 
@@ -37,6 +44,7 @@ impl Service {
         match name {
             "servicediscovery" => Some(Service::ServiceDiscovery),
             "kafkaconnect" => Some(Service::KafkaConnect),
+            "sts" => Some(Service::Sts),
             _ => None,
         }
     }
@@ -46,6 +54,7 @@ impl Service {
         match self {
             Service::ServiceDiscovery => &servicediscovery::WIRE,
             Service::KafkaConnect => &kafkaconnect::WIRE,
+            Service::Sts => &sts::WIRE,
         }
     }
 }

@@ -104,6 +104,7 @@ fn classify<'a>(app: &'a App, req: &Request, request_id: &str) -> Option<Call<'a
                 (service, Some(operation), protocol, labels, operation.name.to_string())
             }
             Route::UnknownOperation { service, protocol, name } => (service, None, protocol, Vec::new(), name),
+            Route::QueryAction { service } => (service, None, Protocol::AwsQuery, Vec::new(), String::new()),
             Route::Other => return None,
         };
     let (registration, backend) = app.registry.at(index)?;
@@ -133,6 +134,12 @@ async fn answer(app: &App, call: &mut Call<'_>, headers: &HeaderMap, body: Body)
         return Err(refused);
     }
     let body = read_body(body).await?;
+    if call.cx.protocol == Protocol::AwsQuery {
+        // The query protocol names its operation in the body.
+        let (action, _) = wire::query::decode_form(&body)?;
+        call.operation = call.wire().operation(&action);
+        call.named = action;
+    }
     identify(app, call, headers, &body)?;
     if tracing::enabled!(tracing::Level::DEBUG) {
         debug_exchange(call, "request body", None, &body);
@@ -241,6 +248,13 @@ async fn request_fault(app: &App, call: &Call<'_>) -> Result<(), ApiError> {
 fn decode(call: &mut Call<'_>, body: &[u8]) -> Result<crate::wire::shape::Json, ApiError> {
     let protocol = call.cx.protocol;
     let Some(operation) = call.operation else {
+        if protocol == Protocol::AwsQuery {
+            let shown: String = call.named.chars().take(128).collect();
+            return Err(ApiError::new(
+                &crate::wire::shape::INVALID_ACTION,
+                format!("{shown} is not an action of {}", call.wire().full_name),
+            ));
+        }
         if protocol != Protocol::RestJson1 {
             wire::decode_rpc_body(protocol, body)?;
             return Err(ApiError::unknown_operation(&call.named));
@@ -341,10 +355,21 @@ fn encode(call: &Call<'_>, result: Result<Option<Vec<u8>>, ApiError>) -> Respons
     let debug = tracing::enabled!(tracing::Level::DEBUG);
     match result {
         Ok(Some(bytes)) => {
+            let bytes = match protocol {
+                Protocol::AwsQuery => wire::query::response(&call.named, &bytes, request_id),
+                _ => bytes,
+            };
             if debug {
                 debug_exchange(call, "response body", Some(200), &bytes);
             }
             respond(200, Some(content_type(protocol)), cbor_header(), bytes, request_id)
+        }
+        Ok(None) if protocol == Protocol::AwsQuery => {
+            let bytes = wire::query::response(&call.named, &[], request_id);
+            if debug {
+                debug_exchange(call, "response body", Some(200), &bytes);
+            }
+            respond(200, Some(content_type(protocol)), vec![], bytes, request_id)
         }
         Ok(None) => {
             if debug {
@@ -396,6 +421,7 @@ fn content_type(protocol: Protocol) -> &'static str {
         Protocol::AwsJson11 => "application/x-amz-json-1.1",
         Protocol::RpcV2Cbor => "application/cbor",
         Protocol::RestJson1 => "application/json",
+        Protocol::AwsQuery => wire::query::CONTENT_TYPE,
     }
 }
 

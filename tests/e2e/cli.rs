@@ -126,6 +126,7 @@ async fn env_prints_exports_that_a_shell_can_eval() {
         format!("export AWS_ENDPOINT_URL='{endpoint}'"),
         format!("export AWS_ENDPOINT_URL_SERVICEDISCOVERY='{endpoint}'"),
         format!("export AWS_ENDPOINT_URL_KAFKACONNECT='{endpoint}'"),
+        format!("export AWS_ENDPOINT_URL_STS='{endpoint}'"),
         "export AWS_DISABLE_HOST_PREFIX_INJECTION='true'".to_string(),
         "export AWS_ACCESS_KEY_ID='111122223333'".to_string(),
         "export AWS_DEFAULT_REGION='eu-west-1'".to_string(),
@@ -153,7 +154,7 @@ async fn env_prints_exports_that_a_shell_can_eval() {
     // Beside LocalStack or moto: only the per-service endpoints.
     let out = run(&["env", "--services-only", "--endpoint", &endpoint]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 3, "{text}");
+    assert_eq!(text.lines().count(), 4, "{text}");
     assert!(!text.contains("AWS_ENDPOINT_URL="), "{text}");
     let out = run(&["env", "--endpoint", "127.0.0.1:4566"]);
     assert!(!out.status.success());

@@ -52,7 +52,12 @@ async fn debug_logs_show_bodies_and_not_found_errors_say_where_they_looked() {
 
     // The operation's steps, at info, until it finishes.
     let finished = lines_with(&log, &["INFO", "operation finished", &format!("operation={op}"), "state=SUCCESS"]);
-    assert_eq!(finished.len(), 1, "no info line of the finished operation in\n{}", std::fs::read_to_string(&log).unwrap());
+    assert_eq!(
+        finished.len(),
+        1,
+        "no info line of the finished operation in\n{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
     assert!(finished[0].contains("operation_type=CREATE_NAMESPACE"), "{}", finished[0]);
 
     // A body beyond a few KB is cut in the log, saying how long it was.

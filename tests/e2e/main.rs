@@ -15,3 +15,4 @@ mod security;
 mod seed;
 mod snapshot_compat;
 mod soak;
+mod sts;
