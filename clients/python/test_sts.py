@@ -26,7 +26,9 @@ def test_boto3_other_actions_say_only_get_caller_identity_is_served(endpoint_url
     assert e.value.response["Error"]["Message"] == (
         "localplane serves only GetCallerIdentity of AWS STS; GetSessionToken is not served"
     )
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    meta = e.value.response["ResponseMetadata"]
+    assert meta["HTTPStatusCode"] == 400
+    assert meta["RequestId"] == meta["HTTPHeaders"]["x-amzn-requestid"]  # <RequestId> of the <ErrorResponse>
 
 
 def test_aws_cli_get_caller_identity(aws_cli):

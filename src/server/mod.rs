@@ -379,7 +379,10 @@ fn encode(call: &Call<'_>, result: Result<Option<Vec<u8>>, ApiError>) -> Respons
         }
         Err(err) => {
             tracing::info!(request_id = %request_id, error = %err, "request failed");
-            let r = wire::encode_error(protocol, Some(call.wire()), &err);
+            let mut r = wire::encode_error(protocol, Some(call.wire()), &err);
+            if protocol == Protocol::AwsQuery {
+                r.body = wire::query::with_request_id(r.body, request_id);
+            }
             if debug {
                 debug_exchange(call, "response body", Some(r.status), &r.body);
             }

@@ -60,6 +60,16 @@ pub fn error_body(shape: &ErrorShape, err: &ApiError) -> Vec<u8> {
     .into_bytes()
 }
 
+/// An `<ErrorResponse>` from [`error_body`] with the request's id added, as AWS answers it.
+pub fn with_request_id(body: Vec<u8>, request_id: &str) -> Vec<u8> {
+    const END: &[u8] = b"</ErrorResponse>";
+    let Some(head) = body.strip_suffix(END) else { return body };
+    let mut out = head.to_vec();
+    out.extend_from_slice(format!("<RequestId>{}</RequestId>", escape(request_id)).as_bytes());
+    out.extend_from_slice(END);
+    out
+}
+
 /// `text` with the five XML special characters escaped.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -194,6 +204,13 @@ mod tests {
         e.end_map();
         e.end_list();
         e.end_map();
+        let err = ApiError::new(&INVALID_ACTION, "no <such> action");
+        let error = with_request_id(error_body(&INVALID_ACTION, &err), "r-2");
+        assert_eq!(
+            String::from_utf8(error).unwrap(),
+            "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>no &lt;such&gt; action\
+             </Message></Error><RequestId>r-2</RequestId></ErrorResponse>"
+        );
         let body = response("Op", &e.finish(), "r-1");
         assert_eq!(
             String::from_utf8(body).unwrap(),

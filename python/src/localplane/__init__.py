@@ -35,7 +35,7 @@ def binary() -> str:
     found = shutil.which("localplane")
     if found:
         return found
-    raise FileNotFoundError("the localplane binary is not installed here (pip install localplane) and LOCALPLANE_BIN is not set")
+    raise FileNotFoundError("the localplane binary is not installed in this environment (pip install ./python from a localplane checkout) and LOCALPLANE_BIN is not set")
 
 
 def random_account() -> str:
