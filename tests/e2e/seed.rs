@@ -157,3 +157,18 @@ async fn a_bad_seed_file_is_refused_with_its_line_and_reason() {
     assert!(namespaces.namespaces().is_empty(), "a refused entry creates nothing");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn seeding_under_manual_timing_advances_what_it_starts() {
+    let dir = temp_dir("seed-manual");
+    let args = ["--ephemeral", "--listen", "127.0.0.1:0", "--dns-listen", "off", "--timing", "manual"];
+    let server = Started::serve(&[&args[..], &["--default-account", ACCOUNT, "--seed", EXAMPLE]].concat(), &[], &dir);
+    let endpoint = server.endpoint();
+    let seeded = read_back(&endpoint).await;
+    assert!(
+        seeded.iter().any(|l| l.starts_with("connector orders-to-s3 ") && l.contains("Some(Running)")),
+        "{seeded:?}"
+    );
+    assert!(seeded.iter().any(|l| l.starts_with("instance web-2 ")), "{seeded:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
