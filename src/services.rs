@@ -55,6 +55,18 @@ mod tests {
     }
 
     #[test]
+    fn form_posts_go_to_the_query_service() {
+        let wires = tables();
+        let h = |n: &str| (n == "content-type").then(|| "application/x-www-form-urlencoded; charset=utf-8".to_string());
+        match classify(&wires, "POST", "/", h) {
+            Route::QueryAction { service } => assert_eq!(wires[service].name, "sts"),
+            other => panic!("{other:?}"),
+        }
+        let json = |n: &str| (n == "content-type").then(|| "application/json".to_string());
+        assert!(matches!(classify(&wires, "POST", "/", json), Route::Other));
+    }
+
+    #[test]
     fn arn_labels_are_single_segments() {
         let ops = Service::KafkaConnect.wire().operations;
         let p = "/v1/connectors/arn%3Aaws%3Akafkaconnect%3Aus-east-1%3A123456789012%3Aconnector%2Forders%2Fabc-2/operations";
