@@ -1,4 +1,4 @@
-//! The HTTP client of the admin API that `localplane ops`, `reset` and `snapshot` use against a
+//! The HTTP client of the admin API that `localplane ops`, `reset`, `snapshot` and `seed` use against a
 //! running server: which server (`--endpoint`) and the admin token to send (`--admin-token`).
 
 use anyhow::Context;
@@ -38,7 +38,13 @@ impl AdminServer {
             anyhow::bail!("{url} needs the server's admin token: pass --admin-token (or LOCALPLANE_ADMIN_TOKEN)");
         }
         if !status.is_success() {
-            anyhow::bail!("{url} answered {status}: {}", String::from_utf8_lossy(&bytes));
+            // The admin API's errors are `{"message": …}`; show the message, else the body as sent.
+            let doc: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
+            let message = match doc.as_ref().and_then(|d| d["message"].as_str()) {
+                Some(m) => m.to_string(),
+                None => String::from_utf8_lossy(&bytes).into_owned(),
+            };
+            anyhow::bail!("{url} answered {status}: {message}");
         }
         Ok(bytes)
     }

@@ -106,6 +106,7 @@ pub struct Encodings {
     json: OnceLock<Vec<u8>>,
     cbor: OnceLock<Vec<u8>>,
     rest: OnceLock<Vec<u8>>,
+    query: OnceLock<Vec<u8>>,
 }
 
 impl Encodings {
@@ -115,6 +116,7 @@ impl Encodings {
             Protocol::AwsJson11 => &self.json,
             Protocol::RpcV2Cbor => &self.cbor,
             Protocol::RestJson1 => &self.rest,
+            Protocol::AwsQuery => &self.query,
         };
         cell.get_or_init(encode)
     }

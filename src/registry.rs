@@ -114,6 +114,11 @@ impl Registry {
         self.entries.iter().map(|(r, b)| (r.service, b.clone())).collect()
     }
 
+    /// The backend of `service`.
+    pub fn backend(&self, service: Service) -> Option<&dyn ServiceBackend> {
+        self.entries.iter().find(|(r, _)| r.service == service).map(|(_, b)| b.as_ref())
+    }
+
     /// Every registration.
     pub fn registrations(&self) -> impl Iterator<Item = &'static Registration> + '_ {
         self.entries.iter().map(|(r, _)| *r)

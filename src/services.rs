@@ -3,8 +3,12 @@
 use crate::registry::Registration;
 
 /// Every service, in the order the front end tries their routes.
-pub static ALL: &[&Registration] =
-    &[&crate::cloudmap::REGISTRATION, &crate::mskconnect::REGISTRATION, &crate::ram::REGISTRATION];
+pub static ALL: &[&Registration] = &[
+    &crate::cloudmap::REGISTRATION,
+    &crate::mskconnect::REGISTRATION,
+    &crate::ram::REGISTRATION,
+    &crate::sts::REGISTRATION,
+];
 
 #[cfg(test)]
 mod tests {
@@ -52,6 +56,18 @@ mod tests {
         assert!(matches!(classify(&wires, "GET", "/v1", none), Route::Other));
         assert!(matches!(classify(&wires, "GET", "/elsewhere", none), Route::Other));
         assert!(matches!(classify(&wires, "GET", "/", none), Route::Other));
+    }
+
+    #[test]
+    fn form_posts_go_to_the_query_service() {
+        let wires = tables();
+        let h = |n: &str| (n == "content-type").then(|| "application/x-www-form-urlencoded; charset=utf-8".to_string());
+        match classify(&wires, "POST", "/", h) {
+            Route::QueryAction { service } => assert_eq!(wires[service].name, "sts"),
+            other => panic!("{other:?}"),
+        }
+        let json = |n: &str| (n == "content-type").then(|| "application/json".to_string());
+        assert!(matches!(classify(&wires, "POST", "/", json), Route::Other));
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod faults;
 mod operations;
 mod reply;
 mod reset;
+mod seed;
 pub mod snapshot;
 
 pub use console::Console;
@@ -67,6 +68,8 @@ enum Endpoint {
     Resources,
     /// `GET /_localplane/events`: the console's event stream.
     Events,
+    /// `POST /_localplane/seed` with a seed file (YAML or JSON).
+    Seed,
 }
 
 impl Endpoint {
@@ -97,6 +100,7 @@ impl Endpoint {
             }
             ("GET", ["_localplane", "resources"]) => Endpoint::Resources,
             ("GET", ["_localplane", "events"]) => Endpoint::Events,
+            ("POST", ["_localplane", "seed"]) => Endpoint::Seed,
             _ => return None,
         })
     }
@@ -148,6 +152,7 @@ pub async fn handle(app: &Arc<App>, method: &str, path: &str, req: Request, requ
         Endpoint::ConsoleFile { name } => console::asset(app, &name, request_id),
         Endpoint::Resources => console::resources(app, request_id).await,
         Endpoint::Events => console::events(app).await,
+        Endpoint::Seed => seed::seed(app, req, request_id).await,
     }
 }
 

@@ -99,6 +99,7 @@ mod tests {
         for line in [
             "export AWS_ENDPOINT_URL_SERVICEDISCOVERY='http://127.0.0.1:4566'",
             "export AWS_ENDPOINT_URL_KAFKACONNECT='http://127.0.0.1:4566'",
+            "export AWS_ENDPOINT_URL_STS='http://127.0.0.1:4566'",
             "export AWS_DISABLE_HOST_PREFIX_INJECTION='true'",
             "export AWS_ACCESS_KEY_ID='123456789012'",
             "export AWS_DEFAULT_REGION='us-east-1'",
@@ -118,6 +119,7 @@ mod tests {
                 "AWS_ENDPOINT_URL_SERVICEDISCOVERY",
                 "AWS_ENDPOINT_URL_KAFKACONNECT",
                 "AWS_ENDPOINT_URL_RAM",
+                "AWS_ENDPOINT_URL_STS",
                 "AWS_DISABLE_HOST_PREFIX_INJECTION"
             ]
         );

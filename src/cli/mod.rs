@@ -1,6 +1,6 @@
-//! The command line: `localplane serve | env | ops | snapshot | reset | completions | man`. `serve`
+//! The command line: `localplane serve | env | ops | snapshot | reset | seed | completions | man`. `serve`
 //! runs the server ([`serve`]); `env` prints the shell exports that point AWS clients at it
-//! ([`env`]); `ops`, `snapshot` and `reset` call a running server's admin API; `completions` and
+//! ([`env`]); `ops`, `snapshot`, `reset` and `seed` call a running server's admin API; `completions` and
 //! `man` document the command line itself ([`generate`]).
 
 pub mod env;
@@ -43,6 +43,14 @@ pub enum Command {
         /// export or import.
         #[command(subcommand)]
         action: SnapshotAction,
+    },
+    /// Create what a seed file (YAML or JSON) describes on a running server, skipping what exists.
+    Seed {
+        /// The seed file (see examples/seed.yaml).
+        file: PathBuf,
+        /// The server.
+        #[command(flatten)]
+        server: AdminServer,
     },
     /// Delete all state of a running server (or one service's).
     Reset {
@@ -136,6 +144,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", String::from_utf8_lossy(&out));
             Ok(())
         }
+        Command::Seed { file, server } => {
+            let body = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let out = server
+                .call(reqwest::Method::POST, "/_localplane/seed", Some(body))
+                .await
+                .map_err(|e| anyhow::anyhow!("{} was not seeded: {e}", file.display()))?;
+            print!("{}", seed_report(&out));
+            Ok(())
+        }
         Command::Reset { server, service } => {
             let path = match service {
                 Some(s) => format!("/_localplane/reset?service={s}"),
@@ -149,6 +166,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Man { out_dir: None } => generate::man(&mut std::io::stdout().lock()),
         Command::Man { out_dir: Some(dir) } => generate::man_pages(&dir),
     }
+}
+
+/// One line per seeded entry of a `POST /_localplane/seed` answer: created or already there.
+fn seed_report(answer: &[u8]) -> String {
+    let doc: serde_json::Value = serde_json::from_slice(answer).unwrap_or_default();
+    let mut text = String::new();
+    for o in doc["seeded"].as_array().into_iter().flatten() {
+        let s = |k: &str| o[k].as_str().unwrap_or_default().to_string();
+        let verb = if o["created"].as_bool() == Some(true) { "created" } else { "exists " };
+        text.push_str(&format!("{verb} {} {} {} ({}/{})\n", s("kind"), s("name"), s("id"), s("account"), s("region")));
+    }
+    text
 }
 
 #[cfg(test)]

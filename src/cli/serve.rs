@@ -72,6 +72,10 @@ pub struct ServeArgs {
     /// make room [default: 1024].
     #[arg(long, env = "LOCALPLANE_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Seed file (YAML or JSON, see examples/seed.yaml): what it describes is created before the
+    /// server announces its endpoint; what already exists is left as it is.
+    #[arg(long, env = "LOCALPLANE_SEED")]
+    pub seed: Option<PathBuf>,
     /// Start without SQLite's quick_check of an existing database (minutes on a huge store). The
     /// variable takes 1/0, true/false, yes/no or on/off.
     #[arg(long, env = "LOCALPLANE_SKIP_INTEGRITY_CHECK", value_parser = BoolishValueParser::new())]
@@ -109,6 +113,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// Whether an existing SQLite database is opened without `PRAGMA quick_check`.
     pub skip_integrity_check: bool,
+    /// The seed file to apply at start.
+    pub seed: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -187,6 +193,7 @@ impl ServeArgs {
                 None => crate::server::listener::DEFAULT_MAX_CONNECTIONS,
             },
             skip_integrity_check: self.skip_integrity_check || file.skip_integrity_check.unwrap_or(false),
+            seed: self.seed.clone(),
         })
     }
 }
@@ -293,6 +300,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if let (Location::Sqlite(dir), false) = (&settings.store, settings.skip_integrity_check) {
         crate::store::sqlite::check_integrity(dir).context("checking the SQLite database before starting")?;
     }
+    // A bad seed file stops the start before anything is opened.
+    let seed = match &settings.seed {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading the seed file {}", path.display()))?;
+            let file = crate::seed::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            Some((path, file))
+        }
+        None => None,
+    };
     let store = settings.store.open().await.with_context(|| format!("opening the store {}", settings.store))?;
     let engine = Engine::new(store, Arc::new(SystemClock), settings.timing.clone());
     // The drivers are registered before anything can advance an operation.
@@ -317,6 +334,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let prober = crate::health::spawn(engine.clone(), settings.health, stop.subscribe())
         .context("setting up the TLS client of HTTPS health checks")?;
     let scheduler = tokio::spawn(engine.run_scheduler(stop.subscribe()));
+    if let Some((path, file)) = &seed {
+        let outcomes = crate::seed::apply(&app, file).await.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let created = outcomes.iter().filter(|o| o.created).count();
+        tracing::info!(file = %path.display(), created, unchanged = outcomes.len() - created, "seeded");
+    }
     tracing::info!(
         listen = %listening,
         store = %settings.store,

@@ -57,7 +57,7 @@ impl ServiceInstances {
         let cell = match protocol {
             Protocol::AwsJson11 => &self.json,
             Protocol::RpcV2Cbor => &self.cbor,
-            Protocol::RestJson1 => return None,
+            Protocol::RestJson1 | Protocol::AwsQuery => return None,
         };
         Some(cell.get_or_init(|| (0..self.recs.len()).map(|i| encode_output(&self.summary(i), protocol)).collect()))
     }
@@ -66,7 +66,7 @@ impl ServiceInstances {
         let cell = match protocol {
             Protocol::AwsJson11 => &self.list_json,
             Protocol::RpcV2Cbor => &self.list_cbor,
-            Protocol::RestJson1 => return None,
+            Protocol::RestJson1 | Protocol::AwsQuery => return None,
         };
         Some(
             cell.get_or_init(|| (0..self.recs.len()).map(|i| encode_output(&self.list_summary(i), protocol)).collect()),

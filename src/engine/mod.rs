@@ -120,6 +120,35 @@ pub trait OperationDriver: Send + Sync {
     }
 }
 
+/// Moves `op` one step through its driver and logs, at info, the state the step left it in.
+fn step(
+    driver: &dyn OperationDriver,
+    tx: &mut dyn Tx,
+    service: &str,
+    op: &str,
+    now: i64,
+    timing: &Timing,
+) -> Result<StepOutcome, StoreError> {
+    let outcome = driver.advance(tx, op, now, timing)?;
+    if tracing::enabled!(tracing::Level::INFO) {
+        if let Some(view) = driver.describe(tx, op)? {
+            let current = view.steps.iter().find(|s| s.state == "IN_PROGRESS").map(|s| s.name.as_str());
+            tracing::info!(
+                service,
+                operation = %view.id,
+                operation_type = %view.operation_type,
+                resource = %view.resource,
+                state = %view.state,
+                step = current.unwrap_or(""),
+                error_code = view.error_code.as_deref().unwrap_or(""),
+                "operation {}",
+                if view.terminal { "finished" } else { "moved on" }
+            );
+        }
+    }
+    Ok(outcome)
+}
+
 /// A clock that moves only when told to: in-process tests of service rules run on it, so that
 /// every timestamp they see is the one they set.
 #[derive(Debug, Default)]
@@ -259,7 +288,7 @@ impl Engine {
         };
         // A state machine has a handful of steps; the bound only guards against a driver bug.
         for _ in 0..64 {
-            if driver.advance(tx, op, self.now_ms(), timing)? == StepOutcome::Done {
+            if step(driver.as_ref(), tx, service, op, self.now_ms(), timing)? == StepOutcome::Done {
                 return self.unschedule(tx, service, op);
             }
         }
@@ -299,14 +328,15 @@ impl Engine {
         Ok(())
     }
 
-    /// Advances one step of `op` now (the manual advance); returns whether it is finished.
+    /// Advances one step of `op` now (the manual advance, or a due step); returns whether it is
+    /// finished.
     fn advance_one(&self, tx: &mut dyn Tx, service: &str, op: &str) -> Result<bool, StoreError> {
         let Some(driver) = self.driver(service) else {
             return Err(StoreError::Backend(format!("no driver for {service} operations")));
         };
         let timing = self.timing();
         let now = self.now_ms();
-        match driver.advance(tx, op, now, &timing)? {
+        match step(driver.as_ref(), tx, service, op, now, &timing)? {
             StepOutcome::Done => {
                 self.unschedule(tx, service, op)?;
                 Ok(true)

@@ -13,6 +13,10 @@ pub mod kafkaconnect;
 #[allow(clippy::all, missing_docs)]
 pub mod ram;
 
+#[rustfmt::skip]
+#[allow(clippy::all, missing_docs)]
+pub mod sts;
+
 use crate::wire::shape::WireService;
 
 /// An AWS API localplane serves: one per vendored model.
@@ -24,11 +28,13 @@ pub enum Service {
     KafkaConnect,
     /// AWS Resource Access Manager (`ram`).
     Ram,
+    /// AWS Security Token Service (`sts`).
+    Sts,
 }
 
 impl Service {
     /// Every service, in the order of the models.
-    pub const ALL: &'static [Service] = &[Service::ServiceDiscovery, Service::KafkaConnect, Service::Ram];
+    pub const ALL: &'static [Service] = &[Service::ServiceDiscovery, Service::KafkaConnect, Service::Ram, Service::Sts];
 
     /// The name clients sign with and the admin API spells (the model's `endpointPrefix`).
     pub fn name(self) -> &'static str {
@@ -36,6 +42,7 @@ impl Service {
             Service::ServiceDiscovery => "servicediscovery",
             Service::KafkaConnect => "kafkaconnect",
             Service::Ram => "ram",
+            Service::Sts => "sts",
         }
     }
 
@@ -45,6 +52,7 @@ impl Service {
             "servicediscovery" => Some(Service::ServiceDiscovery),
             "kafkaconnect" => Some(Service::KafkaConnect),
             "ram" => Some(Service::Ram),
+            "sts" => Some(Service::Sts),
             _ => None,
         }
     }
@@ -55,6 +63,7 @@ impl Service {
             Service::ServiceDiscovery => &servicediscovery::WIRE,
             Service::KafkaConnect => &kafkaconnect::WIRE,
             Service::Ram => &ram::WIRE,
+            Service::Sts => &sts::WIRE,
         }
     }
 }

@@ -104,6 +104,7 @@ fn classify<'a>(app: &'a App, req: &Request, request_id: &str) -> Option<Call<'a
                 (service, Some(operation), protocol, labels, operation.name.to_string())
             }
             Route::UnknownOperation { service, protocol, name } => (service, None, protocol, Vec::new(), name),
+            Route::QueryAction { service } => (service, None, Protocol::AwsQuery, Vec::new(), String::new()),
             Route::Other => return None,
         };
     let (registration, backend) = app.registry.at(index)?;
@@ -133,7 +134,16 @@ async fn answer(app: &App, call: &mut Call<'_>, headers: &HeaderMap, body: Body)
         return Err(refused);
     }
     let body = read_body(body).await?;
+    if call.cx.protocol == Protocol::AwsQuery {
+        // The query protocol names its operation in the body.
+        let (action, _) = wire::query::decode_form(&body)?;
+        call.operation = call.wire().operation(&action);
+        call.named = action;
+    }
     identify(app, call, headers, &body)?;
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        debug_exchange(call, "request body", None, &body);
+    }
     request_fault(app, call).await?;
     let input = decode(call, &body)?;
     dispatch(call, &input).await
@@ -238,6 +248,13 @@ async fn request_fault(app: &App, call: &Call<'_>) -> Result<(), ApiError> {
 fn decode(call: &mut Call<'_>, body: &[u8]) -> Result<crate::wire::shape::Json, ApiError> {
     let protocol = call.cx.protocol;
     let Some(operation) = call.operation else {
+        if protocol == Protocol::AwsQuery {
+            let shown: String = call.named.chars().take(128).collect();
+            return Err(ApiError::new(
+                &crate::wire::shape::INVALID_ACTION,
+                format!("{shown} is not an action of {}", call.wire().full_name),
+            ));
+        }
         if protocol != Protocol::RestJson1 {
             wire::decode_rpc_body(protocol, body)?;
             return Err(ApiError::unknown_operation(&call.named));
@@ -254,8 +271,73 @@ fn decode(call: &mut Call<'_>, body: &[u8]) -> Result<crate::wire::shape::Json, 
 /// Dispatch: the service runs the operation and encodes its output.
 async fn dispatch(call: &Call<'_>, input: &crate::wire::shape::Json) -> Result<Option<Vec<u8>>, ApiError> {
     match call.operation {
-        Some(operation) => call.backend.dispatch(&call.cx, operation, input).await,
+        Some(operation) => {
+            call.backend.dispatch(&call.cx, operation, input).await.map_err(|e| scoped(e, &call.cx, input))
+        }
         None => Err(ApiError::unknown_operation(&call.named)),
+    }
+}
+
+/// A not-found error of a service says where it looked: resources live per account and region,
+/// and a client signed for another region (or as another account) is the usual cause. Only the
+/// message text changes; the code and the shape stay AWS's.
+fn scoped(mut err: ApiError, cx: &RequestContext, input: &crate::wire::shape::Json) -> ApiError {
+    if err.shape.status != 404 {
+        return err;
+    }
+    err.message.push_str(&format!(" (searched account {} in region {}", cx.account, cx.region));
+    if let Some((account, region)) = first_arn(input).filter(|(a, r)| *a != cx.account || *r != cx.region) {
+        err.message.push_str(&format!(
+            "; the ARN is of account {account} in region {region}: call with that account's credentials, signed for that region"
+        ));
+    }
+    err.message.push(')');
+    err
+}
+
+/// The account and region of the first ARN among the top-level members of `input`.
+fn first_arn(input: &crate::wire::shape::Json) -> Option<(&str, &str)> {
+    input.as_object()?.values().filter_map(|v| v.as_str()).find_map(|s| {
+        let mut parts = s.splitn(6, ':');
+        let (arn, _partition, _service, region, account) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        (arn == "arn" && parts.next().is_some()).then_some((account, region))
+    })
+}
+
+/// How much of a body a debug line shows.
+const DEBUG_BODY_BYTES: usize = 4096;
+
+/// The debug line of a request's or a response's body: the operation, who called and where, the
+/// status of a response, and the body (CBOR shown as JSON), cut at [`DEBUG_BODY_BYTES`].
+fn debug_exchange(call: &Call<'_>, what: &str, status: Option<u16>, body: &[u8]) {
+    let text = match call.cx.protocol {
+        Protocol::RpcV2Cbor if !body.is_empty() => match wire::decode_rpc_body(Protocol::RpcV2Cbor, body) {
+            Ok(doc) => doc.to_string(),
+            Err(_) => format!("<{} bytes of CBOR>", body.len()),
+        },
+        _ => String::from_utf8_lossy(body).into_owned(),
+    };
+    let shown = if text.len() > DEBUG_BODY_BYTES {
+        let mut cut = DEBUG_BODY_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}… ({} bytes in all)", &text[..cut], text.len())
+    } else {
+        text
+    };
+    let (request_id, service) = (&call.cx.request_id, call.registration.service.name());
+    let (operation, account, region) = (&call.named, &call.cx.account, &call.cx.region);
+    match status {
+        Some(status) => tracing::debug!(
+            request_id = %request_id, service, operation = %operation, account = %account, region = %region,
+            status, body = %shown, "{what}"
+        ),
+        None => tracing::debug!(
+            request_id = %request_id, service, operation = %operation, account = %account, region = %region,
+            body = %shown, "{what}"
+        ),
     }
 }
 
@@ -270,12 +352,40 @@ fn encode(call: &Call<'_>, result: Result<Option<Vec<u8>>, ApiError>) -> Respons
             vec![]
         }
     };
+    let debug = tracing::enabled!(tracing::Level::DEBUG);
     match result {
-        Ok(Some(bytes)) => respond(200, Some(content_type(protocol)), cbor_header(), bytes, request_id),
-        Ok(None) => respond(200, None, cbor_header(), Vec::new(), request_id),
+        Ok(Some(bytes)) => {
+            let bytes = match protocol {
+                Protocol::AwsQuery => wire::query::response(&call.named, &bytes, request_id),
+                _ => bytes,
+            };
+            if debug {
+                debug_exchange(call, "response body", Some(200), &bytes);
+            }
+            respond(200, Some(content_type(protocol)), cbor_header(), bytes, request_id)
+        }
+        Ok(None) if protocol == Protocol::AwsQuery => {
+            let bytes = wire::query::response(&call.named, &[], request_id);
+            if debug {
+                debug_exchange(call, "response body", Some(200), &bytes);
+            }
+            respond(200, Some(content_type(protocol)), vec![], bytes, request_id)
+        }
+        Ok(None) => {
+            if debug {
+                debug_exchange(call, "response body", Some(200), &[]);
+            }
+            respond(200, None, cbor_header(), Vec::new(), request_id)
+        }
         Err(err) => {
             tracing::info!(request_id = %request_id, error = %err, "request failed");
-            let r = wire::encode_error(protocol, Some(call.wire()), &err);
+            let mut r = wire::encode_error(protocol, Some(call.wire()), &err);
+            if protocol == Protocol::AwsQuery {
+                r.body = wire::query::with_request_id(r.body, request_id);
+            }
+            if debug {
+                debug_exchange(call, "response body", Some(r.status), &r.body);
+            }
             respond(r.status, Some(r.content_type), r.headers, r.body, request_id)
         }
     }
@@ -314,6 +424,7 @@ fn content_type(protocol: Protocol) -> &'static str {
         Protocol::AwsJson11 => "application/x-amz-json-1.1",
         Protocol::RpcV2Cbor => "application/cbor",
         Protocol::RestJson1 => "application/json",
+        Protocol::AwsQuery => wire::query::CONTENT_TYPE,
     }
 }
 

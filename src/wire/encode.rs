@@ -328,6 +328,12 @@ pub fn encode_output_sized<T: Encode>(out: &T, protocol: Protocol, bytes: usize)
             out.encode(&mut e);
             e.finish()
         }
+        // The result's members; the front end wraps them in the response elements.
+        Protocol::AwsQuery => {
+            let mut e = super::query::XmlEncoder::default();
+            out.encode(&mut e);
+            e.finish()
+        }
     }
 }
 

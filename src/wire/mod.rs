@@ -4,6 +4,7 @@
 
 pub mod decode;
 pub mod encode;
+pub mod query;
 pub mod rest;
 pub mod shape;
 pub mod sigv4;
@@ -35,6 +36,12 @@ pub enum Route {
         protocol: Protocol,
         /// What the request named (a target, an operation or a path), for the error message.
         name: String,
+    },
+    /// A query-protocol request (a form body) to service `service`, whose operation its body's
+    /// `Action` names: known once the body is read.
+    QueryAction {
+        /// The service (index into the tables).
+        service: usize,
     },
     /// Not an AWS API request of any service here.
     Other,
@@ -73,6 +80,15 @@ pub fn classify(
                 return Route::UnknownOperation { service: i, protocol: Protocol::AwsJson11, name: target };
             }
         }
+        if raw_path == "/" && query::is_form(header("content-type").as_deref()) {
+            // The service the request is signed for, else the first that speaks the query protocol.
+            let signed_for = header("authorization").and_then(|a| sigv4_service(&a));
+            let query = |w: &&&WireService| w.speaks(Protocol::AwsQuery);
+            let signed = services.iter().position(|w| query(&w) && signed_for.as_deref() == Some(w.name));
+            if let Some(service) = signed.or_else(|| services.iter().position(|w| query(&w))) {
+                return Route::QueryAction { service };
+            }
+        }
     }
     for (i, w) in services.iter().enumerate().filter(|(_, w)| w.speaks(Protocol::RestJson1)) {
         if let Some((operation, labels)) = rest::match_operation(method, raw_path, w.operations) {
@@ -93,6 +109,12 @@ pub fn classify(
         }
     }
     Route::Other
+}
+
+/// The service of a SigV4 `Authorization` header's credential scope (`Credential=AK/DATE/REGION/SERVICE/aws4_request`).
+fn sigv4_service(authorization: &str) -> Option<String> {
+    let scope = authorization.split("Credential=").nth(1)?.split([',', ' ']).next()?;
+    scope.split('/').nth(3).map(str::to_string)
 }
 
 /// The route of operation `name` of RPC service `i`.
@@ -140,6 +162,7 @@ pub fn decode_rpc_body(protocol: Protocol, body: &[u8]) -> Result<Json, ApiError
         return Ok(Json::Object(Default::default()));
     }
     match protocol {
+        Protocol::AwsQuery => query::decode_form(body).map(|(_, params)| params),
         Protocol::RpcV2Cbor => {
             let v: ciborium::Value = ciborium::de::from_reader(body).map_err(|e| {
                 ApiError::new(&SERIALIZATION_EXCEPTION, format!("The request body is not valid CBOR: {e}"))
@@ -249,6 +272,12 @@ pub fn encode_error(protocol: Protocol, service: Option<&WireService>, err: &Api
                 body: e.finish(),
             }
         }
+        Protocol::AwsQuery => ErrorResponse {
+            status: shape.status,
+            content_type: query::CONTENT_TYPE,
+            headers: vec![],
+            body: query::error_body(shape, err),
+        },
         Protocol::RpcV2Cbor => {
             let mut e = shape::CborEncoder::new();
             let namespace = service.map_or("com.amazonaws", |w| w.smithy_namespace);

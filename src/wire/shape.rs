@@ -47,6 +47,8 @@ pub enum Protocol {
     RpcV2Cbor,
     /// REST + JSON, the operation found by method and URI template.
     RestJson1,
+    /// AWS query: a form-encoded body naming the operation in `Action`, answered in XML.
+    AwsQuery,
 }
 
 /// How one AWS API is reached on the wire, generated from its model's metadata: the front end
@@ -118,6 +120,14 @@ pub struct ErrorShape {
 /// Malformed request body: the framework error of the RPC protocols.
 pub static SERIALIZATION_EXCEPTION: ErrorShape =
     ErrorShape { name: "SerializationException", status: 400, server_fault: false, members: &["Message"] };
+
+/// A query-protocol request whose parameters break the model's constraints (the protocol's common error).
+pub static VALIDATION_ERROR: ErrorShape =
+    ErrorShape { name: "ValidationError", status: 400, server_fault: false, members: &["Message"] };
+
+/// A query-protocol request naming no action, or one the service does not have or serve.
+pub static INVALID_ACTION: ErrorShape =
+    ErrorShape { name: "InvalidAction", status: 400, server_fault: false, members: &["Message"] };
 
 /// A request for an operation the service does not have.
 pub static UNKNOWN_OPERATION_EXCEPTION: ErrorShape =

@@ -9,10 +9,10 @@ use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_localplane");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_localplane");
 
 /// A `localplane serve` started by a test, killed when dropped.
-struct Started {
+pub(crate) struct Started {
     child: Child,
     /// The lines it printed on stdout, as they come.
     lines: std::sync::mpsc::Receiver<String>,
@@ -20,7 +20,7 @@ struct Started {
 
 impl Started {
     /// Starts `serve` with `args` and the extra environment `env`, stdout piped.
-    fn serve(args: &[&str], env: &[(&str, &str)], dir: &std::path::Path) -> Started {
+    pub(crate) fn serve(args: &[&str], env: &[(&str, &str)], dir: &std::path::Path) -> Started {
         let mut child = Command::new(BIN)
             .arg("serve")
             .args(args)
@@ -44,12 +44,12 @@ impl Started {
     }
 
     /// The next line on stdout (panics after 20 s).
-    fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         self.lines.recv_timeout(Duration::from_secs(20)).expect("a line on stdout within 20 s")
     }
 
     /// The endpoint of the `LOCALPLANE_ENDPOINT=` line, which comes first.
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         let line = self.line();
         line.strip_prefix("LOCALPLANE_ENDPOINT=").unwrap_or_else(|| panic!("not the endpoint line: {line}")).to_string()
     }
@@ -62,7 +62,7 @@ impl Drop for Started {
     }
 }
 
-fn cloudmap_at(endpoint: &str) -> sd::Client {
+pub(crate) fn cloudmap_at(endpoint: &str) -> sd::Client {
     let conf = sd::Config::builder()
         .behavior_version(sd::config::BehaviorVersion::latest())
         .region(sd::config::Region::new(REGION))
@@ -72,7 +72,7 @@ fn cloudmap_at(endpoint: &str) -> sd::Client {
     sd::Client::from_conf(conf)
 }
 
-fn kafkaconnect_at(endpoint: &str) -> kc::Client {
+pub(crate) fn kafkaconnect_at(endpoint: &str) -> kc::Client {
     let conf = kc::Config::builder()
         .behavior_version(kc::config::BehaviorVersion::latest())
         .region(kc::config::Region::new(REGION))
@@ -127,6 +127,7 @@ async fn env_prints_exports_that_a_shell_can_eval() {
         format!("export AWS_ENDPOINT_URL_SERVICEDISCOVERY='{endpoint}'"),
         format!("export AWS_ENDPOINT_URL_KAFKACONNECT='{endpoint}'"),
         format!("export AWS_ENDPOINT_URL_RAM='{endpoint}'"),
+        format!("export AWS_ENDPOINT_URL_STS='{endpoint}'"),
         "export AWS_DISABLE_HOST_PREFIX_INJECTION='true'".to_string(),
         "export AWS_ACCESS_KEY_ID='111122223333'".to_string(),
         "export AWS_DEFAULT_REGION='eu-west-1'".to_string(),

@@ -12,6 +12,7 @@ pub const SERVICES: &[(&str, &str)] = &[
     ("servicediscovery", "models/servicediscovery/service-2.json"),
     ("kafkaconnect", "models/kafkaconnect/service-2.json"),
     ("ram", "models/ram/service-2.json"),
+    ("sts", "models/sts/service-2.json"),
 ];
 
 /// Path of the generated module for a service, relative to the repo root.
@@ -166,6 +167,7 @@ fn protocol_variant(name: &str) -> Option<&'static str> {
         "smithy-rpc-v2-cbor" => Some("RpcV2Cbor"),
         "json" => Some("AwsJson11"),
         "rest-json" => Some("RestJson1"),
+        "query" => Some("AwsQuery"),
         _ => None,
     }
 }
@@ -543,6 +545,9 @@ impl<'a> Generator<'a> {
             ("errors::INVALID_INPUT".into(), "SERIALIZATION_EXCEPTION".into())
         } else if self.shapes.contains_key("InvalidParameterException") {
             ("errors::INVALID_PARAMETER_EXCEPTION".into(), "errors::INVALID_PARAMETER_EXCEPTION".into())
+        } else if !self.shapes.contains_key("BadRequestException") {
+            // A query-protocol model (STS) has neither: the protocol's common `ValidationError`.
+            ("VALIDATION_ERROR".into(), "VALIDATION_ERROR".into())
         } else {
             ("errors::BAD_REQUEST_EXCEPTION".into(), "errors::BAD_REQUEST_EXCEPTION".into())
         }
