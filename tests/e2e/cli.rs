@@ -155,7 +155,8 @@ async fn env_prints_exports_that_a_shell_can_eval() {
     // Beside LocalStack or moto: only the per-service endpoints.
     let out = run(&["env", "--services-only", "--endpoint", &endpoint]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 4, "{text}");
+    // One per service (Cloud Map, MSK Connect, RAM, STS) and AWS_DISABLE_HOST_PREFIX_INJECTION.
+    assert_eq!(text.lines().count(), 5, "{text}");
     assert!(!text.contains("AWS_ENDPOINT_URL="), "{text}");
     let out = run(&["env", "--endpoint", "127.0.0.1:4566"]);
     assert!(!out.status.success());
