@@ -8,6 +8,7 @@ mod crash;
 mod dns;
 mod kafkaconnect;
 mod models;
+mod quotas;
 mod replicas;
 mod robustness;
 mod security;
