@@ -1,4 +1,7 @@
-//! The embedded SQLite backend. One writer thread owns the write connection and commits several
+//! The embedded SQLite database. `--data-dir` uses it through [`Log`], the durable log of the
+//! in-memory mirror (`super::mirror`). [`Sqlite`] is the backend that runs transactions in SQLite
+//! itself (the data directory's backend before the mirror; now what tests compare PostgreSQL
+//! with): one writer thread owns the write connection and commits several
 //! queued transactions together (group commit: one fsync for many acknowledged writes). Each job's
 //! changes wait in memory until its body says to keep them, so that one failing body cannot touch
 //! another (a job that needs to read its own range scans or delete a prefix uses a savepoint
