@@ -157,8 +157,9 @@ impl Backend for Mirror {
         })
     }
 
+    /// The database file and its WAL, as for the SQLite backend.
     fn size_bytes(&self) -> u64 {
-        self.shared.mem.size_bytes()
+        super::sqlite::file_bytes(&self.path)
     }
 }
 

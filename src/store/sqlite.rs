@@ -180,18 +180,14 @@ impl Log {
         Ok(())
     }
 
-    /// Size of the database and its WAL in bytes.
-    pub fn size_bytes(&self) -> u64 {
-        file_bytes(&self.path)
-    }
-
     /// Where the database is.
     pub fn path(&self) -> &Path {
         &self.path
     }
 }
 
-fn file_bytes(p: &Path) -> u64 {
+/// Size of the database file `p` and its WAL in bytes.
+pub fn file_bytes(p: &Path) -> u64 {
     let wal = p.with_extension("db-wal");
     [p, wal.as_path()].iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum()
 }
