@@ -8,6 +8,15 @@
 --   BENCH_EXPECT   a substring every correct 200 body must contain
 --   BENCH_MODE     "fixed" (default) or "register": RegisterInstance with a distinct InstanceId per
 --                  request, spread round-robin over BENCH_SERVICES ("key:srv-id,key:srv-id,...")
+--                  "register-cycle": RegisterInstance over a fixed set of BENCH_IDS instance ids per
+--                  thread (re-registrations: no quota is ever reached)
+--                  "deregister": RegisterInstance and DeregisterInstance alternating, each deregistration
+--                  of an id registered 1,024 sends earlier (every answer counts: half of the rate is
+--                  deregistrations)
+--                  "create-service": CreateService with a new name per request in BENCH_NAMESPACE
+--                  "update-service": UpdateService cycling over BENCH_SERVICES (ids in a DNS namespace)
+--   BENCH_IDS      register-cycle: instance ids per thread (default 4000)
+--   BENCH_NAMESPACE create-service: the namespace id
 --   BENCH_TAG      prefix of the generated instance ids (distinct per run)
 --   BENCH_QUOTA    register mode: registrations per thread, then the thread stops (0 = until -d
 --                  ends; wrk itself still runs until -d ends)
@@ -67,7 +76,7 @@ local nthreads = 1
 function init(args)
   math.randomseed(os.time() * 100 + (tid or 0))
   nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
-  if mode == "register" then
+  if mode ~= "fixed" then
     for entry in string.gmatch(os.getenv("BENCH_SERVICES") or "", "[^,]+") do
       local k, s = string.match(entry, "([^:]+):(.+)")
       table.insert(services, { key = k, id = s, headers = headers_for(k) })
@@ -77,9 +86,69 @@ function init(args)
   end
 end
 
+local ids = tonumber(os.getenv("BENCH_IDS") or "4000")
+local namespace = os.getenv("BENCH_NAMESPACE") or ""
+local sd_prefix = "Route53AutoNaming_v20170314."
+local counted = {}
+
+local function with_target(h, op)
+  local c = {}
+  for k, v in pairs(h) do c[k] = v end
+  c["X-Amz-Target"] = sd_prefix .. op
+  c["Content-Type"] = "application/x-amz-json-1.1"
+  return c
+end
+
+local function register_body(srv, id, n)
+  return '{"ServiceId":"' .. srv .. '","InstanceId":"' .. id .. '","Attributes":{"AWS_INSTANCE_IPV4":"10.' ..
+         (n % 250) .. '.' .. (tid % 250) .. '.7","AWS_INSTANCE_PORT":"8080","stage":"blue","zone":"z' .. (n % 3) .. '"}}'
+end
+
+local function cycle_request()
+  local n = sent
+  sent = sent + 1
+  local s = services[((n * nthreads + tid - 1) % #services) + 1]
+  local h = s.hdr
+  if not h then
+    s.hdr = {
+      RegisterInstance = with_target(s.headers, "RegisterInstance"),
+      DeregisterInstance = with_target(s.headers, "DeregisterInstance"),
+      CreateService = with_target(s.headers, "CreateService"),
+      UpdateService = with_target(s.headers, "UpdateService"),
+    }
+    h = s.hdr
+  end
+  if mode == "register-cycle" then
+    local id = tag .. "-" .. tid .. "-" .. (n % ids)
+    return wrk.format("POST", "/", h.RegisterInstance, register_body(s.id, id, n))
+  elseif mode == "deregister" then
+    -- Even sends register id n/2; odd ones deregister the id registered 1,024 sends earlier (long
+    -- answered: a thread's connections have one request in flight each), or register while none is.
+    local pair = math.floor(n / 2)
+    local gone = pair - 512
+    if n % 2 == 0 or gone < 0 then
+      local srv = services[(pair % #services) + 1].id
+      local id = tag .. "-" .. tid .. "-" .. (n % 2) .. "-" .. pair
+      return wrk.format("POST", "/", h.RegisterInstance, register_body(srv, id, pair))
+    end
+    local srv = services[(gone % #services) + 1].id
+    local id = tag .. "-" .. tid .. "-0-" .. gone
+    return wrk.format("POST", "/", h.DeregisterInstance, '{"ServiceId":"' .. srv .. '","InstanceId":"' .. id .. '"}')
+  elseif mode == "create-service" then
+    return wrk.format("POST", "/", h.CreateService,
+      '{"Name":"' .. tag .. "-" .. tid .. "-" .. n .. '","NamespaceId":"' .. namespace .. '","Type":"HTTP"}')
+  else -- update-service
+    return wrk.format("POST", "/", h.UpdateService, '{"Id":"' .. s.id .. '","Service":{"Description":"d' .. n ..
+      '","DnsConfig":{"DnsRecords":[{"Type":"A","TTL":' .. (n % 100 + 1) .. '}]}}}')
+  end
+end
+
 function request()
-  if mode ~= "register" then
+  if mode == "fixed" then
     return fixed_request
+  end
+  if mode ~= "register" then
+    return cycle_request()
   end
   local n = sent
   sent = sent + 1

@@ -80,6 +80,15 @@ pub struct ServeArgs {
     /// variable takes 1/0, true/false, yes/no or on/off.
     #[arg(long, env = "LOCALPLANE_SKIP_INTEGRITY_CHECK", value_parser = BoolishValueParser::new())]
     pub skip_integrity_check: bool,
+    /// Raises or lowers a service quota, such as instances_per_service=5000 (repeatable; the
+    /// variable takes a comma-separated list). Quotas: namespaces_per_region (50),
+    /// instances_per_service (1000), tags_per_resource (50), custom_attributes_per_instance (30),
+    /// attributes_per_service (30) — AWS's defaults.
+    #[arg(long = "quota", value_name = "NAME=N", env = "LOCALPLANE_QUOTAS", value_delimiter = ',')]
+    pub quotas: Vec<String>,
+    /// How long finished operations are kept, such as 24h or 30m, or forever [default: 24h].
+    #[arg(long, env = "LOCALPLANE_OPERATION_RETENTION")]
+    pub operation_retention: Option<String>,
 }
 
 /// The settings `serve` runs with, after flags, environment and file are merged.
@@ -115,6 +124,10 @@ pub struct Settings {
     pub skip_integrity_check: bool,
     /// The seed file to apply at start.
     pub seed: Option<PathBuf>,
+    /// The service quotas.
+    pub quotas: crate::config::Quotas,
+    /// How long finished operations are kept (`None`: forever).
+    pub operation_retention: Option<std::time::Duration>,
 }
 
 impl ServeArgs {
@@ -167,6 +180,19 @@ impl ServeArgs {
                 .map_err(|e| anyhow::anyhow!("--health-check-allowed-cidrs: {e}"))?,
             None => Default::default(),
         };
+        let mut quotas = crate::config::Quotas::default();
+        for (name, value) in &file.quotas {
+            quotas.set(name, *value).map_err(|e| anyhow::anyhow!("[quotas] in the config file: {e}"))?;
+        }
+        for flag in &self.quotas {
+            quotas.set_from_flag(flag).map_err(anyhow::Error::msg)?;
+        }
+        let operation_retention = match self.operation_retention.clone().or_else(|| file.operation_retention.clone()) {
+            None => Some(crate::engine::DEFAULT_OPERATION_RETENTION),
+            Some(text) => {
+                crate::engine::parse_retention(&text).map_err(|e| anyhow::anyhow!("--operation-retention: {e}"))?
+            }
+        };
         Ok(Settings {
             listen: self.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4566))),
             data_dir: match &store {
@@ -194,6 +220,8 @@ impl ServeArgs {
             },
             skip_integrity_check: self.skip_integrity_check || file.skip_integrity_check.unwrap_or(false),
             seed: self.seed.clone(),
+            quotas,
+            operation_retention,
         })
     }
 }
@@ -312,6 +340,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let store = settings.store.open().await.with_context(|| format!("opening the store {}", settings.store))?;
     let engine = Engine::new(store, Arc::new(SystemClock), settings.timing.clone());
+    engine.set_quotas(settings.quotas.clone());
+    engine.set_operation_retention(settings.operation_retention);
     // The drivers are registered before anything can advance an operation.
     let mut app = App::new(
         engine.clone(),

@@ -38,6 +38,18 @@ fn resource_of(op: &OperationRec) -> String {
 }
 
 impl OperationDriver for CloudMapDriver {
+    fn forget(&self, tx: &mut dyn Tx, op_ref: &str) -> Result<bool, StoreError> {
+        let Some((keys, op_id)) = Keys::from_op_ref(op_ref) else { return Ok(true) };
+        let k = keys.operation(&op_id);
+        if let Some(op) = get_json::<OperationRec>(tx, &k)? {
+            // The by-time index entry lives with the account that asked for it.
+            let asked = Keys::new(op.performer.as_deref().unwrap_or(&op.owner), &op.region);
+            tx.delete(&asked.operation_by_time(op.create_date, &op_id))?;
+            tx.delete(&k)?;
+        }
+        Ok(true)
+    }
+
     fn describe(&self, tx: &mut dyn Tx, op_ref: &str) -> Result<Option<OperationView>, StoreError> {
         let Some((keys, op_id)) = Keys::from_op_ref(op_ref) else { return Ok(None) };
         let Some(op) = get_json::<OperationRec>(tx, &keys.operation(&op_id))? else { return Ok(None) };

@@ -356,7 +356,7 @@ pub static REGISTRATION: crate::registry::Registration = crate::registry::Regist
     check_document: records::check_document,
     shareable: &[records::SHAREABLE_NAMESPACE],
     start: |engine, _| {
-        let backend = Arc::new(CloudMap::new(engine.clone(), Quotas::default()));
+        let backend = Arc::new(CloudMap::new(engine.clone(), Quotas::from_config(&engine.quotas())));
         (backend, Arc::new(driver::CloudMapDriver))
     },
 };

@@ -29,6 +29,20 @@ pub struct Quotas {
     pub attributes_per_service: usize,
 }
 
+impl Quotas {
+    /// The Cloud Map quotas of the server's configuration (`[quotas]`, `--quota`).
+    pub fn from_config(q: &crate::config::Quotas) -> Quotas {
+        let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        Quotas {
+            namespaces: n(q.namespaces_per_region),
+            instances_per_service: i32::try_from(q.instances_per_service).unwrap_or(i32::MAX),
+            tags_per_resource: n(q.tags_per_resource),
+            custom_attributes_per_instance: n(q.custom_attributes_per_instance),
+            attributes_per_service: n(q.attributes_per_service),
+        }
+    }
+}
+
 impl Default for Quotas {
     fn default() -> Self {
         Quotas {

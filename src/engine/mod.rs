@@ -118,6 +118,13 @@ pub trait OperationDriver: Send + Sync {
     fn describe(&self, _tx: &mut dyn Tx, _op: &str) -> Result<Option<OperationView>, StoreError> {
         Ok(None)
     }
+
+    /// Deletes the record of the finished operation `op`, past the retention of finished
+    /// operations; false when this service keeps its operations (then the engine keeps its index
+    /// entry too).
+    fn forget(&self, _tx: &mut dyn Tx, _op: &str) -> Result<bool, StoreError> {
+        Ok(false)
+    }
 }
 
 /// Moves `op` one step through its driver and logs, at info, the state the step left it in.
@@ -148,6 +155,26 @@ fn step(
     }
     Ok(outcome)
 }
+
+/// How long finished operations are kept when nothing says otherwise (`--operation-retention`).
+pub const DEFAULT_OPERATION_RETENTION: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Parses `--operation-retention`: a duration such as `24h` or `30m`, or `forever` (`None`).
+pub fn parse_retention(text: &str) -> Result<Option<std::time::Duration>, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("forever") {
+        return Ok(None);
+    }
+    let d = humantime::parse_duration(t)
+        .map_err(|e| format!("'{text}' is not a duration such as 24h or 30m, nor forever: {e}"))?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err(format!("'{text}' is too short; keep finished operations at least 1s"));
+    }
+    Ok(Some(d))
+}
+
+/// How many index entries one retention pass reads per service.
+const RETENTION_BATCH: usize = 512;
 
 /// A clock that moves only when told to: in-process tests of service rules run on it, so that
 /// every timestamp they see is the one they set.
@@ -192,6 +219,10 @@ struct EngineInner {
     last_creation: std::sync::atomic::AtomicI64,
     /// The operations whose steps keep failing on this replica, backed off.
     failures: std::sync::Mutex<scheduler::Failures>,
+    /// The service quotas of this server.
+    quotas: RwLock<crate::config::Quotas>,
+    /// How long finished operations are kept, in ms (`i64::MAX`: forever).
+    retention_ms: AtomicI64,
 }
 
 /// A refresh read the store when the local copy had seen `changes` local changes; a local change
@@ -217,8 +248,88 @@ impl Engine {
                 request_faults: AtomicU64::new(faults_word(0, true)),
                 last_creation: std::sync::atomic::AtomicI64::new(0),
                 failures: Default::default(),
+                quotas: RwLock::new(crate::config::Quotas::default()),
+                retention_ms: AtomicI64::new(i64::MAX),
             }),
         }
+    }
+
+    /// Sets the service quotas (before the services start: they read them once).
+    pub fn set_quotas(&self, quotas: crate::config::Quotas) {
+        if let Ok(mut q) = self.inner.quotas.write() {
+            *q = quotas;
+        }
+    }
+
+    /// The service quotas.
+    pub fn quotas(&self) -> crate::config::Quotas {
+        self.inner.quotas.read().map(|q| q.clone()).unwrap_or_default()
+    }
+
+    /// Sets how long finished operations are kept (`None`: forever).
+    pub fn set_operation_retention(&self, retention: Option<std::time::Duration>) {
+        let ms = retention.map_or(i64::MAX, |d| d.as_millis().min(i64::MAX as u128) as i64);
+        self.inner.retention_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Drops the finished operations created longer ago than the retention: reads the operation
+    /// index from its oldest entry and stops at the first one young enough, so a pass costs what
+    /// it drops (plus the few old operations still running), never a walk over the history.
+    /// Returns how many went.
+    pub async fn drop_expired_operations(&self) -> Result<usize, StoreError> {
+        let retention = self.inner.retention_ms.load(Ordering::Relaxed);
+        if retention == i64::MAX {
+            return Ok(0);
+        }
+        let cutoff = self.now_ms().saturating_sub(retention);
+        let services: Vec<&'static str> =
+            self.inner.drivers.read().map(|d| d.keys().copied().collect()).unwrap_or_default();
+        let mut dropped = 0;
+        for service in services {
+            loop {
+                let engine = self.clone();
+                let (n, more) = self
+                    .inner
+                    .store
+                    .write(move |tx| -> Result<(usize, bool), StoreError> {
+                        engine.drop_expired_batch(tx, service, cutoff)
+                    })
+                    .await?;
+                dropped += n;
+                if !more {
+                    break;
+                }
+            }
+        }
+        Ok(dropped)
+    }
+
+    /// One batch of [`Engine::drop_expired_operations`] for `service`: (dropped, more may be due).
+    fn drop_expired_batch(&self, tx: &mut dyn Tx, service: &str, cutoff: i64) -> Result<(usize, bool), StoreError> {
+        let Some(driver) = self.driver(service) else { return Ok((0, false)) };
+        let prefix = format!("{OPS}{service}/");
+        let end = format!("{prefix}{:016x}/", cutoff.max(0));
+        let rows = tx.scan(&prefix, None, RETENTION_BATCH)?;
+        let full = rows.len() == RETENTION_BATCH;
+        let mut dropped = 0;
+        let mut young = false;
+        for (key, _) in rows {
+            if key >= end {
+                young = true;
+                break;
+            }
+            let Some((_, op)) = parse_ops_key(&key) else { continue };
+            if tx.get(&format!("{SCHED_OF}{service}/{op}"))?.is_some() {
+                // Still running: kept (and stepped over) until it finishes.
+                continue;
+            }
+            if driver.forget(tx, op)? {
+                tx.delete(&key)?;
+                dropped += 1;
+            }
+        }
+        // Another batch only when this one dropped something and did not reach young entries.
+        Ok((dropped, full && !young && dropped > 0))
     }
 
     /// Registers the state machine of `service`'s operations.

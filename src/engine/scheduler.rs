@@ -9,6 +9,8 @@ use std::time::Duration;
 
 /// How often the scheduler re-reads what other replicas may have changed (timing, fault rules).
 const SETTINGS_REFRESH: Duration = Duration::from_millis(250);
+/// How often the scheduler drops the finished operations past the retention.
+const RETENTION_SWEEP: Duration = Duration::from_secs(1);
 /// The longest the scheduler sleeps, which bounds how late a replica sees those changes.
 const MAX_SCHEDULER_SLEEP_MS: i64 = 500;
 /// The first retry of a failed step, doubling with each further failure up to [`MAX_BACKOFF_MS`].
@@ -200,11 +202,16 @@ impl Engine {
         // Consecutive failed passes: the pause after one doubles, so a store that refuses writes
         // (a full disk) is not retried in a loop.
         let mut failed_passes: u32 = 0;
+        let mut swept: Option<tokio::time::Instant> = None;
         while !shutdown.is_stopped() {
             let mut pass: Result<(), StoreError> = Ok(());
             if refreshed.is_none_or(|t| t.elapsed() >= SETTINGS_REFRESH) {
                 pass = self.refresh_settings().await;
                 refreshed = Some(tokio::time::Instant::now());
+            }
+            if pass.is_ok() && swept.is_none_or(|t| t.elapsed() >= RETENTION_SWEEP) {
+                pass = self.drop_expired_operations().await.map(|_| ());
+                swept = Some(tokio::time::Instant::now());
             }
             let manual = self.timing().profile == TimingProfile::Manual;
             if !manual && pass.is_ok() {

@@ -163,6 +163,66 @@ impl Tx for WriteTx<'_, '_> {
     }
 }
 
+/// A kept write's changes, in the order they were first made: each key once, with its value
+/// afterwards (`None`: deleted).
+pub type WriteSet = Vec<(String, Option<Vec<u8>>)>;
+
+impl Memory {
+    /// An in-memory store holding `map` (the contents of a database being mirrored).
+    pub fn with_contents(map: BTreeMap<String, Vec<u8>>) -> Self {
+        let bytes = map.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
+        Memory { map: RwLock::new(map), bytes: AtomicU64::new(bytes) }
+    }
+
+    /// Counts the bytes again (after [`Memory::exclusive`] replaced the map).
+    pub fn recount(&self) {
+        let bytes = self.read_lock().iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
+        self.bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Holds the exclusive lock (no write runs meanwhile) while `f` runs.
+    pub fn exclusive<R>(&self, f: impl FnOnce(&mut BTreeMap<String, Vec<u8>>) -> R) -> R {
+        f(&mut self.write_lock())
+    }
+
+    /// Runs `body` in a snapshot; `then` runs while the snapshot still holds (nothing written since).
+    pub fn read_then<R>(&self, body: TxBody, then: impl FnOnce() -> R) -> (Box<dyn Any + Send>, R) {
+        let map = self.read_lock();
+        let out = body(&mut ReadTx { map: &map });
+        (out, then())
+    }
+
+    /// Runs `body` as a write; `done` runs under the same exclusive lock with the write set when
+    /// the body's result says to keep its changes, with `None` otherwise.
+    pub fn write_then<R>(
+        &self,
+        body: TxBody,
+        keep: fn(&(dyn Any + Send)) -> bool,
+        done: impl FnOnce(Option<WriteSet>) -> R,
+    ) -> (Box<dyn Any + Send>, R) {
+        let mut map = self.write_lock();
+        let mut tx = WriteTx { map: &mut map, bytes: &self.bytes, undo: Vec::new(), committed: false };
+        let out = body(&mut tx);
+        if !keep(out.as_ref()) {
+            drop(tx);
+            return (out, done(None));
+        }
+        tx.committed = true;
+        let undo = std::mem::take(&mut tx.undo);
+        let mut seen = std::collections::HashSet::with_capacity(undo.len());
+        let mut set = Vec::with_capacity(undo.len());
+        for (key, _) in undo {
+            if !seen.contains(&key) {
+                let now = tx.map.get(&key).cloned();
+                seen.insert(key.clone());
+                set.push((key, now));
+            }
+        }
+        let r = done(Some(set));
+        (out, r)
+    }
+}
+
 impl Backend for Memory {
     fn read_boxed(&self, body: TxBody) -> BoxFuture<Result<Box<dyn Any + Send>, StoreError>> {
         let out = {

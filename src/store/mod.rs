@@ -3,6 +3,7 @@
 //! speaks keys and JSON documents; secondary indexes are more keys written in the same transaction.
 
 pub mod memory;
+pub mod mirror;
 pub mod postgres;
 pub mod sqlite;
 
@@ -67,7 +68,7 @@ impl Location {
     pub async fn open(&self) -> Result<Store, StoreError> {
         let backend: Arc<dyn Backend> = match self {
             Location::Memory => Arc::new(memory::Memory::new()),
-            Location::Sqlite(dir) => Arc::new(sqlite::Sqlite::open(dir)?),
+            Location::Sqlite(dir) => Arc::new(mirror::Mirror::open(dir)?),
             Location::Postgres(url) => {
                 let url = url.clone();
                 Arc::new(

@@ -1,4 +1,7 @@
-//! The embedded SQLite backend. One writer thread owns the write connection and commits several
+//! The embedded SQLite database. `--data-dir` uses it through [`Log`], the durable log of the
+//! in-memory mirror (`super::mirror`). [`Sqlite`] is the backend that runs transactions in SQLite
+//! itself (the data directory's backend before the mirror; now what tests compare PostgreSQL
+//! with): one writer thread owns the write connection and commits several
 //! queued transactions together (group commit: one fsync for many acknowledged writes). Each job's
 //! changes wait in memory until its body says to keep them, so that one failing body cannot touch
 //! another (a job that needs to read its own range scans or delete a prefix uses a savepoint
@@ -102,30 +105,112 @@ pub fn check_integrity(dir: &Path) -> Result<(), StoreError> {
     Err(damaged(format!("quick_check: {}", shown.join("; "))))
 }
 
+/// Opens the write connection of the database in `dir` (WAL, full fsync, migrated) and starts its
+/// checkpoint thread.
+fn open_file(dir: &Path) -> Result<(Connection, Wal, PathBuf), StoreError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| StoreError::Backend(format!("cannot create data directory {}: {e}", dir.display())))?;
+    let path = dir.join(DB_FILE);
+    let writer = Connection::open(&path).map_err(backend_err)?;
+    writer
+        .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA journal_size_limit=67108864;")
+        .map_err(backend_err)?;
+    migrate(&writer)?;
+    // Checkpoints run on their own thread and connection, not inline in the writer's commits.
+    writer.execute_batch("PRAGMA wal_autocheckpoint=0;").map_err(backend_err)?;
+    let checkpointer = Connection::open(&path).map_err(backend_err)?;
+    checkpointer.execute_batch("PRAGMA busy_timeout=5000;").map_err(backend_err)?;
+    let (committed, commits) = mpsc::sync_channel::<()>(1);
+    let wal_frames = Arc::new(AtomicI64::new(0));
+    let seen = wal_frames.clone();
+    std::thread::Builder::new()
+        .name("localplane-sqlite-checkpoint".into())
+        .spawn(move || checkpoint_loop(checkpointer, commits, seen))
+        .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok((writer, Wal { committed, frames: wal_frames }, path))
+}
+
+/// The database file of a data directory used as the durable log of the in-memory mirror
+/// (`super::mirror`): each call of [`Log::commit`] writes a group of kept transactions' changes in
+/// one SQLite transaction and returns once it is on disk.
+pub struct Log {
+    conn: Connection,
+    wal: Wal,
+    path: PathBuf,
+}
+
+impl Log {
+    /// Opens (creating or migrating) the database in `dir`; returns it with everything it holds.
+    pub fn open(dir: &Path) -> Result<(Log, BTreeMap<String, Vec<u8>>), StoreError> {
+        let (conn, wal, path) = open_file(dir)?;
+        let log = Log { conn, wal, path };
+        let all = log.load()?;
+        Ok((log, all))
+    }
+
+    /// Every key and value of the database.
+    pub fn load(&self) -> Result<BTreeMap<String, Vec<u8>>, StoreError> {
+        let mut st = self.conn.prepare_cached("SELECT k, v FROM kv").map_err(backend_err)?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))).map_err(backend_err)?;
+        rows.collect::<Result<BTreeMap<_, _>, _>>().map_err(backend_err)
+    }
+
+    /// Writes `changes` (in order; `None` deletes) in one durable transaction.
+    pub fn commit<'a>(
+        &mut self,
+        changes: impl Iterator<Item = &'a (String, Option<Vec<u8>>)>,
+    ) -> Result<(), StoreError> {
+        run_cached(&self.conn, "BEGIN IMMEDIATE")?;
+        let written = (|| {
+            for (k, v) in changes {
+                match v {
+                    Some(v) => raw_put(&self.conn, k, v)?,
+                    None => {
+                        raw_delete(&self.conn, k)?;
+                    }
+                }
+            }
+            run_cached(&self.conn, "COMMIT")
+        })();
+        if let Err(e) = written {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+        after_commit(&self.conn, &self.wal);
+        Ok(())
+    }
+
+    /// Where the database is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Size of the database file `p` and its WAL in bytes.
+pub fn file_bytes(p: &Path) -> u64 {
+    let wal = p.with_extension("db-wal");
+    [p, wal.as_path()].iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum()
+}
+
+/// After a commit: tells the checkpointer, and restarts a WAL grown past [`WAL_RESTART_FRAMES`].
+fn after_commit(conn: &Connection, wal: &Wal) {
+    // Full means a checkpoint is already due.
+    let _ = wal.committed.try_send(());
+    if wal.frames.load(Ordering::Relaxed) > WAL_RESTART_FRAMES {
+        // Most frames are copied already; this copies the rest and makes the next commit start the
+        // WAL over (waiting for readers of older snapshots).
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "restarting the SQLite WAL failed; trying again later");
+        }
+        wal.frames.store(0, Ordering::Relaxed);
+    }
+}
+
 impl Sqlite {
     /// Opens (creating if needed) the database [`DB_FILE`] in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Backend(format!("cannot create data directory {}: {e}", dir.display())))?;
-        let path = dir.join(DB_FILE);
-        let writer = Connection::open(&path).map_err(backend_err)?;
-        writer
-            .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA journal_size_limit=67108864;")
-            .map_err(backend_err)?;
-        migrate(&writer)?;
+        let (writer, wal, path) = open_file(dir)?;
         let readers = (0..READERS).map(|_| open_reader(&path)).collect::<Result<Vec<_>, _>>()?;
-        // Checkpoints run on their own thread and connection, not inline in the writer's commits.
-        writer.execute_batch("PRAGMA wal_autocheckpoint=0;").map_err(backend_err)?;
-        let checkpointer = Connection::open(&path).map_err(backend_err)?;
-        checkpointer.execute_batch("PRAGMA busy_timeout=5000;").map_err(backend_err)?;
-        let (committed, commits) = mpsc::sync_channel::<()>(1);
-        let wal_frames = Arc::new(AtomicI64::new(0));
-        let seen = wal_frames.clone();
-        std::thread::Builder::new()
-            .name("localplane-sqlite-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpointer, commits, seen))
-            .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))?;
-        let wal = Wal { committed, frames: wal_frames };
         Ok(Self::start(writer, Some(wal), Some(Arc::new(Mutex::new(readers))), Some(path)))
     }
 
@@ -229,16 +314,7 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, wal: Option<Wal>) 
         if !writes.is_empty() {
             commit_group(&mut conn, writes);
             if let Some(wal) = &wal {
-                // Full means a checkpoint is already due.
-                let _ = wal.committed.try_send(());
-                if wal.frames.load(Ordering::Relaxed) > WAL_RESTART_FRAMES {
-                    // Most frames are copied already; this copies the rest and makes the next
-                    // commit start the WAL over (waiting for readers of older snapshots).
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
-                        tracing::warn!(error = %e, "restarting the SQLite WAL failed; trying again later");
-                    }
-                    wal.frames.store(0, Ordering::Relaxed);
-                }
+                after_commit(&conn, wal);
             }
         }
     }
@@ -517,9 +593,7 @@ impl Backend for Sqlite {
     }
 
     fn size_bytes(&self) -> u64 {
-        let Some(p) = &self.path else { return 0 };
-        let wal = p.with_extension("db-wal");
-        [p.as_path(), wal.as_path()].iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum()
+        self.path.as_deref().map_or(0, file_bytes)
     }
 }
 

@@ -9,6 +9,7 @@ mod debugging;
 mod dns;
 mod kafkaconnect;
 mod models;
+mod quotas;
 mod ram;
 mod replicas;
 mod robustness;
