@@ -1,6 +1,5 @@
 //! The application a server runs: the started services (the registry), the operation engine and
-//! the settings every request reads. `server`, `admin` and `metrics` import it; it imports none of them
-//! but the console state it holds for `admin`.
+//! the settings every request reads. `server`, `admin` and `metrics` import it; it imports none of them.
 
 use crate::auth::Auth;
 use crate::engine::{Engine, FaultRule};
@@ -24,7 +23,7 @@ pub struct App {
     /// Who may call: signature verification and the admin token.
     pub auth: Auth,
     /// The web console's state (what it saw of operations' steps, the end of its event streams).
-    pub console: crate::admin::Console,
+    pub console: crate::console_state::Console,
 }
 
 impl App {

@@ -11,7 +11,6 @@ mod reset;
 mod seed;
 pub mod snapshot;
 
-pub use console::Console;
 pub use faults::validate_rule;
 
 use crate::app::App;

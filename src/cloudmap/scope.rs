@@ -31,7 +31,7 @@ pub struct Quotas {
 
 impl Quotas {
     /// The Cloud Map quotas of the server's configuration (`[quotas]`, `--quota`).
-    pub fn from_config(q: &crate::config::Quotas) -> Quotas {
+    pub fn from_config(q: &crate::quotas::Quotas) -> Quotas {
         let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
         Quotas {
             namespaces: n(q.namespaces_per_region),

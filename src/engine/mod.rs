@@ -220,7 +220,7 @@ struct EngineInner {
     /// The operations whose steps keep failing on this replica, backed off.
     failures: std::sync::Mutex<scheduler::Failures>,
     /// The service quotas of this server.
-    quotas: RwLock<crate::config::Quotas>,
+    quotas: RwLock<crate::quotas::Quotas>,
     /// How long finished operations are kept, in ms (`i64::MAX`: forever).
     retention_ms: AtomicI64,
 }
@@ -248,21 +248,21 @@ impl Engine {
                 request_faults: AtomicU64::new(faults_word(0, true)),
                 last_creation: std::sync::atomic::AtomicI64::new(0),
                 failures: Default::default(),
-                quotas: RwLock::new(crate::config::Quotas::default()),
+                quotas: RwLock::new(crate::quotas::Quotas::default()),
                 retention_ms: AtomicI64::new(i64::MAX),
             }),
         }
     }
 
     /// Sets the service quotas (before the services start: they read them once).
-    pub fn set_quotas(&self, quotas: crate::config::Quotas) {
+    pub fn set_quotas(&self, quotas: crate::quotas::Quotas) {
         if let Ok(mut q) = self.inner.quotas.write() {
             *q = quotas;
         }
     }
 
     /// The service quotas.
-    pub fn quotas(&self) -> crate::config::Quotas {
+    pub fn quotas(&self) -> crate::quotas::Quotas {
         self.inner.quotas.read().map(|q| q.clone()).unwrap_or_default()
     }
 

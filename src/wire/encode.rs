@@ -302,6 +302,114 @@ impl Encoder for CborEncoder {
     }
 }
 
+/// Writes an output structure as the children of a query-protocol result element: a member is
+/// an element of its name, a list item a `<member>`, a timestamp ISO 8601.
+#[derive(Default)]
+pub struct XmlEncoder {
+    buf: String,
+    open: Vec<Open>,
+    key: Option<String>,
+}
+
+impl XmlEncoder {
+    /// The encoded children.
+    pub fn finish(self) -> Vec<u8> {
+        self.buf.into_bytes()
+    }
+
+    /// The tag the next value is written in: the pending member name, or `member` in a list.
+    fn tag(&mut self) -> String {
+        match self.open.last() {
+            Some(Open::List(_)) => "member".to_string(),
+            _ => self.key.take().unwrap_or_else(|| "member".to_string()),
+        }
+    }
+
+    fn scalar(&mut self, text: &str) {
+        let tag = self.tag();
+        self.buf.push_str(&format!("<{tag}>{}</{tag}>", escape(text)));
+    }
+}
+
+impl Encoder for XmlEncoder {
+    fn begin_map(&mut self, _len: usize) {
+        if self.open.is_empty() {
+            self.open.push(Open::Root);
+            return;
+        }
+        let tag = self.tag();
+        self.buf.push_str(&format!("<{tag}>"));
+        self.open.push(Open::Element(tag));
+    }
+
+    fn key(&mut self, k: &str) {
+        self.key = Some(k.to_string());
+    }
+
+    fn end_map(&mut self) {
+        if let Some(Open::Element(tag) | Open::List(tag)) = self.open.pop() {
+            self.buf.push_str(&format!("</{tag}>"));
+        }
+    }
+
+    fn begin_list(&mut self, _len: usize) {
+        let tag = self.tag();
+        self.buf.push_str(&format!("<{tag}>"));
+        self.open.push(Open::List(tag));
+    }
+
+    fn end_list(&mut self) {
+        self.end_map();
+    }
+
+    fn str(&mut self, s: &str) {
+        self.scalar(s);
+    }
+
+    fn int(&mut self, i: i64) {
+        self.scalar(&i.to_string());
+    }
+
+    fn bool(&mut self, b: bool) {
+        self.scalar(if b { "true" } else { "false" });
+    }
+
+    fn timestamp(&mut self, t: Timestamp) {
+        self.scalar(&t.to_iso8601());
+    }
+
+    fn raw(&mut self, encoded: &[u8]) {
+        let tag = self.tag();
+        self.buf.push_str(&format!("<{tag}>{}</{tag}>", String::from_utf8_lossy(encoded)));
+    }
+}
+
+/// `text` with the five XML special characters escaped.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What an open container closes with.
+enum Open {
+    /// The output structure itself: its members are the result element's children.
+    Root,
+    /// A nested element, closed by this tag.
+    Element(String),
+    /// A list element, closed by this tag; its items are `<member>`s.
+    List(String),
+}
+
 /// Encodes an operation output in the request's protocol.
 pub fn encode_output<T: Encode>(out: &T, protocol: Protocol) -> Vec<u8> {
     encode_output_sized(out, protocol, 256)
@@ -330,7 +438,7 @@ pub fn encode_output_sized<T: Encode>(out: &T, protocol: Protocol, bytes: usize)
         }
         // The result's members; the front end wraps them in the response elements.
         Protocol::AwsQuery => {
-            let mut e = super::query::XmlEncoder::default();
+            let mut e = XmlEncoder::default();
             out.encode(&mut e);
             e.finish()
         }

@@ -3,12 +3,12 @@
 //! resources and settings whenever the store's change feed moves (`GET /_localplane/events`).
 
 mod events;
-mod step_times;
 
 pub use events::events;
 
 use super::reply::{reply, store_error};
 use crate::app::App;
+use crate::console_state::step_times;
 use crate::engine::OperationView;
 use crate::resource_tree::ScopeResources;
 use crate::store::StoreError;
@@ -16,38 +16,12 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Response, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use step_times::StepTimes;
 
 /// The most unfinished operations an answer lists (the rest are counted).
 const MAX_IN_FLIGHT: usize = 200;
 
 /// The most finished operations an answer lists, newest first.
 const MAX_RECENT: usize = 50;
-
-/// The console's state on one server: what it saw of the steps of operations, and the signal that
-/// ends the event streams when the server stops.
-pub struct Console {
-    step_times: Mutex<StepTimes>,
-    closing: tokio::sync::watch::Sender<bool>,
-}
-
-impl Default for Console {
-    fn default() -> Self {
-        Console { step_times: Mutex::default(), closing: tokio::sync::watch::channel(false).0 }
-    }
-}
-
-impl Console {
-    /// Ends every event stream (the server is stopping: a stream would hold its connection open).
-    pub fn close(&self) {
-        self.closing.send_replace(true);
-    }
-
-    fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
-        self.closing.subscribe()
-    }
-}
 
 /// The files of the page: name under `/_localplane/ui/` (empty: the page itself), type, content.
 const ASSETS: &[(&str, &str, &[u8])] = &[
@@ -140,7 +114,7 @@ async fn resource_tree(app: &App) -> Result<Value, StoreError> {
 async fn operations(app: &App) -> Result<Value, StoreError> {
     let ops = app.engine.list_operations().await?;
     let now = app.engine.now_ms();
-    let steps = match app.console.step_times.lock() {
+    let steps = match app.console.step_times() {
         Ok(mut times) => times.observe(&ops, now),
         Err(poisoned) => poisoned.into_inner().observe(&ops, now),
     };
