@@ -320,11 +320,8 @@ pub fn list(s: &mut Scope, input: m::ListNamespacesRequest) -> Result<m::ListNam
         };
         let (c, v) = filter_values(&f.values, f.condition, C::Eq, allowed, f.name.as_str())?;
         if f.name == m::NamespaceFilterName::ResourceOwner {
-            match v[0].as_str() {
-                "SELF" => shared = false,
-                "OTHER_ACCOUNTS" => own = false,
-                _ => (own, shared) = (false, false),
-            }
+            let (o, sh) = resource_owner_sides(&v[0]);
+            (own, shared) = (own && o, shared && sh);
         } else {
             filters.push((f.name, c, v.to_vec()));
         }

@@ -282,6 +282,16 @@ pub fn page_own_then_shared<T>(
     Ok((out, None))
 }
 
+/// Which sides of a list a `RESOURCE_OWNER` filter value keeps: (the caller's own, shared with it).
+/// `SELF` the own, `OTHER_ACCOUNTS` the shared, anything else neither.
+pub fn resource_owner_sides(value: &str) -> (bool, bool) {
+    match value {
+        "SELF" => (true, false),
+        "OTHER_ACCOUNTS" => (false, true),
+        _ => (false, false),
+    }
+}
+
 /// The namespaces other accounts share with the caller now, as (owner, namespace id), by owner
 /// then id.
 pub fn shared_namespaces(tx: &mut dyn Tx, cx: &RequestContext) -> Result<Vec<(String, String)>, ApiError> {
@@ -445,8 +455,11 @@ impl<'a> Scope<'a> {
     /// `fingerprint`.
     pub fn request_token(&self, api: &str, token: Option<&str>, fingerprint: String) -> RequestToken {
         // Tokens are the caller's own, wherever the request works.
-        let own = Keys::new(&self.cx.account, &self.cx.region);
-        RequestToken { key: token.map(|t| own.token(api, t)), fingerprint }
+        let key = token.map(|t| {
+            if self.is_consumer() { Keys::new(&self.cx.account, &self.cx.region) } else { self.keys.clone() }
+                .token(api, t)
+        });
+        RequestToken { key, fingerprint }
     }
 
     /// What the request first sent with this token produced (an operation or resource id), or

@@ -122,11 +122,10 @@ pub fn list(s: &mut Scope, input: m::ListServicesRequest) -> Result<m::ListServi
         let (_, v) = filter_values(&f.values, f.condition, C::Eq, &[C::Eq], f.name.as_str())?;
         match f.name {
             m::ServiceFilterName::NamespaceId => namespace = Some(v[0].clone()),
-            m::ServiceFilterName::ResourceOwner => match v[0].as_str() {
-                "SELF" => shared = false,
-                "OTHER_ACCOUNTS" => own = false,
-                _ => (own, shared) = (false, false),
-            },
+            m::ServiceFilterName::ResourceOwner => {
+                let (o, sh) = resource_owner_sides(&v[0]);
+                (own, shared) = (own && o, shared && sh);
+            }
         }
     }
     // A namespace filter narrows the list to the caller's namespace or to one shared with it.
