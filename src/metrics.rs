@@ -78,7 +78,7 @@ pub async fn render(app: &App) -> String {
     let Some(handle) = &app.metrics else {
         return String::from("# metrics recorder not installed\n");
     };
-    if let Ok(ops) = app.engine.list_operations().await {
+    if let Ok(ops) = app.engine.list_operations(usize::MAX).await {
         let mut counts: BTreeMap<(String, String, String), u64> = BTreeMap::new();
         for op in ops {
             *counts.entry((op.service, op.operation_type, op.state)).or_default() += 1;

@@ -138,7 +138,7 @@ pub async fn handle(app: &Arc<App>, method: &str, path: &str, req: Request, requ
         Endpoint::Metrics => operations::metrics(app).await,
         Endpoint::GetTiming => operations::timing(app, request_id),
         Endpoint::PutTiming => operations::set_timing(app, req, request_id).await,
-        Endpoint::ListOperations => operations::list(app, request_id).await,
+        Endpoint::ListOperations => operations::list(app, query, request_id).await,
         Endpoint::AdvanceAll => operations::advance_all(app, request_id).await,
         Endpoint::Advance { id } => operations::advance(app, &id, query, request_id).await,
         Endpoint::ListFaults => faults::list(app, request_id).await,

@@ -65,9 +65,23 @@ pub async fn set_timing(app: &App, req: Request, request_id: &str) -> Response<B
     self::timing(app, request_id)
 }
 
-/// `GET /_localplane/operations`.
-pub async fn list(app: &App, request_id: &str) -> Response<Body> {
-    match app.engine.list_operations().await {
+/// `GET /_localplane/operations[?limit=N]`: every unfinished operation and the newest finished
+/// ones, `limit` (default 1,000) in all.
+pub async fn list(app: &App, query: Option<&str>, request_id: &str) -> Response<Body> {
+    let limit = match query_param(query, "limit") {
+        None => crate::engine::LISTED_OPERATIONS,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=1_000_000).contains(&n) => n,
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("limit must be a whole number from 1 to 1000000, not {text}"),
+                    request_id,
+                )
+            }
+        },
+    };
+    match app.engine.list_operations(limit).await {
         Ok(ops) => reply(StatusCode::OK, json!({ "operations": ops }), request_id),
         Err(e) => store_error(e, request_id),
     }

@@ -297,7 +297,7 @@ mod tests {
         engine.advance_due_operations().await.unwrap();
         assert_eq!(tries.load(Ordering::SeqCst), 2);
         assert_eq!(engine.stuck_operations()["servicediscovery/acct/region/op-1"].retry_at_ms, clock.now_ms() + 500);
-        let listed = engine.list_operations().await.unwrap();
+        let listed = engine.list_operations(crate::engine::LISTED_OPERATIONS).await.unwrap();
         assert_eq!(listed.len(), 1, "an unreadable operation is listed");
         assert_eq!(listed[0].state, "UNREADABLE");
         assert_eq!(listed[0].stuck.as_ref().map(|s| s.attempts), Some(2));

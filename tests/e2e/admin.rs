@@ -220,6 +220,46 @@ async fn reset_cancels_scheduled_work() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn operations_listing_shows_the_in_flight_and_the_newest_finished_up_to_its_limit() {
+    let server = Server::ephemeral("manual").await;
+    let c = cloudmap(&server, Wire::Json);
+    let mut ops = Vec::new();
+    for i in 0..12 {
+        ops.push(c.create_http_namespace().name(format!("listed-{i}")).send().await.unwrap().operation_id.unwrap());
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    // The first ten finish; the last two stay SUBMITTED.
+    for op in &ops[..10] {
+        let (status, _) = admin(
+            &server,
+            reqwest::Method::POST,
+            &format!("/_localplane/operations/{op}/advance?until=terminal"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let ids = |v: &Value| -> Vec<String> {
+        v["operations"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_string()).collect()
+    };
+    let (status, all) = admin(&server, reqwest::Method::GET, "/_localplane/operations", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(ids(&all), ops, "under the default limit every operation shows, oldest first");
+    let (status, some) = admin(&server, reqwest::Method::GET, "/_localplane/operations?limit=5", None).await;
+    assert_eq!(status, 200, "{some}");
+    assert_eq!(ids(&some), ops[7..].to_vec(), "the three newest finished and the two unfinished");
+    let (status, one) = admin(&server, reqwest::Method::GET, "/_localplane/operations?limit=1", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(ids(&one), ops[10..].to_vec(), "unfinished operations always show");
+    for bad in ["0", "many", "-3"] {
+        let (status, body) =
+            admin(&server, reqwest::Method::GET, &format!("/_localplane/operations?limit={bad}"), None).await;
+        assert_eq!(status, 400, "limit={bad}: {body}");
+        assert!(body.to_string().contains("limit must be a whole number"), "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_requests_and_operations() {
     let server = Server::ephemeral("instant").await;
     let c = cloudmap(&server, Wire::Json);

@@ -112,7 +112,7 @@ async fn resource_tree(app: &App) -> Result<Value, StoreError> {
 /// The operations as the console shows them: unfinished ones first (oldest first), then the most
 /// recently finished, each with its steps' times and whether it is a rollback.
 async fn operations(app: &App) -> Result<Value, StoreError> {
-    let ops = app.engine.list_operations().await?;
+    let ops = app.engine.list_operations(crate::engine::LISTED_OPERATIONS).await?;
     let now = app.engine.now_ms();
     let steps = match app.console.step_times() {
         Ok(mut times) => times.observe(&ops, now),
