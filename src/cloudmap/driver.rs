@@ -2,7 +2,7 @@
 //! operation carries takes effect in the transaction that marks it SUCCESS, as on AWS.
 
 use super::records::*;
-use crate::engine::{OperationDriver, OperationView, StepOutcome, StepView, Timing};
+use crate::engine::{step_log_enabled, OperationDriver, OperationView, StepLog, StepOutcome, StepView, Timing};
 use crate::model::servicediscovery as m;
 use crate::store::{get_json, put_json, StoreError, Tx};
 
@@ -104,38 +104,87 @@ impl OperationDriver for CloudMapDriver {
         let Some(mut op) = get_json::<OperationRec>(tx, &key)? else {
             return Ok(StepOutcome::Done);
         };
-        let outcome = match op.status {
-            m::OperationStatus::Submitted => {
-                op.status = m::OperationStatus::Pending;
-                op.update_date = now;
-                let [_, (f, r)] = durations(op.op_type);
-                StepOutcome::Continue(timing.step_ms(op.op_type.as_str(), f, r))
-            }
-            m::OperationStatus::Pending => {
-                let outcome = match &op.fault {
-                    Some(f) => Err(f.clone()),
-                    None => apply(tx, &keys, &op)?,
-                };
-                match outcome {
-                    Ok(()) => op.status = m::OperationStatus::Success,
-                    Err((code, message)) => {
-                        undo(tx, &keys, &op)?;
-                        op.status = m::OperationStatus::Fail;
-                        op.error_code = Some(code);
-                        op.error_message = Some(message);
-                    }
-                }
-                op.update_date = now;
-                if let Some(busy) = op.busy_key.take() {
-                    tx.delete(&busy)?;
-                }
-                StepOutcome::Done
-            }
-            m::OperationStatus::Success | m::OperationStatus::Fail => return Ok(StepOutcome::Done),
-        };
+        if op.is_terminal() {
+            return Ok(StepOutcome::Done);
+        }
+        let outcome = step(tx, &keys, &mut op, now, timing)?;
         put_json(tx, &key, &op)?;
         Ok(outcome)
     }
+}
+
+/// Runs every step of the new operation `op` (not yet written) to its end in this transaction:
+/// the `instant` profile, without a store round trip per step.
+pub fn run_to_end(
+    tx: &mut dyn Tx,
+    keys: &Keys,
+    op: &mut OperationRec,
+    now: i64,
+    timing: &Timing,
+) -> Result<(), StoreError> {
+    while !op.is_terminal() {
+        step(tx, keys, op, now, timing)?;
+    }
+    Ok(())
+}
+
+/// Moves the unfinished operation `op` one step on (its caller writes it back), and logs where it
+/// left it.
+fn step(
+    tx: &mut dyn Tx,
+    keys: &Keys,
+    op: &mut OperationRec,
+    now: i64,
+    timing: &Timing,
+) -> Result<StepOutcome, StoreError> {
+    let outcome = match op.status {
+        m::OperationStatus::Submitted => {
+            op.status = m::OperationStatus::Pending;
+            op.update_date = now;
+            let [_, (f, r)] = durations(op.op_type);
+            StepOutcome::Continue(timing.step_ms(op.op_type.as_str(), f, r))
+        }
+        m::OperationStatus::Pending => {
+            let outcome = match &op.fault {
+                Some(f) => Err(f.clone()),
+                None => apply(tx, keys, op)?,
+            };
+            match outcome {
+                Ok(()) => op.status = m::OperationStatus::Success,
+                Err((code, message)) => {
+                    undo(tx, keys, op)?;
+                    op.status = m::OperationStatus::Fail;
+                    op.error_code = Some(code);
+                    op.error_message = Some(message);
+                }
+            }
+            op.update_date = now;
+            if let Some(busy) = op.busy_key.take() {
+                tx.delete(&busy)?;
+            }
+            StepOutcome::Done
+        }
+        m::OperationStatus::Success | m::OperationStatus::Fail => StepOutcome::Done,
+    };
+    if step_log_enabled() {
+        let step = match op.status {
+            m::OperationStatus::Submitted => "SUBMITTED",
+            m::OperationStatus::Pending => "PENDING",
+            m::OperationStatus::Success | m::OperationStatus::Fail => "",
+        };
+        StepLog {
+            service: SERVICE.name(),
+            operation: &op.id,
+            operation_type: op.op_type.as_str(),
+            resource: &resource_of(op),
+            state: op.status.as_str(),
+            step,
+            error_code: op.error_code.as_deref(),
+            finished: op.is_terminal(),
+        }
+        .emit();
+    }
+    Ok(outcome)
 }
 
 type Failure = (String, String);

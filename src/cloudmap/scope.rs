@@ -6,7 +6,7 @@
 use super::cache::Caches;
 use super::driver;
 use super::records::*;
-use crate::engine::Engine;
+use crate::engine::{Engine, TimingProfile};
 use crate::model::servicediscovery::{self as m, errors as e};
 use crate::paging::BadToken;
 use crate::store::{get_json, put_json, Tx};
@@ -493,11 +493,15 @@ impl<'a> Scope<'a> {
         }
     }
 
-    /// Writes a new operation and hands it to the engine; returns its id.
+    /// Writes a new operation and hands it to the engine; returns its id. Under the `instant`
+    /// profile it runs to its end here, before it is first written (its in-flight lock, taken and
+    /// released in this transaction, is never written).
     pub fn start_operation(&mut self, new: NewOperation) -> Result<String, ApiError> {
         let now = self.engine.now_ms();
+        let timing = self.engine.timing();
+        let inline = timing.profile == TimingProfile::Instant;
         let id = new_operation_id(now);
-        if let Some(b) = &new.busy_key {
+        if let (false, Some(b)) = (inline, &new.busy_key) {
             self.tx.put(b, id.as_bytes())?;
         }
         let resources: Vec<&str> =
@@ -506,7 +510,7 @@ impl<'a> Scope<'a> {
             let message = rule.error_message.unwrap_or_else(|| format!("Injected fault {}", rule.id));
             (rule.error_code, message)
         });
-        let op = OperationRec {
+        let mut op = OperationRec {
             id: id.clone(),
             owner: self.partition.clone(),
             performer: self.is_consumer().then(|| self.cx.account.clone()),
@@ -521,17 +525,23 @@ impl<'a> Scope<'a> {
             namespace_id: new.namespace_id,
             service_id: new.service_id,
             change: new.change,
-            busy_key: new.busy_key,
+            busy_key: if inline { None } else { new.busy_key },
             fault,
         };
+        if inline {
+            driver::run_to_end(self.tx, &self.keys, &mut op, now, &timing)?;
+        }
         put_json(self.tx, &self.keys.operation(&id), &op)?;
         // Listed to the account that asked for it (ListOperations), wherever it is filed.
         let by_time = Keys::new(&self.cx.account, &self.cx.region).operation_by_time(now, &id);
         let filed_in = if self.is_consumer() { self.partition.as_bytes() } else { b"" };
         self.tx.put(&by_time, filed_in)?;
         let op_ref = Keys::op_ref(&self.partition, &self.cx.region, &id);
-        let first_step = driver::first_step_ms(&self.engine.timing(), new.op_type);
-        self.engine.submit(self.tx, SERVICE, &op_ref, first_step)?;
+        if inline {
+            self.engine.file_finished(self.tx, SERVICE, &op_ref)?;
+        } else {
+            self.engine.submit(self.tx, SERVICE, &op_ref, driver::first_step_ms(&timing, new.op_type))?;
+        }
         Ok(id)
     }
 

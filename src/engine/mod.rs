@@ -118,7 +118,8 @@ pub struct OperationView {
 
 /// A service's operation state machine.
 pub trait OperationDriver: Send + Sync {
-    /// Moves operation `op` one step forward at time `now`, changing its resources as the step says.
+    /// Moves operation `op` one step forward at time `now`, changing its resources as the step says,
+    /// and logs the state it left the operation in ([`StepLog`]).
     fn advance(&self, tx: &mut dyn Tx, op: &str, now: i64, timing: &Timing) -> Result<StepOutcome, StoreError>;
 
     /// Describes operation `op` for the admin API (None when it no longer exists).
@@ -134,33 +135,46 @@ pub trait OperationDriver: Send + Sync {
     }
 }
 
-/// Moves `op` one step through its driver and logs, at info, the state the step left it in.
-fn step(
-    driver: &dyn OperationDriver,
-    tx: &mut dyn Tx,
-    service: &str,
-    op: &str,
-    now: i64,
-    timing: &Timing,
-) -> Result<StepOutcome, StoreError> {
-    let outcome = driver.advance(tx, op, now, timing)?;
-    if tracing::enabled!(tracing::Level::INFO) {
-        if let Some(view) = driver.describe(tx, op)? {
-            let current = view.steps.iter().find(|s| s.state == "IN_PROGRESS").map(|s| s.name.as_str());
-            tracing::info!(
-                service,
-                operation = %view.id,
-                operation_type = %view.operation_type,
-                resource = %view.resource,
-                state = %view.state,
-                step = current.unwrap_or(""),
-                error_code = view.error_code.as_deref().unwrap_or(""),
-                "operation {}",
-                if view.terminal { "finished" } else { "moved on" }
-            );
-        }
+/// What a step left an operation at: the fields of the info line every step logs.
+pub struct StepLog<'a> {
+    /// The service's name.
+    pub service: &'a str,
+    /// The id clients use.
+    pub operation: &'a str,
+    /// Operation type.
+    pub operation_type: &'a str,
+    /// The resource it changes.
+    pub resource: &'a str,
+    /// The state it is in now.
+    pub state: &'a str,
+    /// The step under way ("" when none is).
+    pub step: &'a str,
+    /// Failure code, when it failed.
+    pub error_code: Option<&'a str>,
+    /// Whether it has ended.
+    pub finished: bool,
+}
+
+/// Whether step lines are logged (drivers build a [`StepLog`] only then).
+pub fn step_log_enabled() -> bool {
+    tracing::enabled!(tracing::Level::INFO)
+}
+
+impl StepLog<'_> {
+    /// Logs the line, at info.
+    pub fn emit(&self) {
+        tracing::info!(
+            service = self.service,
+            operation = %self.operation,
+            operation_type = %self.operation_type,
+            resource = %self.resource,
+            state = %self.state,
+            step = self.step,
+            error_code = self.error_code.unwrap_or(""),
+            "operation {}",
+            if self.finished { "finished" } else { "moved on" }
+        );
     }
-    Ok(outcome)
 }
 
 /// A clock that moves only when told to: in-process tests of service rules run on it, so that
@@ -304,12 +318,20 @@ impl Engine {
         op: &str,
         first_step_ms: Option<i64>,
     ) -> Result<(), StoreError> {
-        tx.put(&format!("{OPS}{service}/{:016x}/{op}", self.now_ms().max(0)), b"")?;
+        self.file_finished(tx, service, op)?;
         let timing = self.timing();
         if timing.profile == TimingProfile::Instant {
             return self.run_to_end(tx, service, op, &timing);
         }
         self.schedule(tx, service.name(), op, first_step_ms.map(|d| self.now_ms() + d))
+    }
+
+    /// Inside a request's transaction: files the new operation `op` of `service` in the engine's
+    /// index (listing, retention). [`Engine::submit`] does this for every operation it is handed;
+    /// a driver that ran a new operation to its end itself, under the `instant` profile, files it
+    /// here instead of submitting it.
+    pub fn file_finished(&self, tx: &mut dyn Tx, service: Service, op: &str) -> Result<(), StoreError> {
+        tx.put(&format!("{OPS}{service}/{:016x}/{op}", self.now_ms().max(0)), b"")
     }
 
     /// Runs every remaining step of `op` in this transaction.
@@ -320,7 +342,7 @@ impl Engine {
         };
         // A state machine has a handful of steps; the bound only guards against a driver bug.
         for _ in 0..64 {
-            if step(driver.as_ref(), tx, service, op, self.now_ms(), timing)? == StepOutcome::Done {
+            if driver.advance(tx, op, self.now_ms(), timing)? == StepOutcome::Done {
                 return self.unschedule(tx, service, op);
             }
         }
@@ -368,7 +390,7 @@ impl Engine {
         };
         let timing = self.timing();
         let now = self.now_ms();
-        match step(driver.as_ref(), tx, service, op, now, &timing)? {
+        match driver.advance(tx, op, now, &timing)? {
             StepOutcome::Done => {
                 self.unschedule(tx, service, op)?;
                 Ok(true)

@@ -30,7 +30,9 @@
 //! | pause / resume / restart: `PENDING` → in progress → end | 300 + 500 ms | 10 s + 60 s |
 
 use super::records::*;
-use crate::engine::{OperationDriver, OperationView, Rollback, StepOutcome, StepView, Timing};
+use crate::engine::{
+    step_log_enabled, OperationDriver, OperationView, Rollback, StepLog, StepOutcome, StepView, Timing,
+};
 use crate::model::kafkaconnect as m;
 use crate::store::{get_json, put_json, StoreError, Tx};
 
@@ -242,6 +244,8 @@ fn finish_connector_create(tx: &mut dyn Tx, keys: &Keys, id: &str) -> Result<Ste
         None => c.state = m::ConnectorState::Running,
     }
     put_json(tx, &key, &c)?;
+    let code = c.state_description.as_ref().filter(|_| c.state == m::ConnectorState::Failed).map(|p| p.code.as_str());
+    log_finished(CREATE_CONNECTOR.0, &c.arn, c.state.as_str(), code);
     Ok(StepOutcome::Done)
 }
 
@@ -263,6 +267,7 @@ fn finish_connector_delete(tx: &mut dyn Tx, keys: &Keys, id: &str) -> Result<Ste
     if let Some(c) = get_json::<ConnectorRec>(tx, &keys.connector(id))? {
         if c.state == m::ConnectorState::Deleting {
             remove_connector(tx, keys, &c)?;
+            log_finished(DELETE_CONNECTOR.0, &c.arn, "DELETED", None);
         }
     }
     Ok(StepOutcome::Done)
@@ -287,6 +292,9 @@ fn finish_plugin_create(tx: &mut dyn Tx, keys: &Keys, id: &str) -> Result<StepOu
         }
     }
     put_json(tx, &key, &p)?;
+    let code =
+        p.state_description.as_ref().filter(|_| p.state != m::CustomPluginState::Active).map(|d| d.code.as_str());
+    log_finished(CREATE_CUSTOM_PLUGIN.0, &p.arn, p.state.as_str(), code);
     Ok(StepOutcome::Done)
 }
 
@@ -300,6 +308,7 @@ fn finish_plugin_delete(tx: &mut dyn Tx, keys: &Keys, id: &str) -> Result<StepOu
                 tx.delete(&name_key)?;
             }
             tx.delete(&keys.tags(&p.arn))?;
+            log_finished(DELETE_CUSTOM_PLUGIN.0, &p.arn, "DELETED", None);
         }
     }
     Ok(StepOutcome::Done)
@@ -315,9 +324,28 @@ fn finish_worker_configuration_delete(tx: &mut dyn Tx, keys: &Keys, id: &str) ->
                 tx.delete(&name_key)?;
             }
             tx.delete(&keys.tags(&w.arn))?;
+            log_finished(DELETE_WORKER_CONFIGURATION.0, &w.arn, "DELETED", None);
         }
     }
     Ok(StepOutcome::Done)
+}
+
+/// Logs the end of a one-step task (a create or delete) on the resource `arn`.
+fn log_finished(task: &str, arn: &str, state: &str, error_code: Option<&str>) {
+    if step_log_enabled() {
+        let (operation, resource, step, finished) = (arn, arn, "", true);
+        StepLog {
+            service: SERVICE.name(),
+            operation,
+            operation_type: task,
+            resource,
+            state,
+            step,
+            error_code,
+            finished,
+        }
+        .emit();
+    }
 }
 
 /// The in-progress state of a pause, resume or restart.
@@ -445,6 +473,20 @@ fn advance_operation(
     };
     put_json(tx, &op_key, &op)?;
     put_json(tx, &c_key, &c)?;
+    if step_log_enabled() {
+        let step = op.steps.iter().find(|s| s.state == StepState::InProgress).map(|s| s.step_type.as_str());
+        StepLog {
+            service: SERVICE.name(),
+            operation: &op.arn,
+            operation_type: op.op_type.as_str(),
+            resource: &op.connector_arn,
+            state: op.state.as_str(),
+            step: step.unwrap_or(""),
+            error_code: op.error_info.as_ref().map(|e| e.code.as_str()),
+            finished: op.is_terminal(),
+        }
+        .emit();
+    }
     Ok(outcome)
 }
 
