@@ -34,6 +34,7 @@ fn resource_of(op: &OperationRec) -> String {
         Change::UpdateService { service_id, .. } => service_id.clone(),
         Change::RegisterInstance { instance } => format!("{}/{}", instance.service_id, instance.id),
         Change::DeregisterInstance { service_id, instance_id } => format!("{service_id}/{instance_id}"),
+        Change::Ended { resource } => resource.clone(),
     }
 }
 
@@ -107,35 +108,43 @@ impl OperationDriver for CloudMapDriver {
         if op.is_terminal() {
             return Ok(StepOutcome::Done);
         }
-        let outcome = step(tx, &keys, &mut op, now, timing)?;
+        let outcome = step(tx, &keys, &mut op, now, timing, None)?;
         put_json(tx, &key, &op)?;
+        log_step(&op);
         Ok(outcome)
     }
 }
 
 /// Runs every step of the new operation `op` (not yet written) to its end in this transaction:
-/// the `instant` profile, without a store round trip per step.
+/// the `instant` profile, without a store round trip per step. `service` is the record of the
+/// service it concerns as the request read it in this transaction, when it did (not read again).
 pub fn run_to_end(
     tx: &mut dyn Tx,
     keys: &Keys,
     op: &mut OperationRec,
     now: i64,
     timing: &Timing,
+    mut service: Option<ServiceRec>,
 ) -> Result<(), StoreError> {
     while !op.is_terminal() {
-        step(tx, keys, op, now, timing)?;
+        // The record goes to the step that applies the change.
+        let known = if op.status == m::OperationStatus::Pending { service.take() } else { None };
+        step(tx, keys, op, now, timing, known)?;
     }
+    // Its steps took no time: one line says where it ended.
+    log_step(op);
     Ok(())
 }
 
-/// Moves the unfinished operation `op` one step on (its caller writes it back), and logs where it
-/// left it.
+/// Moves the unfinished operation `op` one step on (its caller writes it back). An operation that
+/// ends keeps of its change only the resource it concerned.
 fn step(
     tx: &mut dyn Tx,
     keys: &Keys,
     op: &mut OperationRec,
     now: i64,
     timing: &Timing,
+    service: Option<ServiceRec>,
 ) -> Result<StepOutcome, StoreError> {
     let outcome = match op.status {
         m::OperationStatus::Submitted => {
@@ -147,7 +156,7 @@ fn step(
         m::OperationStatus::Pending => {
             let outcome = match &op.fault {
                 Some(f) => Err(f.clone()),
-                None => apply(tx, keys, op)?,
+                None => apply(tx, keys, op, service)?,
             };
             match outcome {
                 Ok(()) => op.status = m::OperationStatus::Success,
@@ -162,10 +171,17 @@ fn step(
             if let Some(busy) = op.busy_key.take() {
                 tx.delete(&busy)?;
             }
+            op.change = Change::Ended { resource: resource_of(op) };
+            op.fault = None;
             StepOutcome::Done
         }
         m::OperationStatus::Success | m::OperationStatus::Fail => StepOutcome::Done,
     };
+    Ok(outcome)
+}
+
+/// Logs the state a step left `op` in, at info.
+fn log_step(op: &OperationRec) {
     if step_log_enabled() {
         let step = match op.status {
             m::OperationStatus::Submitted => "SUBMITTED",
@@ -184,13 +200,22 @@ fn step(
         }
         .emit();
     }
-    Ok(outcome)
 }
 
 type Failure = (String, String);
 
 /// Applies the change of a succeeding operation. `Err` is a failure AWS would report in the operation.
-fn apply(tx: &mut dyn Tx, keys: &Keys, op: &OperationRec) -> Result<Result<(), Failure>, StoreError> {
+fn apply(
+    tx: &mut dyn Tx,
+    keys: &Keys,
+    op: &OperationRec,
+    mut known: Option<ServiceRec>,
+) -> Result<Result<(), Failure>, StoreError> {
+    // The service record the request already read, or the stored one.
+    let mut service = |tx: &mut dyn Tx, id: &str| match known.take() {
+        Some(s) if s.id == id => Ok(Some(s)),
+        _ => get_json::<ServiceRec>(tx, &keys.service(id)),
+    };
     match &op.change {
         Change::CreateNamespace { namespace_id, fail } => {
             if let Some(f) = fail {
@@ -229,7 +254,7 @@ fn apply(tx: &mut dyn Tx, keys: &Keys, op: &OperationRec) -> Result<Result<(), F
         }
         Change::UpdateService { service_id, description, dns_records, health_check } => {
             let k = keys.service(service_id);
-            if let Some(mut s) = get_json::<ServiceRec>(tx, &k)? {
+            if let Some(mut s) = service(tx, service_id)? {
                 if let Some(d) = description {
                     s.description = Some(d.clone());
                 }
@@ -242,11 +267,13 @@ fn apply(tx: &mut dyn Tx, keys: &Keys, op: &OperationRec) -> Result<Result<(), F
         }
         Change::RegisterInstance { instance } => {
             let sk = keys.service(&instance.service_id);
-            let Some(mut s) = get_json::<ServiceRec>(tx, &sk)? else {
+            let Some(mut s) = service(tx, &instance.service_id)? else {
                 return Ok(Err(("INTERNAL_FAILURE".into(), format!("Service {} was deleted", instance.service_id))));
             };
             let ik = keys.instance(&instance.service_id, &instance.id);
-            if tx.get(&ik)?.is_none() {
+            let mut exists = false;
+            tx.get_with(&ik, &mut |v| exists = v.is_some())?;
+            if !exists {
                 s.instance_count += 1;
             }
             s.others_registered |= instance.created_by != s.owner;
@@ -255,15 +282,16 @@ fn apply(tx: &mut dyn Tx, keys: &Keys, op: &OperationRec) -> Result<Result<(), F
             put_json(tx, &ik, instance)?;
             put_json(tx, &sk, &s)?;
         }
+        // Never applied twice: an ended operation has no change left.
+        Change::Ended { .. } => {}
         Change::DeregisterInstance { service_id, instance_id } => {
-            let sk = keys.service(service_id);
             let ik = keys.instance(service_id, instance_id);
             if tx.delete(&ik)? {
-                if let Some(mut s) = get_json::<ServiceRec>(tx, &sk)? {
+                if let Some(mut s) = service(tx, service_id)? {
                     s.instance_count = (s.instance_count - 1).max(0);
                     s.revision += 1;
                     s.instances_changed();
-                    put_json(tx, &sk, &s)?;
+                    put_json(tx, &keys.service(service_id), &s)?;
                 }
             }
         }

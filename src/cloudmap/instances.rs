@@ -14,16 +14,18 @@ use std::sync::Arc;
 pub fn register(s: &mut Scope, input: m::RegisterInstanceRequest) -> Result<m::RegisterInstanceResponse, ApiError> {
     let srv_id = s.service_id(&input.service_id, "RegisterInstance")?;
     let srv = s.service(&srv_id)?;
-    let mut fp = input.clone();
-    fp.creator_request_id = None;
-    fp.service_id = srv_id.clone();
-    let token = s.request_token("RegisterInstance", input.creator_request_id.as_deref(), format!("{fp:?}"));
+    let token = s.request_token("RegisterInstance", input.creator_request_id.as_deref(), || {
+        let mut fp = input.clone();
+        fp.creator_request_id = None;
+        fp.service_id = srv_id.clone();
+        format!("{fp:?}")
+    });
     if let Some(op) = s.replay(&token)? {
         return Ok(m::RegisterInstanceResponse { operation_id: Some(op) });
     }
     check_attributes(&srv, &input.attributes, s.quotas)?;
     let busy = s.keys.busy(&format!("inst/{srv_id}/{}", input.instance_id));
-    s.check_not_busy(&busy, &format!("instance {}", input.instance_id))?;
+    s.check_not_busy(&busy, || format!("instance {}", input.instance_id))?;
     let existing = s.tx.get(&s.keys.instance(&srv_id, &input.instance_id))?;
     if let (true, Some(raw)) = (s.is_consumer(), &existing) {
         // A consumer replaces only what it registered itself.
@@ -61,10 +63,11 @@ pub fn register(s: &mut Scope, input: m::RegisterInstanceRequest) -> Result<m::R
     let op = s.start_operation(NewOperation {
         op_type: m::OperationType::RegisterInstance,
         targets: instance_targets(&srv, &input.instance_id),
-        namespace_id: Some(srv.namespace_id),
+        namespace_id: Some(srv.namespace_id.clone()),
         service_id: Some(srv_id),
         change: Change::RegisterInstance { instance },
         busy_key: Some(busy),
+        service: Some(srv),
     })?;
     s.remember(&token, &op)?;
     Ok(m::RegisterInstanceResponse { operation_id: Some(op) })
@@ -78,16 +81,17 @@ pub fn deregister(
     let srv_id = s.service_id(&input.service_id, "DeregisterInstance")?;
     let srv = s.service(&srv_id)?;
     let busy = s.keys.busy(&format!("inst/{srv_id}/{}", input.instance_id));
-    s.check_not_busy(&busy, &format!("instance {}", input.instance_id))?;
+    s.check_not_busy(&busy, || format!("instance {}", input.instance_id))?;
     let inst = s.instance(&srv_id, &input.instance_id)?;
     s.only_owner_or(&inst.created_by, "DeregisterInstance", &srv.arn)?;
     let op = s.start_operation(NewOperation {
         op_type: m::OperationType::DeregisterInstance,
         targets: instance_targets(&srv, &input.instance_id),
-        namespace_id: Some(srv.namespace_id),
+        namespace_id: Some(srv.namespace_id.clone()),
         service_id: Some(srv_id.clone()),
         change: Change::DeregisterInstance { service_id: srv_id, instance_id: input.instance_id },
         busy_key: Some(busy),
+        service: Some(srv),
     })?;
     Ok(m::DeregisterInstanceResponse { operation_id: Some(op) })
 }

@@ -89,7 +89,7 @@ pub fn create_public_dns(s: &mut Scope, input: m::CreatePublicDnsNamespaceReques
 fn create(s: &mut Scope, new: NewNamespace) -> Result<String, ApiError> {
     let NewNamespace { api, ns_type, name, vpc, description, creator_request_id, tags, soa_ttl, fingerprint } = new;
     s.check_tags(&name, &tags)?;
-    let token = s.request_token(api, creator_request_id.as_deref(), fingerprint);
+    let token = s.request_token(api, creator_request_id.as_deref(), || fingerprint);
     if let Some(op) = s.replay(&token)? {
         return Ok(op);
     }
@@ -160,6 +160,7 @@ fn create(s: &mut Scope, new: NewNamespace) -> Result<String, ApiError> {
         service_id: None,
         change: Change::CreateNamespace { namespace_id: id, fail },
         busy_key: None,
+        service: None,
     })?;
     s.remember(&token, &op)?;
     Ok(op)
@@ -247,7 +248,7 @@ fn update(s: &mut Scope, update: NamespaceUpdate) -> Result<String, ApiError> {
     let NamespaceUpdate { api, id, expected_type, description, soa_ttl, updater_request_id, fingerprint } = update;
     let id = s.namespace_id(&id, api)?;
     s.only_owner(api, &s.arn("namespace", &id))?;
-    let token = s.request_token("UpdateNamespace", updater_request_id.as_deref(), fingerprint);
+    let token = s.request_token("UpdateNamespace", updater_request_id.as_deref(), || fingerprint);
     if let Some(op) = s.replay(&token)? {
         return Ok(op);
     }
@@ -259,7 +260,7 @@ fn update(s: &mut Scope, update: NamespaceUpdate) -> Result<String, ApiError> {
         )));
     }
     let busy = s.keys.busy(&format!("ns/{id}"));
-    s.check_not_busy(&busy, &format!("namespace {id}"))?;
+    s.check_not_busy(&busy, || format!("namespace {id}"))?;
     let op = s.start_operation(NewOperation {
         op_type: m::OperationType::UpdateNamespace,
         targets: BTreeMap::from([("NAMESPACE".to_string(), id.clone())]),
@@ -267,6 +268,7 @@ fn update(s: &mut Scope, update: NamespaceUpdate) -> Result<String, ApiError> {
         service_id: None,
         change: Change::UpdateNamespace { namespace_id: id, description, soa_ttl },
         busy_key: Some(busy),
+        service: None,
     })?;
     s.remember(&token, &op)?;
     Ok(op)
@@ -284,7 +286,7 @@ pub fn delete(s: &mut Scope, input: m::DeleteNamespaceRequest) -> Result<m::Dele
         ));
     }
     let busy = s.keys.busy(&format!("ns/{id}"));
-    s.check_not_busy(&busy, &format!("namespace {id}"))?;
+    s.check_not_busy(&busy, || format!("namespace {id}"))?;
     let mut targets = BTreeMap::from([("NAMESPACE".to_string(), id.clone())]);
     if ns.ns_type != m::NamespaceType::Http {
         targets.insert("ROUTE_53_CHANGE_ID".into(), new_change_id());
@@ -296,6 +298,7 @@ pub fn delete(s: &mut Scope, input: m::DeleteNamespaceRequest) -> Result<m::Dele
         service_id: None,
         change: Change::DeleteNamespace { namespace_id: id },
         busy_key: Some(busy),
+        service: None,
     })?;
     Ok(m::DeleteNamespaceResponse { operation_id: Some(op) })
 }

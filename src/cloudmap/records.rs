@@ -175,6 +175,12 @@ pub fn health_as_reported(checked: bool, stored: m::HealthStatus) -> m::HealthSt
 /// The change an operation carries, applied when it succeeds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Change {
+    /// What an ended operation keeps of its change: the resource it concerned (the change itself
+    /// was applied, or refused).
+    Ended {
+        /// The resource, as the admin API names it.
+        resource: String,
+    },
     /// Makes the namespace visible (or fails with `fail`, a conflict found at acceptance).
     CreateNamespace {
         /// The namespace.

@@ -320,6 +320,9 @@ pub struct NewOperation {
     /// The in-flight marker it holds until it ends, so that a second change of the same resource
     /// is refused meanwhile.
     pub busy_key: Option<String>,
+    /// The record of the service it concerns as the request read it, unchanged since (an instant
+    /// operation then does not read it again).
+    pub service: Option<ServiceRec>,
 }
 
 /// A CreatorRequestId (or UpdaterRequestId) and the request it came with.
@@ -452,14 +455,12 @@ impl<'a> Scope<'a> {
     }
 
     /// The idempotency token `token` of `api`, for a request whose other parameters print as
-    /// `fingerprint`.
-    pub fn request_token(&self, api: &str, token: Option<&str>, fingerprint: String) -> RequestToken {
+    /// `fingerprint()` (printed only when a token came).
+    pub fn request_token(&self, api: &str, token: Option<&str>, fingerprint: impl FnOnce() -> String) -> RequestToken {
         // Tokens are the caller's own, wherever the request works.
-        let key = token.map(|t| {
-            if self.is_consumer() { Keys::new(&self.cx.account, &self.cx.region) } else { self.keys.clone() }
-                .token(api, t)
-        });
-        RequestToken { key, fingerprint }
+        let Some(t) = token else { return RequestToken { key: None, fingerprint: String::new() } };
+        let keys = if self.is_consumer() { Keys::new(&self.cx.account, &self.cx.region) } else { self.keys.clone() };
+        RequestToken { key: Some(keys.token(api, t)), fingerprint: fingerprint() }
     }
 
     /// What the request first sent with this token produced (an operation or resource id), or
@@ -486,9 +487,9 @@ impl<'a> Scope<'a> {
     }
 
     /// Refuses the change of `what` when an operation holds `busy_key`.
-    pub fn check_not_busy(&mut self, busy_key: &str, what: &str) -> Result<(), ApiError> {
+    pub fn check_not_busy(&mut self, busy_key: &str, what: impl FnOnce() -> String) -> Result<(), ApiError> {
         match self.tx.get(busy_key)? {
-            Some(other) => Err(duplicate(&other, what)),
+            Some(other) => Err(duplicate(&other, &what())),
             None => Ok(()),
         }
     }
@@ -529,7 +530,7 @@ impl<'a> Scope<'a> {
             fault,
         };
         if inline {
-            driver::run_to_end(self.tx, &self.keys, &mut op, now, &timing)?;
+            driver::run_to_end(self.tx, &self.keys, &mut op, now, &timing, new.service)?;
         }
         put_json(self.tx, &self.keys.operation(&id), &op)?;
         // Listed to the account that asked for it (ListOperations), wherever it is filed.

@@ -27,9 +27,11 @@ pub fn create(s: &mut Scope, input: m::CreateServiceRequest) -> Result<m::Create
     }
     let mut ns = s.namespace(&ns_id)?;
     check_definition(&ns, &input)?;
-    let mut fp = input.clone();
-    fp.creator_request_id = None;
-    let token = s.request_token("CreateService", input.creator_request_id.as_deref(), format!("{fp:?}"));
+    let token = s.request_token("CreateService", input.creator_request_id.as_deref(), || {
+        let mut fp = input.clone();
+        fp.creator_request_id = None;
+        format!("{fp:?}")
+    });
     if let Some(id) = s.replay(&token)? {
         if let Some(srv) = get_json::<ServiceRec>(s.tx, &s.keys.service(&id))? {
             return Ok(m::CreateServiceResponse { service: Some(model(&srv)) });
@@ -248,7 +250,7 @@ pub fn update(s: &mut Scope, input: m::UpdateServiceRequest) -> Result<m::Update
         }
     }
     let busy = s.keys.busy(&format!("srv/{id}"));
-    s.check_not_busy(&busy, &format!("service {id}"))?;
+    s.check_not_busy(&busy, || format!("service {id}"))?;
     let op = s.start_operation(NewOperation {
         op_type: m::OperationType::UpdateService,
         targets: BTreeMap::from([("SERVICE".to_string(), id.clone())]),
@@ -261,6 +263,7 @@ pub fn update(s: &mut Scope, input: m::UpdateServiceRequest) -> Result<m::Update
             health_check: input.service.health_check_config.as_ref().map(health_check_rec),
         },
         busy_key: Some(busy),
+        service: Some(srv),
     })?;
     Ok(m::UpdateServiceResponse { operation_id: Some(op) })
 }

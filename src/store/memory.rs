@@ -135,9 +135,21 @@ impl Tx for WriteTx<'_, '_> {
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.map.get(key).cloned())
     }
+    fn get_with(&mut self, key: &str, f: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StoreError> {
+        f(self.map.get(key).map(Vec::as_slice));
+        Ok(())
+    }
     fn put(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        let old = self.map.insert(key.to_string(), value.to_vec());
-        self.replaced(key, old, Some(value.len()));
+        self.put_owned(key, value.to_vec())
+    }
+    fn put_owned(&mut self, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
+        let len = value.len();
+        // A key already there keeps its allocation.
+        let old = match self.map.get_mut(key) {
+            Some(v) => Some(std::mem::replace(v, value)),
+            None => self.map.insert(key.to_string(), value),
+        };
+        self.replaced(key, old, Some(len));
         Ok(())
     }
     fn delete(&mut self, key: &str) -> Result<bool, StoreError> {

@@ -113,6 +113,11 @@ pub trait Tx {
     }
     /// Writes `value` at `key`.
     fn put(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// Writes `value` at `key`, handing the buffer over (a backend that keeps values in memory
+    /// stores it without a copy).
+    fn put_owned(&mut self, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
+        self.put(key, &value)
+    }
     /// Removes `key`; true when it existed.
     fn delete(&mut self, key: &str) -> Result<bool, StoreError>;
     /// Up to `limit` entries whose key starts with `prefix`, in key order, starting strictly after
@@ -219,18 +224,22 @@ pub fn prefix_end(prefix: &str) -> String {
 
 /// Reads and decodes the JSON document at `key`.
 pub fn get_json<T: serde::de::DeserializeOwned>(tx: &mut dyn Tx, key: &str) -> Result<Option<T>, StoreError> {
-    match tx.get(key)? {
-        None => Ok(None),
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt { key: key.to_string(), detail: e.to_string() }),
-    }
+    // Decoded where the backend lends the bytes (no copy of the document).
+    let mut out = Ok(None);
+    tx.get_with(key, &mut |v| {
+        if let Some(bytes) = v {
+            out = serde_json::from_slice(bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt { key: key.to_string(), detail: e.to_string() });
+        }
+    })?;
+    out
 }
 
 /// Encodes `value` as JSON and writes it at `key`.
 pub fn put_json<T: serde::Serialize>(tx: &mut dyn Tx, key: &str, value: &T) -> Result<(), StoreError> {
     let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Backend(format!("encoding {key}: {e}")))?;
-    tx.put(key, &bytes)
+    tx.put_owned(key, bytes)
 }
 
 /// Decodes the JSON documents of a scan.
