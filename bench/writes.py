@@ -100,6 +100,11 @@ def wrk(binary: str, port: int, seconds: int, env: dict) -> dict:
     raise RuntimeError(f"wrk printed no result: {out.stdout}\n{out.stderr}")
 
 
+def cpu_times() -> list[int]:
+    """The machine's CPU time counters (/proc/stat, jiffies): user … steal."""
+    return [int(x) for x in open("/proc/stat").readline().split()[1:9]]
+
+
 def floor_env() -> dict:
     return {"BENCH_MODE": "fixed", "BENCH_TARGET": "Route53AutoNaming_v20170314.GetOperation",
             "BENCH_BODY": '{"OperationId":"x"}', "BENCH_EXPECT": '"SUCCESS"'}
@@ -153,6 +158,7 @@ def main() -> int:
                ("--ephemeral --timing fast", ["--ephemeral", "--timing", "fast"])]
     table = []
     load0 = open("/proc/loadavg").read().split()[0]
+    cpu0 = cpu_times()
     try:
         for label, flags in servers:
             port = free_port()
@@ -177,9 +183,13 @@ def main() -> int:
         stop(floor)
         shutil.rmtree(work, ignore_errors=True)
     load1 = open("/proc/loadavg").read().split()[0]
+    # Time the hypervisor gave to other machines while this one wanted to run (the 8th counter).
+    spent = [b - a for a, b in zip(cpu0, cpu_times())]
+    steal = 100 * spent[7] / max(1, sum(spent))
     lines = ["", "## Writes at c=16 (bench/writes.py)", "",
              f"`wrk -t2 -c16`, {args.seconds} s per row, the floor measured just before and after each row; "
-             f"load average {load0} before, {load1} after (2 cores shared with other builds).", "",
+             f"load average {load0} before, {load1} after; CPU time stolen by the hypervisor during the run: "
+             f"{steal:.0f}% (the ratios hold the floor and the row to the same machine).", "",
              "| server | row | req/s | floor req/s | ratio to the floor | p99 ms | non-2xx |", "|---|---|---|---|---|---|---|"]
     for t in table:
         lines.append(f"| `{t['server']}` | {t['row']} | {t['rps']:.0f} | {t['floor']:.0f} | {t['ratio']:.3f} | "

@@ -84,6 +84,12 @@ impl<T> Kept<T> {
         }
     }
 
+    /// Keeps `value`, derived from (or encoded as) the record `raw` just written at `key`, for the
+    /// next read. Safe whatever becomes of the write: an entry is used only for these exact bytes.
+    pub fn keep(&self, key: &str, raw: Vec<u8>, value: T) {
+        self.insert(&mut self.lock(), key, Arc::new(Entry { raw, value }));
+    }
+
     /// Forgets everything (after a reset or a snapshot import replaced what the store holds).
     pub fn clear(&self) {
         self.lock().clear();

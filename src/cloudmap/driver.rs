@@ -108,28 +108,43 @@ impl OperationDriver for CloudMapDriver {
         if op.is_terminal() {
             return Ok(StepOutcome::Done);
         }
-        let outcome = step(tx, &keys, &mut op, now, timing, None)?;
+        let outcome = step(tx, &keys, &mut op, now, timing, &mut None)?;
         put_json(tx, &key, &op)?;
         log_step(&op);
         Ok(outcome)
     }
 }
 
+/// A service record an instant operation is handed by its request: as read (unchanged since), and
+/// after its change, as written.
+pub struct KnownService {
+    /// The record.
+    pub rec: ServiceRec,
+    /// The bytes it was written as, once the operation wrote it.
+    pub written: Option<Vec<u8>>,
+}
+
+impl KnownService {
+    /// The record `rec` as the request read it.
+    pub fn read(rec: ServiceRec) -> Self {
+        KnownService { rec, written: None }
+    }
+}
+
 /// Runs every step of the new operation `op` (not yet written) to its end in this transaction:
 /// the `instant` profile, without a store round trip per step. `service` is the record of the
-/// service it concerns as the request read it in this transaction, when it did (not read again).
+/// service it concerns as the request read it in this transaction, when it did (not read again);
+/// it is left as the change wrote it (or None when the change did not use it).
 pub fn run_to_end(
     tx: &mut dyn Tx,
     keys: &Keys,
     op: &mut OperationRec,
     now: i64,
     timing: &Timing,
-    mut service: Option<ServiceRec>,
+    service: &mut Option<KnownService>,
 ) -> Result<(), StoreError> {
     while !op.is_terminal() {
-        // The record goes to the step that applies the change.
-        let known = if op.status == m::OperationStatus::Pending { service.take() } else { None };
-        step(tx, keys, op, now, timing, known)?;
+        step(tx, keys, op, now, timing, service)?;
     }
     // Its steps took no time: one line says where it ended.
     log_step(op);
@@ -144,7 +159,7 @@ fn step(
     op: &mut OperationRec,
     now: i64,
     timing: &Timing,
-    service: Option<ServiceRec>,
+    service: &mut Option<KnownService>,
 ) -> Result<StepOutcome, StoreError> {
     let outcome = match op.status {
         m::OperationStatus::Submitted => {
@@ -209,12 +224,20 @@ fn apply(
     tx: &mut dyn Tx,
     keys: &Keys,
     op: &OperationRec,
-    mut known: Option<ServiceRec>,
+    known: &mut Option<KnownService>,
 ) -> Result<Result<(), Failure>, StoreError> {
     // The service record the request already read, or the stored one.
     let mut service = |tx: &mut dyn Tx, id: &str| match known.take() {
-        Some(s) if s.id == id => Ok(Some(s)),
+        Some(s) if s.rec.id == id && s.written.is_none() => Ok(Some(s.rec)),
         _ => get_json::<ServiceRec>(tx, &keys.service(id)),
+    };
+    // Writes a service record, keeping it as written for the caller.
+    let mut written: Option<KnownService> = None;
+    let mut put_service = |tx: &mut dyn Tx, s: ServiceRec| -> Result<(), StoreError> {
+        let raw = serde_json::to_vec(&s).map_err(|e| StoreError::Backend(format!("encoding service {}: {e}", s.id)))?;
+        tx.put(&keys.service(&s.id), &raw)?;
+        written = Some(KnownService { rec: s, written: Some(raw) });
+        Ok(())
     };
     match &op.change {
         Change::CreateNamespace { namespace_id, fail } => {
@@ -253,7 +276,6 @@ fn apply(
             }
         }
         Change::UpdateService { service_id, description, dns_records, health_check } => {
-            let k = keys.service(service_id);
             if let Some(mut s) = service(tx, service_id)? {
                 if let Some(d) = description {
                     s.description = Some(d.clone());
@@ -262,11 +284,10 @@ fn apply(
                     s.dns_records = Some(r.clone());
                 }
                 s.health_check = health_check.clone();
-                put_json(tx, &k, &s)?;
+                put_service(tx, s)?;
             }
         }
         Change::RegisterInstance { instance } => {
-            let sk = keys.service(&instance.service_id);
             let Some(mut s) = service(tx, &instance.service_id)? else {
                 return Ok(Err(("INTERNAL_FAILURE".into(), format!("Service {} was deleted", instance.service_id))));
             };
@@ -280,7 +301,7 @@ fn apply(
             s.revision += 1;
             s.instances_changed();
             put_json(tx, &ik, instance)?;
-            put_json(tx, &sk, &s)?;
+            put_service(tx, s)?;
         }
         // Never applied twice: an ended operation has no change left.
         Change::Ended { .. } => {}
@@ -291,11 +312,12 @@ fn apply(
                     s.instance_count = (s.instance_count - 1).max(0);
                     s.revision += 1;
                     s.instances_changed();
-                    put_json(tx, &keys.service(service_id), &s)?;
+                    put_service(tx, s)?;
                 }
             }
         }
     }
+    *known = written;
     Ok(Ok(()))
 }
 

@@ -393,7 +393,8 @@ impl Keys {
     /// that asked for it (its value: empty, or the owner's account when the operation is filed in
     /// the owner's key space).
     pub fn operation_by_time(&self, create_ms: i64, id: &str) -> String {
-        format!("{}opnew/{:016x}/{id}", self.scope, i64::MAX - create_ms.max(0))
+        let head = format!("{}opnew/", self.scope);
+        crate::store::key_with_hex16(&head, (i64::MAX - create_ms.max(0)) as u64, &["/", id])
     }
     /// The in-flight marker of resource `what`.
     pub fn busy(&self, what: &str) -> String {
@@ -413,6 +414,18 @@ const BASE32: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
 
 fn random_chars(alphabet: &[u8], n: usize) -> String {
     let mut rng = rand::thread_rng();
+    if alphabet.len() == 32 {
+        // Five random bits per character, twelve characters per draw.
+        let mut out = String::with_capacity(n);
+        while out.len() < n {
+            let mut bits: u64 = rng.gen();
+            for _ in 0..12.min(n - out.len()) {
+                out.push(alphabet[(bits & 31) as usize] as char);
+                bits >>= 5;
+            }
+        }
+        return out;
+    }
     (0..n).map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char).collect()
 }
 

@@ -322,7 +322,7 @@ pub struct NewOperation {
     pub busy_key: Option<String>,
     /// The record of the service it concerns as the request read it, unchanged since (an instant
     /// operation then does not read it again).
-    pub service: Option<ServiceRec>,
+    pub service: Option<driver::KnownService>,
 }
 
 /// A CreatorRequestId (or UpdaterRequestId) and the request it came with.
@@ -446,7 +446,10 @@ impl<'a> Scope<'a> {
 
     /// The service `id`, or `ServiceNotFound`.
     pub fn service(&mut self, id: &str) -> Result<ServiceRec, ApiError> {
-        get_json::<ServiceRec>(self.tx, &self.keys.service(id))?.ok_or_else(|| srv_not_found(id))
+        // Kept decoded between requests (a registration writes its service, and keeps what it wrote).
+        let key = self.keys.service(id);
+        let kept = self.cache.services.read(self.tx, &key, |raw| crate::store::decode_one::<ServiceRec>(&key, raw))?;
+        kept.map(|e| e.value.clone()).ok_or_else(|| srv_not_found(id))
     }
 
     /// The instance `id` of service `srv`, or `InstanceNotFound`.
@@ -530,7 +533,11 @@ impl<'a> Scope<'a> {
             fault,
         };
         if inline {
-            driver::run_to_end(self.tx, &self.keys, &mut op, now, &timing, new.service)?;
+            let mut service = new.service;
+            driver::run_to_end(self.tx, &self.keys, &mut op, now, &timing, &mut service)?;
+            if let Some((raw, rec)) = service.and_then(|s| s.written.map(|raw| (raw, s.rec))) {
+                self.cache.services.keep(&self.keys.service(&rec.id), raw, rec);
+            }
         }
         put_json(self.tx, &self.keys.operation(&id), &op)?;
         // Listed to the account that asked for it (ListOperations), wherever it is filed.

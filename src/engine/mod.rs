@@ -233,7 +233,7 @@ fn faults_word(changes: u64, any: bool) -> u64 {
 }
 
 fn sched_key(due: i64, service: &str, op: &str) -> String {
-    format!("{SCHED}{:016x}/{service}/{op}", due.max(0))
+    crate::store::key_with_hex16(SCHED, due.max(0) as u64, &["/", service, "/", op])
 }
 
 impl Engine {
@@ -331,7 +331,8 @@ impl Engine {
     /// a driver that ran a new operation to its end itself, under the `instant` profile, files it
     /// here instead of submitting it.
     pub fn file_finished(&self, tx: &mut dyn Tx, service: Service, op: &str) -> Result<(), StoreError> {
-        tx.put(&format!("{OPS}{service}/{:016x}/{op}", self.now_ms().max(0)), b"")
+        let key = crate::store::key_with_hex16(&format!("{OPS}{service}/"), self.now_ms().max(0) as u64, &["/", op]);
+        tx.put(&key, b"")
     }
 
     /// Runs every remaining step of `op` in this transaction.

@@ -236,6 +236,26 @@ pub fn get_json<T: serde::de::DeserializeOwned>(tx: &mut dyn Tx, key: &str) -> R
     out
 }
 
+/// Appends `n` as 16 lowercase hex digits: the fixed-width numbers keys sort by (`format!` with
+/// padding showed in profiles of the write path).
+pub fn push_hex16(out: &mut String, n: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..16).rev() {
+        out.push(DIGITS[((n >> (shift * 4)) & 0xf) as usize] as char);
+    }
+}
+
+/// `head`, then `n` as 16 hex digits, then the `tail` pieces.
+pub fn key_with_hex16(head: &str, n: u64, tail: &[&str]) -> String {
+    let mut k = String::with_capacity(head.len() + 16 + tail.iter().map(|t| t.len()).sum::<usize>());
+    k.push_str(head);
+    push_hex16(&mut k, n);
+    for t in tail {
+        k.push_str(t);
+    }
+    k
+}
+
 /// Encodes `value` as JSON and writes it at `key`.
 pub fn put_json<T: serde::Serialize>(tx: &mut dyn Tx, key: &str, value: &T) -> Result<(), StoreError> {
     let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Backend(format!("encoding {key}: {e}")))?;
@@ -295,5 +315,15 @@ mod tests {
         assert!(!feed.has_changed().unwrap(), "a rolled-back write or a read does not move the feed");
         store.write(|tx| -> Result<bool, StoreError> { tx.delete("a") }).await.unwrap();
         assert_eq!(*feed.borrow_and_update(), 2);
+    }
+}
+
+#[cfg(test)]
+mod hex_tests {
+    #[test]
+    fn keys_with_hex16_match_the_padded_format() {
+        for n in [0u64, 1, 0xabc, u64::MAX, i64::MAX as u64 - 1_700_000_000_000] {
+            assert_eq!(super::key_with_hex16("a/", n, &["/b", "/c"]), format!("a/{n:016x}/b/c"));
+        }
     }
 }
