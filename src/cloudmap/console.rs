@@ -91,7 +91,7 @@ mod tests {
             Arc::new(StoppedClock::at(1_750_000_000_000)),
             Timing::new(TimingProfile::Instant),
         );
-        engine.register(SERVICE, Arc::new(CloudMapDriver));
+        engine.register(SERVICE, Arc::new(CloudMapDriver::default()));
         let cm = CloudMap::new(engine.clone(), Quotas::default());
         let cx = RequestContext {
             account: "123456789012".into(),

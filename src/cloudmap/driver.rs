@@ -1,13 +1,20 @@
 //! The Cloud Map operation state machine: SUBMITTED → PENDING → SUCCESS | FAIL. The change an
 //! operation carries takes effect in the transaction that marks it SUCCESS, as on AWS.
 
+use super::cache::{Caches, KeptOperation};
 use super::records::*;
 use crate::engine::{step_log_enabled, OperationDriver, OperationView, StepLog, StepOutcome, StepView, Timing};
 use crate::model::servicediscovery as m;
 use crate::store::{get_json, put_json, StoreError, Tx};
+use std::sync::Arc;
 
-/// Drives Cloud Map operations.
-pub struct CloudMapDriver;
+/// Drives Cloud Map operations, keeping each record it writes decoded for its next step (and for
+/// GetOperation).
+#[derive(Default)]
+pub struct CloudMapDriver {
+    /// The backend's caches.
+    pub cache: Arc<Caches>,
+}
 
 /// Step durations (ms) per operation type: (fast, realistic) for SUBMITTED→PENDING and PENDING→end.
 fn durations(op_type: m::OperationType) -> [(i64, i64); 2] {
@@ -102,49 +109,49 @@ impl OperationDriver for CloudMapDriver {
             return Ok(StepOutcome::Done);
         };
         let key = keys.operation(&op_id);
-        let Some(mut op) = get_json::<OperationRec>(tx, &key)? else {
+        let Some(kept) = self.cache.operations.read(tx, &key, |raw| KeptOperation::decode(&key, raw))? else {
             return Ok(StepOutcome::Done);
         };
-        if op.is_terminal() {
+        if kept.value.rec.is_terminal() {
             return Ok(StepOutcome::Done);
         }
-        let outcome = step(tx, &keys, &mut op, now, timing, &mut None)?;
-        put_json(tx, &key, &op)?;
+        let mut op = kept.value.rec.clone();
+        let outcome = step(tx, &self.cache, &keys, &mut op, now, timing, None)?;
         log_step(&op);
+        write_operation(tx, &self.cache, &key, op)?;
         Ok(outcome)
     }
 }
 
-/// A service record an instant operation is handed by its request: as read (unchanged since), and
-/// after its change, as written.
-pub struct KnownService {
-    /// The record.
-    pub rec: ServiceRec,
-    /// The bytes it was written as, once the operation wrote it.
-    pub written: Option<Vec<u8>>,
-}
-
-impl KnownService {
-    /// The record `rec` as the request read it.
-    pub fn read(rec: ServiceRec) -> Self {
-        KnownService { rec, written: None }
+/// Writes the operation record `op` at `key`; an unfinished one stays decoded for its next step
+/// (and GetOperation). A finished one is kept by the first GetOperation that reads it, so that
+/// what is kept is bounded by what is in flight and read, not by what is written.
+pub fn write_operation(tx: &mut dyn Tx, cache: &Caches, key: &str, op: OperationRec) -> Result<(), StoreError> {
+    let raw = serde_json::to_vec(&op).map_err(|e| StoreError::Backend(format!("encoding operation {}: {e}", op.id)))?;
+    if op.is_terminal() {
+        return tx.put_owned(key, raw);
     }
+    tx.put(key, &raw)?;
+    cache.operations.keep(key, raw, KeptOperation { rec: op, answer: Default::default() });
+    Ok(())
 }
 
 /// Runs every step of the new operation `op` (not yet written) to its end in this transaction:
 /// the `instant` profile, without a store round trip per step. `service` is the record of the
-/// service it concerns as the request read it in this transaction, when it did (not read again);
-/// it is left as the change wrote it (or None when the change did not use it).
+/// service it concerns as the request read it in this transaction, when it did (not read again).
 pub fn run_to_end(
     tx: &mut dyn Tx,
+    cache: &Caches,
     keys: &Keys,
     op: &mut OperationRec,
     now: i64,
     timing: &Timing,
-    service: &mut Option<KnownService>,
+    mut service: Option<ServiceRec>,
 ) -> Result<(), StoreError> {
     while !op.is_terminal() {
-        step(tx, keys, op, now, timing, service)?;
+        // The record goes to the step that applies the change.
+        let known = if op.status == m::OperationStatus::Pending { service.take() } else { None };
+        step(tx, cache, keys, op, now, timing, known)?;
     }
     // Its steps took no time: one line says where it ended.
     log_step(op);
@@ -155,11 +162,12 @@ pub fn run_to_end(
 /// ends keeps of its change only the resource it concerned.
 fn step(
     tx: &mut dyn Tx,
+    cache: &Caches,
     keys: &Keys,
     op: &mut OperationRec,
     now: i64,
     timing: &Timing,
-    service: &mut Option<KnownService>,
+    service: Option<ServiceRec>,
 ) -> Result<StepOutcome, StoreError> {
     let outcome = match op.status {
         m::OperationStatus::Submitted => {
@@ -171,7 +179,7 @@ fn step(
         m::OperationStatus::Pending => {
             let outcome = match &op.fault {
                 Some(f) => Err(f.clone()),
-                None => apply(tx, keys, op, service)?,
+                None => apply(tx, cache, keys, op, service)?,
             };
             match outcome {
                 Ok(()) => op.status = m::OperationStatus::Success,
@@ -222,21 +230,26 @@ type Failure = (String, String);
 /// Applies the change of a succeeding operation. `Err` is a failure AWS would report in the operation.
 fn apply(
     tx: &mut dyn Tx,
+    cache: &Caches,
     keys: &Keys,
     op: &OperationRec,
-    known: &mut Option<KnownService>,
+    mut known: Option<ServiceRec>,
 ) -> Result<Result<(), Failure>, StoreError> {
-    // The service record the request already read, or the stored one.
+    // The service record the request already read, or the stored one (kept decoded).
     let mut service = |tx: &mut dyn Tx, id: &str| match known.take() {
-        Some(s) if s.rec.id == id && s.written.is_none() => Ok(Some(s.rec)),
-        _ => get_json::<ServiceRec>(tx, &keys.service(id)),
+        Some(s) if s.id == id => Ok(Some(s)),
+        _ => {
+            let key = keys.service(id);
+            let kept = cache.services.read(tx, &key, |raw| crate::store::decode_one::<ServiceRec>(&key, raw))?;
+            Ok::<_, StoreError>(kept.map(|e| e.value.clone()))
+        }
     };
-    // Writes a service record, keeping it as written for the caller.
-    let mut written: Option<KnownService> = None;
-    let mut put_service = |tx: &mut dyn Tx, s: ServiceRec| -> Result<(), StoreError> {
+    // Writes a service record, keeping it decoded for the next request.
+    let put_service = |tx: &mut dyn Tx, s: ServiceRec| -> Result<(), StoreError> {
+        let key = keys.service(&s.id);
         let raw = serde_json::to_vec(&s).map_err(|e| StoreError::Backend(format!("encoding service {}: {e}", s.id)))?;
-        tx.put(&keys.service(&s.id), &raw)?;
-        written = Some(KnownService { rec: s, written: Some(raw) });
+        tx.put(&key, &raw)?;
+        cache.services.keep(&key, raw, s);
         Ok(())
     };
     match &op.change {
@@ -317,7 +330,6 @@ fn apply(
             }
         }
     }
-    *known = written;
     Ok(Ok(()))
 }
 

@@ -67,7 +67,7 @@ pub fn register(s: &mut Scope, input: m::RegisterInstanceRequest) -> Result<m::R
         service_id: Some(srv_id),
         change: Change::RegisterInstance { instance },
         busy_key: Some(busy),
-        service: Some(super::driver::KnownService::read(srv)),
+        service: Some(srv),
     })?;
     s.remember(&token, &op)?;
     Ok(m::RegisterInstanceResponse { operation_id: Some(op) })
@@ -91,7 +91,7 @@ pub fn deregister(
         service_id: Some(srv_id.clone()),
         change: Change::DeregisterInstance { service_id: srv_id, instance_id: input.instance_id },
         busy_key: Some(busy),
-        service: Some(super::driver::KnownService::read(srv)),
+        service: Some(srv),
     })?;
     Ok(m::DeregisterInstanceResponse { operation_id: Some(op) })
 }

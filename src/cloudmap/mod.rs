@@ -356,8 +356,9 @@ pub static REGISTRATION: crate::registry::Registration = crate::registry::Regist
     check_document: records::check_document,
     shareable: &[records::SHAREABLE_NAMESPACE],
     start: |engine, _| {
-        let backend = Arc::new(CloudMap::new(engine.clone(), Quotas::from_config(&engine.quotas())));
-        (backend, Arc::new(driver::CloudMapDriver))
+        let backend = CloudMap::new(engine.clone(), Quotas::from_config(&engine.quotas()));
+        let driver = driver::CloudMapDriver { cache: backend.cache.clone() };
+        (Arc::new(backend), Arc::new(driver))
     },
 };
 

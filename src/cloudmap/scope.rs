@@ -322,7 +322,7 @@ pub struct NewOperation {
     pub busy_key: Option<String>,
     /// The record of the service it concerns as the request read it, unchanged since (an instant
     /// operation then does not read it again).
-    pub service: Option<driver::KnownService>,
+    pub service: Option<ServiceRec>,
 }
 
 /// A CreatorRequestId (or UpdaterRequestId) and the request it came with.
@@ -446,7 +446,7 @@ impl<'a> Scope<'a> {
 
     /// The service `id`, or `ServiceNotFound`.
     pub fn service(&mut self, id: &str) -> Result<ServiceRec, ApiError> {
-        // Kept decoded between requests (a registration writes its service, and keeps what it wrote).
+        // Kept decoded between requests (a registration's change keeps the service it wrote).
         let key = self.keys.service(id);
         let kept = self.cache.services.read(self.tx, &key, |raw| crate::store::decode_one::<ServiceRec>(&key, raw))?;
         kept.map(|e| e.value.clone()).ok_or_else(|| srv_not_found(id))
@@ -533,13 +533,9 @@ impl<'a> Scope<'a> {
             fault,
         };
         if inline {
-            let mut service = new.service;
-            driver::run_to_end(self.tx, &self.keys, &mut op, now, &timing, &mut service)?;
-            if let Some((raw, rec)) = service.and_then(|s| s.written.map(|raw| (raw, s.rec))) {
-                self.cache.services.keep(&self.keys.service(&rec.id), raw, rec);
-            }
+            driver::run_to_end(self.tx, self.cache, &self.keys, &mut op, now, &timing, new.service)?;
         }
-        put_json(self.tx, &self.keys.operation(&id), &op)?;
+        driver::write_operation(self.tx, self.cache, &self.keys.operation(&id), op)?;
         // Listed to the account that asked for it (ListOperations), wherever it is filed.
         let by_time = Keys::new(&self.cx.account, &self.cx.region).operation_by_time(now, &id);
         let filed_in = if self.is_consumer() { self.partition.as_bytes() } else { b"" };

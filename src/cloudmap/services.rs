@@ -263,7 +263,7 @@ pub fn update(s: &mut Scope, input: m::UpdateServiceRequest) -> Result<m::Update
             health_check: input.service.health_check_config.as_ref().map(health_check_rec),
         },
         busy_key: Some(busy),
-        service: Some(super::driver::KnownService::read(srv)),
+        service: Some(srv),
     })?;
     Ok(m::UpdateServiceResponse { operation_id: Some(op) })
 }

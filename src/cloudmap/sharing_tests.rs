@@ -16,7 +16,7 @@ const REGION: &str = "us-east-1";
 fn cloud_map() -> CloudMap {
     let store = Store::new(Arc::new(Memory::new()));
     let engine = Engine::new(store, Arc::new(StoppedClock::at(1_750_000_000_000)), Timing::new(TimingProfile::Instant));
-    engine.register(SERVICE, Arc::new(driver::CloudMapDriver));
+    engine.register(SERVICE, Arc::new(driver::CloudMapDriver::default()));
     CloudMap::new(engine, Quotas::default())
 }
 

@@ -21,7 +21,7 @@ fn cloud_map_with(profile: TimingProfile, quotas: Quotas) -> CloudMap {
 fn cloud_map_on(clock: Arc<StoppedClock>, profile: TimingProfile, quotas: Quotas) -> CloudMap {
     let store = Store::new(Arc::new(Memory::new()));
     let engine = Engine::new(store, clock, Timing::new(profile));
-    engine.register(SERVICE, Arc::new(driver::CloudMapDriver));
+    engine.register(SERVICE, Arc::new(driver::CloudMapDriver::default()));
     CloudMap::new(engine, quotas)
 }
 

@@ -22,6 +22,9 @@ pub const LOG_EVERY_MS: i64 = 10_000;
 /// How many due entries a pass (and the look for the next due time) reads at most.
 const DUE_BATCH: usize = 512;
 
+/// How many schedule entries one look at the schedule copies.
+const DUE_PIECE: usize = 16;
+
 /// An operation whose step failed, as this replica last tried it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -64,8 +67,20 @@ impl Engine {
             .inner
             .store
             .read(move |tx| -> Result<Vec<String>, StoreError> {
-                let rows = tx.scan(SCHED, None, DUE_BATCH)?;
-                Ok(rows.into_iter().map(|(k, _)| k).take_while(|k| *k < limit_key).collect())
+                // In small pieces: most of the schedule is usually not due yet, and a piece is a
+                // copy of its keys.
+                let mut due = Vec::new();
+                while due.len() < DUE_BATCH {
+                    let rows = tx.scan(SCHED, due.last().map(String::as_str), DUE_PIECE)?;
+                    let whole = rows.len() == DUE_PIECE;
+                    let before = due.len();
+                    due.extend(rows.into_iter().map(|(k, _)| k).take_while(|k| *k < limit_key));
+                    if !whole || due.len() - before < DUE_PIECE {
+                        break;
+                    }
+                }
+                due.truncate(DUE_BATCH);
+                Ok(due)
             })
             .await?;
         let mut ran = 0;
