@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The write rows of bench/run: RegisterInstance (re-registrations cycling over a fixed set of ids),
 DeregisterInstance (alternating with the registration of the same id), CreateService and
-UpdateService, at c=16 with plain `wrk -t2 -c16`, on three servers: `--ephemeral --timing instant`,
+UpdateService and CreateConnector, at c=16 with plain `wrk -t2 -c16`, on three servers: `--ephemeral --timing instant`,
 `--data-dir --timing instant` (every write durable before the answer) and `--ephemeral --timing fast`
 (the operation is scheduled, not applied inline). Each row is given as req/s and as its ratio to the
 floor (bench/floor) measured just before and after it in the same run. Appends a section to
@@ -22,6 +22,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -120,7 +121,39 @@ def setup(port: int, nserv: int = 16) -> dict:
     dns = [call(port, "CreateService", {"Name": f"d{i}", "NamespaceId": dns_ns,
                                         "DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 60}]}})["Service"]["Id"]
            for i in range(nserv)]
-    return {"http_ns": http_ns, "http": http, "dns": dns}
+    return {"http_ns": http_ns, "http": http, "dns": dns, "connector_body": connector_body(port)}
+
+
+def kc_call(port: int, method: str, path: str, body: dict | None = None) -> dict:
+    auth = AUTH.replace("/servicediscovery/", "/kafkaconnect/")
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=None if body is None else json.dumps(body).encode(), method=method,
+        headers={"Content-Type": "application/json", "Authorization": auth, "X-Amz-Date": "20260101T000000Z"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read() or b"{}")
+
+
+def connector_body(port: int) -> str:
+    """A CreateConnector body (its name `@N@`) over a custom plugin, created and waited for here."""
+    plugin = kc_call(port, "POST", "/v1/custom-plugins", {
+        "name": "w-plugin", "contentType": "ZIP",
+        "location": {"s3Location": {"bucketArn": "arn:aws:s3:::bench", "fileKey": "p.zip"}}})["customPluginArn"]
+    for _ in range(600):
+        got = kc_call(port, "GET", "/v1/custom-plugins/" + urllib.parse.quote(plugin, safe=""))
+        if got["customPluginState"] == "ACTIVE":
+            break
+        time.sleep(0.02)
+    body = {
+        "connectorName": "@N@", "capacity": {"provisionedCapacity": {"mcuCount": 1, "workerCount": 1}},
+        "connectorConfiguration": {"connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+                                   "tasks.max": "1"},
+        "kafkaCluster": {"apacheKafkaCluster": {"bootstrapServers": "b-1.bench:9092",
+                                                "vpc": {"subnets": ["subnet-0a1b2c3d"], "securityGroups": ["sg-0123abcd"]}}},
+        "kafkaClusterClientAuthentication": {"authenticationType": "NONE"},
+        "kafkaClusterEncryptionInTransit": {"encryptionType": "PLAINTEXT"},
+        "kafkaConnectVersion": "2.7.1", "serviceExecutionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/msk-connect",
+        "plugins": [{"customPlugin": {"customPluginArn": plugin, "revision": 1}}]}
+    return json.dumps(body, separators=(",", ":"))
 
 
 def rows(ids: dict, tag: str, fast: bool) -> dict:
@@ -130,6 +163,10 @@ def rows(ids: dict, tag: str, fast: bool) -> dict:
                              "BENCH_IDS": "60000" if fast else "3000", "BENCH_EXPECT": '"OperationId"'},
         "CreateService": {"BENCH_MODE": "create-service", "BENCH_SERVICES": sv(ids["http"][:1]),
                           "BENCH_NAMESPACE": ids["http_ns"], "BENCH_TAG": tag + "c", "BENCH_EXPECT": '"Service"'},
+        "CreateConnector": {"BENCH_MODE": "unique-body", "BENCH_METHOD": "POST", "BENCH_PATH": "/v1/connectors",
+                            "BENCH_TARGET": "", "BENCH_SERVICE": "kafkaconnect", "BENCH_KEY": ACCOUNT,
+                            "BENCH_BODY": ids["connector_body"], "BENCH_TAG": tag + "k",
+                            "BENCH_EXPECT": '"connectorArn"'},
     } | ({} if fast else {
         # Under `fast` an id's deregistration must wait for its registration's 2 s.
         "DeregisterInstance (alternating with RegisterInstance)": {

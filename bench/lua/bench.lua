@@ -15,6 +15,8 @@
 --                  deregistrations)
 --                  "create-service": CreateService with a new name per request in BENCH_NAMESPACE
 --                  "update-service": UpdateService cycling over BENCH_SERVICES (ids in a DNS namespace)
+--                  "unique-body": BENCH_METHOD BENCH_PATH with BENCH_BODY, its "@N@" replaced by a name
+--                  new to every request (BENCH_TAG-thread-n): CreateConnector
 --   BENCH_IDS      register-cycle: instance ids per thread (default 4000)
 --   BENCH_NAMESPACE create-service: the namespace id
 --   BENCH_TAG      prefix of the generated instance ids (distinct per run)
@@ -143,9 +145,18 @@ local function cycle_request()
   end
 end
 
+local unique_headers
+
 function request()
   if mode == "fixed" then
     return fixed_request
+  end
+  if mode == "unique-body" then
+    unique_headers = unique_headers or headers_for(key)
+    local n = sent
+    sent = sent + 1
+    local name = tag .. "-" .. tid .. "-" .. n
+    return wrk.format(method, path, unique_headers, (string.gsub(body, "@N@", name)))
   end
   if mode ~= "register" then
     return cycle_request()
