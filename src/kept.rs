@@ -84,10 +84,12 @@ impl<T> Kept<T> {
         }
     }
 
-    /// Keeps `value`, derived from (or encoded as) the record `raw` just written at `key`, for the
-    /// next read. Safe whatever becomes of the write: an entry is used only for these exact bytes.
-    pub fn keep(&self, key: &str, raw: Vec<u8>, value: T) {
+    /// Writes the record `raw` at `key` and keeps `value`, what it encodes, for the next read.
+    /// Safe whatever becomes of the write: an entry is used only for these exact bytes.
+    pub fn write(&self, tx: &mut dyn Tx, key: &str, raw: Vec<u8>, value: T) -> Result<(), StoreError> {
+        tx.put(key, &raw)?;
         self.insert(&mut self.lock(), key, Arc::new(Entry { raw, value }));
+        Ok(())
     }
 
     /// Forgets everything (after a reset or a snapshot import replaced what the store holds).

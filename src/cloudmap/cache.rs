@@ -5,7 +5,7 @@
 //! that a response is a choice of indexes and a copy of their bytes.
 
 use super::records::{health_as_reported, InstanceRec, Keys, NamespaceRec, OperationRec, ServiceRec};
-use crate::kept::{Encodings, Kept};
+use crate::kept::{Encodings, Entry, Kept};
 use crate::model::servicediscovery as m;
 use crate::store::{decode_all, StoreError, Tx};
 use crate::wire::shape::{encode_output, encode_output_sized, PreEncoded, Protocol};
@@ -185,6 +185,16 @@ pub struct Caches {
 impl Caches {
     /// The most namespace or service records kept.
     const MAX_TARGETS: usize = 10_000;
+
+    /// The service record at `key` as `tx` sees it, kept decoded.
+    pub fn service(&self, tx: &mut dyn Tx, key: &str) -> Result<Option<Arc<Entry<ServiceRec>>>, StoreError> {
+        self.services.read(tx, key, |raw| crate::store::decode_one::<ServiceRec>(key, raw))
+    }
+
+    /// Writes the service record `s` at `key`, kept decoded for the next read.
+    pub fn put_service(&self, tx: &mut dyn Tx, key: &str, s: ServiceRec) -> Result<(), StoreError> {
+        self.services.write(tx, key, crate::store::encode_json(key, &s)?, s)
+    }
 
     /// Forgets everything (after a reset or an import replaced what the store holds).
     pub fn clear(&self) {

@@ -67,10 +67,6 @@ fn target(
     let srv_id = s.tx.get(&s.keys.service_name(&ns.value.id, &name_key))?.ok_or_else(|| srv_not_found(service_name))?;
     let srv_id = String::from_utf8_lossy(&srv_id);
     let key = s.keys.service(&srv_id);
-    let srv = s
-        .cache
-        .services
-        .read(s.tx, &key, |raw| decode_one::<ServiceRec>(&key, raw))?
-        .ok_or_else(|| srv_not_found(&srv_id))?;
+    let srv = s.cache.service(s.tx, &key)?.ok_or_else(|| srv_not_found(&srv_id))?;
     Ok((ns, srv))
 }

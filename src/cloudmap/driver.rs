@@ -127,13 +127,11 @@ impl OperationDriver for CloudMapDriver {
 /// (and GetOperation). A finished one is kept by the first GetOperation that reads it, so that
 /// what is kept is bounded by what is in flight and read, not by what is written.
 pub fn write_operation(tx: &mut dyn Tx, cache: &Caches, key: &str, op: OperationRec) -> Result<(), StoreError> {
-    let raw = serde_json::to_vec(&op).map_err(|e| StoreError::Backend(format!("encoding operation {}: {e}", op.id)))?;
+    let raw = crate::store::encode_json(key, &op)?;
     if op.is_terminal() {
         return tx.put_owned(key, raw);
     }
-    tx.put(key, &raw)?;
-    cache.operations.keep(key, raw, KeptOperation { rec: op, answer: Default::default() });
-    Ok(())
+    cache.operations.write(tx, key, raw, KeptOperation { rec: op, answer: Default::default() })
 }
 
 /// Runs every step of the new operation `op` (not yet written) to its end in this transaction:
@@ -238,20 +236,10 @@ fn apply(
     // The service record the request already read, or the stored one (kept decoded).
     let mut service = |tx: &mut dyn Tx, id: &str| match known.take() {
         Some(s) if s.id == id => Ok(Some(s)),
-        _ => {
-            let key = keys.service(id);
-            let kept = cache.services.read(tx, &key, |raw| crate::store::decode_one::<ServiceRec>(&key, raw))?;
-            Ok::<_, StoreError>(kept.map(|e| e.value.clone()))
-        }
+        _ => Ok::<_, StoreError>(cache.service(tx, &keys.service(id))?.map(|e| e.value.clone())),
     };
-    // Writes a service record, keeping it decoded for the next request.
-    let put_service = |tx: &mut dyn Tx, s: ServiceRec| -> Result<(), StoreError> {
-        let key = keys.service(&s.id);
-        let raw = serde_json::to_vec(&s).map_err(|e| StoreError::Backend(format!("encoding service {}: {e}", s.id)))?;
-        tx.put(&key, &raw)?;
-        cache.services.keep(&key, raw, s);
-        Ok(())
-    };
+    // Writes a service record, kept decoded for the next request.
+    let put_service = |tx: &mut dyn Tx, s: ServiceRec| cache.put_service(tx, &keys.service(&s.id), s);
     match &op.change {
         Change::CreateNamespace { namespace_id, fail } => {
             if let Some(f) = fail {
@@ -316,8 +304,6 @@ fn apply(
             put_json(tx, &ik, instance)?;
             put_service(tx, s)?;
         }
-        // Never applied twice: an ended operation has no change left.
-        Change::Ended { .. } => {}
         Change::DeregisterInstance { service_id, instance_id } => {
             let ik = keys.instance(service_id, instance_id);
             if tx.delete(&ik)? {
@@ -329,6 +315,8 @@ fn apply(
                 }
             }
         }
+        // Never applied twice: an ended operation has no change left.
+        Change::Ended { .. } => {}
     }
     Ok(Ok(()))
 }

@@ -447,8 +447,7 @@ impl<'a> Scope<'a> {
     /// The service `id`, or `ServiceNotFound`.
     pub fn service(&mut self, id: &str) -> Result<ServiceRec, ApiError> {
         // Kept decoded between requests (a registration's change keeps the service it wrote).
-        let key = self.keys.service(id);
-        let kept = self.cache.services.read(self.tx, &key, |raw| crate::store::decode_one::<ServiceRec>(&key, raw))?;
+        let kept = self.cache.service(self.tx, &self.keys.service(id))?;
         kept.map(|e| e.value.clone()).ok_or_else(|| srv_not_found(id))
     }
 

@@ -333,16 +333,16 @@ fn finish_worker_configuration_delete(tx: &mut dyn Tx, keys: &Keys, id: &str) ->
 /// Logs the end of a one-step task (a create or delete) on the resource `arn`.
 fn log_finished(task: &str, arn: &str, state: &str, error_code: Option<&str>) {
     if step_log_enabled() {
-        let (operation, resource, step, finished) = (arn, arn, "", true);
+        let service = SERVICE.name();
         StepLog {
-            service: SERVICE.name(),
-            operation,
+            service,
+            operation: arn,
             operation_type: task,
-            resource,
+            resource: arn,
             state,
-            step,
+            step: "",
             error_code,
-            finished,
+            finished: true,
         }
         .emit();
     }

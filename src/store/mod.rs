@@ -228,9 +228,7 @@ pub fn get_json<T: serde::de::DeserializeOwned>(tx: &mut dyn Tx, key: &str) -> R
     let mut out = Ok(None);
     tx.get_with(key, &mut |v| {
         if let Some(bytes) = v {
-            out = serde_json::from_slice(bytes)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt { key: key.to_string(), detail: e.to_string() });
+            out = decode_one(key, bytes).map(Some);
         }
     })?;
     out
@@ -238,7 +236,7 @@ pub fn get_json<T: serde::de::DeserializeOwned>(tx: &mut dyn Tx, key: &str) -> R
 
 /// Appends `n` as 16 lowercase hex digits: the fixed-width numbers keys sort by (`format!` with
 /// padding showed in profiles of the write path).
-pub fn push_hex16(out: &mut String, n: u64) {
+fn push_hex16(out: &mut String, n: u64) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for shift in (0..16).rev() {
         out.push(DIGITS[((n >> (shift * 4)) & 0xf) as usize] as char);
@@ -258,8 +256,12 @@ pub fn key_with_hex16(head: &str, n: u64, tail: &[&str]) -> String {
 
 /// Encodes `value` as JSON and writes it at `key`.
 pub fn put_json<T: serde::Serialize>(tx: &mut dyn Tx, key: &str, value: &T) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Backend(format!("encoding {key}: {e}")))?;
-    tx.put_owned(key, bytes)
+    tx.put_owned(key, encode_json(key, value)?)
+}
+
+/// Encodes `value`, to be written at `key`, as JSON.
+pub fn encode_json<T: serde::Serialize>(key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Backend(format!("encoding {key}: {e}")))
 }
 
 /// Decodes the JSON documents of a scan.
@@ -316,10 +318,7 @@ mod tests {
         store.write(|tx| -> Result<bool, StoreError> { tx.delete("a") }).await.unwrap();
         assert_eq!(*feed.borrow_and_update(), 2);
     }
-}
 
-#[cfg(test)]
-mod hex_tests {
     #[test]
     fn keys_with_hex16_match_the_padded_format() {
         for n in [0u64, 1, 0xabc, u64::MAX, i64::MAX as u64 - 1_700_000_000_000] {
