@@ -43,7 +43,9 @@ fn records(s: &sd::types::Service) -> Vec<(String, i64)> {
 }
 
 async fn imported_server() -> Server {
-    let server = Server::ephemeral("manual").await;
+    // The fixture's operations were made on 2026-12-02: past the default retention of finished
+    // operations (24 h), so this server keeps them forever.
+    let server = Server::ephemeral_with(&["--timing", "manual", "--operation-retention", "forever"]).await;
     let fixture: serde_json::Value = serde_json::from_str(FIXTURE).expect("the fixture is JSON");
     let (status, body) = admin(&server, reqwest::Method::PUT, "/_localplane/snapshot", Some(fixture)).await;
     assert_eq!(status, 200, "{body}");
