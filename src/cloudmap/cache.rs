@@ -305,11 +305,14 @@ impl KeptOperation {
         Ok(KeptOperation { rec: crate::store::decode_one(key, raw)?, answer: Encodings::default() })
     }
 
-    /// The GetOperation answer in `protocol`.
-    pub fn answer(&self, protocol: Protocol) -> &[u8] {
-        self.answer.get(protocol, || {
-            encode_output(&m::GetOperationResponse { operation: Some(self.rec.to_model()) }, protocol)
-        })
+    /// The GetOperation answer in `protocol` at `now`: kept once it no longer changes by itself
+    /// (a SUBMITTED operation turning PENDING at a later time is encoded afresh until then).
+    pub fn answer(&self, protocol: Protocol, now: i64) -> Vec<u8> {
+        let encode = || encode_output(&m::GetOperationResponse { operation: Some(self.rec.to_model(now)) }, protocol);
+        if self.rec.changes_after(now) {
+            return encode();
+        }
+        self.answer.get(protocol, encode).to_vec()
     }
 }
 

@@ -26,10 +26,14 @@ fn durations(op_type: m::OperationType) -> [(i64, i64); 2] {
     }
 }
 
-/// The delay before the first step of a new operation of `op_type`.
-pub fn first_step_ms(timing: &Timing, op_type: m::OperationType) -> Option<i64> {
-    let [(f, r), _] = durations(op_type);
-    timing.step_ms(op_type.as_str(), f, r)
+/// When a new operation of `op_type` moves on by itself: (SUBMITTED→PENDING, PENDING→end) in ms
+/// from its start; None while the timing waits for manual advances. Turning PENDING is a time
+/// the record carries ([`OperationRec::pending_at`]), so the first write after the request's is
+/// the one that ends it.
+pub fn step_times(timing: &Timing, op_type: m::OperationType) -> Option<(i64, i64)> {
+    let [(f1, r1), (f2, r2)] = durations(op_type);
+    let first = timing.step_ms(op_type.as_str(), f1, r1)?;
+    Some((first, first + timing.step_ms(op_type.as_str(), f2, r2)?))
 }
 
 /// The resource an operation changes, as the admin API names it.
@@ -58,9 +62,10 @@ impl OperationDriver for CloudMapDriver {
         Ok(true)
     }
 
-    fn describe(&self, tx: &mut dyn Tx, op_ref: &str) -> Result<Option<OperationView>, StoreError> {
+    fn describe(&self, tx: &mut dyn Tx, op_ref: &str, now: i64) -> Result<Option<OperationView>, StoreError> {
         let Some((keys, op_id)) = Keys::from_op_ref(op_ref) else { return Ok(None) };
-        let Some(op) = get_json::<OperationRec>(tx, &keys.operation(&op_id))? else { return Ok(None) };
+        let Some(mut op) = get_json::<OperationRec>(tx, &keys.operation(&op_id))? else { return Ok(None) };
+        op.settle(now);
         let order = [m::OperationStatus::Submitted, m::OperationStatus::Pending];
         let at = order.iter().position(|s| *s == op.status).unwrap_or(order.len());
         let mut steps: Vec<StepView> = order
@@ -116,6 +121,7 @@ impl OperationDriver for CloudMapDriver {
             return Ok(StepOutcome::Done);
         }
         let mut op = kept.value.rec.clone();
+        op.settle(now);
         let outcome = step(tx, &self.cache, &keys, &mut op, now, timing, None)?;
         log_step(&op);
         write_operation(tx, &self.cache, &key, op)?;
@@ -171,6 +177,7 @@ fn step(
         m::OperationStatus::Submitted => {
             op.status = m::OperationStatus::Pending;
             op.update_date = now;
+            op.pending_at = None;
             let [_, (f, r)] = durations(op.op_type);
             StepOutcome::Continue(timing.step_ms(op.op_type.as_str(), f, r))
         }

@@ -194,7 +194,7 @@ impl m::Api for CloudMap {
         input: m::GetOperationRequest,
     ) -> Result<m::GetOperationResponse, ApiError> {
         let op = self.read(cx, move |s| operations::get(s, &input)).await?;
-        Ok(m::GetOperationResponse { operation: Some(op.value.rec.to_model()) })
+        Ok(m::GetOperationResponse { operation: Some(op.value.rec.to_model(self.engine.now_ms())) })
     }
 
     async fn get_operation_encoded(
@@ -204,7 +204,7 @@ impl m::Api for CloudMap {
         protocol: Protocol,
     ) -> Result<Vec<u8>, ApiError> {
         let op = self.read(cx, move |s| operations::get(s, &input)).await?;
-        Ok(op.value.answer(protocol).to_vec())
+        Ok(op.value.answer(protocol, self.engine.now_ms()))
     }
 
     async fn get_service(

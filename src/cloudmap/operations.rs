@@ -43,13 +43,15 @@ enum Filter {
 }
 
 impl Filter {
-    fn keeps(&self, op: &OperationRec) -> bool {
+    /// Whether `op`, as it reads at `now`, passes.
+    fn keeps(&self, op: &OperationRec, now: i64) -> bool {
+        let (status, update_date) = op.status_at(now);
         match self {
             Filter::Namespace(n) => op.namespace_id.as_deref() == Some(n.as_str()),
             Filter::Service(s) => op.service_id.as_deref() == Some(s.as_str()),
-            Filter::Status(v) => v.contains(&op.status),
+            Filter::Status(v) => v.contains(&status),
             Filter::Type(v) => v.contains(&op.op_type),
-            Filter::Updated(a, b) => op.update_date >= *a && op.update_date <= *b,
+            Filter::Updated(a, b) => update_date >= *a && update_date <= *b,
         }
     }
 }
@@ -106,7 +108,7 @@ pub fn list(s: &mut Scope, input: m::ListOperationsRequest) -> Result<m::ListOpe
     let filters = filters(s, &input)?;
     let prefix = s.keys.operations_newest_first();
     let after = token_key(&input.next_token, &prefix)?;
-    let (keys, cache, cx) = (&s.keys, s.cache, s.cx);
+    let (keys, cache, cx, now) = (&s.keys, s.cache, s.cx, s.engine.now_ms());
     let (operations, next_token) =
         crate::paging::page(s.tx, &prefix, after, page_size(input.max_results), |tx, index_key, filed_in| {
             let id = index_key.rsplit('/').next().unwrap_or_default();
@@ -123,8 +125,8 @@ pub fn list(s: &mut Scope, input: m::ListOperationsRequest) -> Result<m::ListOpe
                     return Ok(None);
                 }
             }
-            let keep = filters.iter().all(|f| f.keeps(op));
-            Ok(keep.then(|| m::OperationSummary { id: Some(op.id.clone()), status: Some(op.status) }))
+            let keep = filters.iter().all(|f| f.keeps(op, now));
+            Ok(keep.then(|| m::OperationSummary { id: Some(op.id.clone()), status: Some(op.status_at(now).0) }))
         })?;
     Ok(m::ListOperationsResponse { operations: Some(operations), next_token })
 }

@@ -261,6 +261,11 @@ pub struct OperationRec {
     pub change: Change,
     /// The in-flight lock key this operation holds, released when it ends.
     pub busy_key: Option<String>,
+    /// When a SUBMITTED operation turns PENDING by itself (ms since the epoch): that step is a
+    /// time, not a write. None once the record says PENDING, and while it waits for a manual
+    /// advance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_at: Option<i64>,
     /// A failure injected by a fault rule: the operation ends FAIL with this code and message and
     /// its change is not applied.
     #[serde(default)]
@@ -268,18 +273,41 @@ pub struct OperationRec {
 }
 
 impl OperationRec {
-    /// The wire shape.
-    pub fn to_model(&self) -> m::OperationShape {
+    /// The wire shape as of `now`.
+    pub fn to_model(&self, now: i64) -> m::OperationShape {
+        let (status, update_date) = self.status_at(now);
         m::OperationShape {
             id: Some(self.id.clone()),
             owner_account: Some(self.owner.clone()),
             type_: Some(self.op_type),
-            status: Some(self.status),
+            status: Some(status),
             error_message: self.error_message.clone(),
             error_code: self.error_code.clone(),
             create_date: Some(Timestamp(self.create_date)),
-            update_date: Some(Timestamp(self.update_date)),
+            update_date: Some(Timestamp(update_date)),
             targets: Some(self.targets.clone()),
+        }
+    }
+
+    /// Its status and UpdateDate as of `now`: a SUBMITTED operation whose first step is due reads
+    /// PENDING since that time.
+    pub fn status_at(&self, now: i64) -> (m::OperationStatus, i64) {
+        match (self.status, self.pending_at) {
+            (m::OperationStatus::Submitted, Some(at)) if at <= now => (m::OperationStatus::Pending, at),
+            (status, _) => (status, self.update_date),
+        }
+    }
+
+    /// Whether what it reads as will change by itself after `now` (it turns PENDING later).
+    pub fn changes_after(&self, now: i64) -> bool {
+        self.status == m::OperationStatus::Submitted && self.pending_at.is_some_and(|at| at > now)
+    }
+
+    /// Writes what it reads as at `now` into the record (before a step moves it on).
+    pub fn settle(&mut self, now: i64) {
+        (self.status, self.update_date) = self.status_at(now);
+        if self.status != m::OperationStatus::Submitted {
+            self.pending_at = None;
         }
     }
 

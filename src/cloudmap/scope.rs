@@ -530,7 +530,12 @@ impl<'a> Scope<'a> {
             change: new.change,
             busy_key: if inline { None } else { new.busy_key },
             fault,
+            pending_at: None,
         };
+        let times = if inline { None } else { driver::step_times(&timing, new.op_type) };
+        if let Some((pending, _)) = times {
+            op.pending_at = Some(now + pending);
+        }
         if inline {
             driver::run_to_end(self.tx, self.cache, &self.keys, &mut op, now, &timing, new.service)?;
         }
@@ -543,7 +548,7 @@ impl<'a> Scope<'a> {
         if inline {
             self.engine.file_finished(self.tx, SERVICE, &op_ref)?;
         } else {
-            self.engine.submit(self.tx, SERVICE, &op_ref, driver::first_step_ms(&timing, new.op_type))?;
+            self.engine.submit(self.tx, SERVICE, &op_ref, times.map(|(_, end)| end))?;
         }
         Ok(id)
     }

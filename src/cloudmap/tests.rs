@@ -280,3 +280,46 @@ async fn list_operations_filters_by_status_and_type() {
     let err = cm.list_operations(&caller(), bad).await.unwrap_err();
     assert_eq!(err.message, "MAKE_COFFEE is not an operation type");
 }
+
+#[tokio::test]
+async fn under_fast_timing_an_operation_turns_pending_on_time_and_its_end_is_its_only_step() {
+    let clock = Arc::new(StoppedClock::at(NOW));
+    let cm = cloud_map_on(clock.clone(), TimingProfile::Fast, Quotas::default());
+    let input = m::CreateHttpNamespaceRequest { name: "orders".into(), ..Default::default() };
+    let op = cm.create_http_namespace(&caller(), input).await.unwrap().operation_id.unwrap();
+    assert_eq!(operation(&cm, &op).await.status, Some(m::OperationStatus::Submitted));
+    assert!(encoded(&cm, &op).await.contains("\"SUBMITTED\""), "not kept while it will change");
+    assert_eq!(cm.engine.advance_due_operations().await.unwrap(), 0, "nothing is due yet");
+
+    clock.advance(500);
+    let pending = operation(&cm, &op).await;
+    assert_eq!(pending.status, Some(m::OperationStatus::Pending));
+    assert_eq!(pending.update_date, Some(crate::wire::shape::Timestamp(NOW + 500)));
+    assert!(encoded(&cm, &op).await.contains("\"PENDING\""));
+    let listed = |status: &str| m::ListOperationsRequest {
+        filters: Some(vec![m::OperationFilter {
+            name: m::OperationFilterName::Status,
+            values: vec![status.to_string()],
+            condition: None,
+        }]),
+        ..Default::default()
+    };
+    let found = cm.list_operations(&caller(), listed("PENDING")).await.unwrap().operations.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].status, Some(m::OperationStatus::Pending));
+    assert!(cm.list_operations(&caller(), listed("SUBMITTED")).await.unwrap().operations.unwrap().is_empty());
+    assert_eq!(cm.engine.advance_due_operations().await.unwrap(), 0, "turning PENDING is not a step");
+
+    clock.advance(1_500);
+    assert_eq!(cm.engine.advance_due_operations().await.unwrap(), 1, "the end is the one step");
+    let done = operation(&cm, &op).await;
+    assert_eq!(done.status, Some(m::OperationStatus::Success));
+    assert_eq!(done.update_date, Some(crate::wire::shape::Timestamp(NOW + 2_000)));
+    assert!(encoded(&cm, &op).await.contains("\"SUCCESS\""));
+}
+
+/// The GetOperation answer as the awsJson1.1 wire carries it.
+async fn encoded(cm: &CloudMap, op: &str) -> String {
+    let input = m::GetOperationRequest { operation_id: op.into(), ..Default::default() };
+    String::from_utf8(cm.get_operation_encoded(&caller(), input, Protocol::AwsJson11).await.unwrap()).unwrap()
+}

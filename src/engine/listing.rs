@@ -35,7 +35,7 @@ impl Engine {
                 let mut stuck = engine.stuck_operations();
                 for ((service, op), key) in refs {
                     let Some(driver) = engine.driver(&service) else { continue };
-                    let view = match driver.describe(tx, &op) {
+                    let view = match driver.describe(tx, &op, engine.now_ms()) {
                         Ok(view) => view,
                         // An operation whose record cannot be read is shown as such, not hidden,
                         // and does not hide the others.
@@ -75,7 +75,7 @@ impl Engine {
                         continue;
                     }
                     if let Some(driver) = engine.driver(service) {
-                        if driver.describe(tx, op)?.is_some_and(|v| v.id == public_id) {
+                        if driver.describe(tx, op, engine.now_ms())?.is_some_and(|v| v.id == public_id) {
                             return Ok(Some((service.to_string(), op.to_string())));
                         }
                     }

@@ -122,8 +122,8 @@ pub trait OperationDriver: Send + Sync {
     /// and logs the state it left the operation in ([`StepLog`]).
     fn advance(&self, tx: &mut dyn Tx, op: &str, now: i64, timing: &Timing) -> Result<StepOutcome, StoreError>;
 
-    /// Describes operation `op` for the admin API (None when it no longer exists).
-    fn describe(&self, _tx: &mut dyn Tx, _op: &str) -> Result<Option<OperationView>, StoreError> {
+    /// Describes operation `op` as it is at `now`, for the admin API (None when it no longer exists).
+    fn describe(&self, _tx: &mut dyn Tx, _op: &str, _now: i64) -> Result<Option<OperationView>, StoreError> {
         Ok(None)
     }
 
@@ -502,7 +502,7 @@ impl Engine {
             .store
             .read(move |tx| -> Result<Option<OperationView>, StoreError> {
                 match engine.driver(&s) {
-                    Some(d) => d.describe(tx, &o),
+                    Some(d) => d.describe(tx, &o, engine.now_ms()),
                     None => Ok(None),
                 }
             })

@@ -1,4 +1,5 @@
-//! The scheduler: advances due operations one step per transaction, and backs off an operation
+//! The scheduler: advances due operations (the due steps of a pass share transactions of up to
+//! [`STEP_BATCH`], each step alone again when one fails), and backs off an operation
 //! whose step keeps failing (bounded exponential, per operation) instead of retrying it in a loop;
 //! a store that refuses writes backs the whole pass off. A failure is logged when it starts, then
 //! once per [`LOG_EVERY_MS`] with counts, and stuck operations show in the admin API and `/metrics`.
@@ -22,8 +23,24 @@ pub const LOG_EVERY_MS: i64 = 10_000;
 /// How many due entries a pass (and the look for the next due time) reads at most.
 const DUE_BATCH: usize = 512;
 
+/// How many due steps share one transaction.
+const STEP_BATCH: usize = 64;
+
 /// How many schedule entries one look at the schedule copies.
 const DUE_PIECE: usize = 16;
+
+/// Why a batch of steps was not kept: the error, and which step of the batch raised it (None when
+/// the transaction itself failed).
+struct BatchFailed {
+    at: Option<usize>,
+    error: StoreError,
+}
+
+impl From<StoreError> for BatchFailed {
+    fn from(error: StoreError) -> Self {
+        BatchFailed { at: None, error }
+    }
+}
 
 /// An operation whose step failed, as this replica last tried it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -58,8 +75,8 @@ fn backoff_ms(attempts: u32) -> i64 {
 }
 
 impl Engine {
-    /// Advances every operation whose step is due (and not backed off), one transaction per step;
-    /// returns how many steps ran. A store that refuses the pass ends it with that error.
+    /// Advances every operation whose step is due (and not backed off); returns how many steps
+    /// ran. A store that refuses the pass ends it with that error.
     pub async fn advance_due_operations(&self) -> Result<usize, StoreError> {
         let now = self.now_ms();
         let limit_key = sched_key(now + 1, "", "");
@@ -83,40 +100,81 @@ impl Engine {
                 Ok(due)
             })
             .await?;
+        let due: Vec<(String, String, String)> = due
+            .into_iter()
+            .filter_map(|key| parse_sched_key(&key).map(|(service, op)| (key, service, op)))
+            .filter(|(_, service, op)| self.failures().backed_off(&format!("{service}/{op}"), now).is_none())
+            .collect();
         let mut ran = 0;
-        for key in due {
-            let Some((service, op)) = parse_sched_key(&key) else {
-                continue;
-            };
-            let id = format!("{service}/{op}");
-            if self.failures().backed_off(&id, now).is_some() {
-                continue;
-            }
-            let engine = self.clone();
-            let stepped = self
+        for batch in due.chunks(STEP_BATCH) {
+            // The steps of a batch share one transaction (one commit). When one of them fails,
+            // none is kept: that one backs off and each of the others runs alone.
+            let (engine, steps) = (self.clone(), batch.to_vec());
+            let together = self
                 .inner
                 .store
-                .write(move |tx| -> Result<bool, StoreError> {
-                    // Another step (a manual advance, a reset) may have moved it meanwhile.
-                    if tx.get(&key)?.is_none() {
-                        return Ok(false);
+                .write(move |tx| -> Result<usize, BatchFailed> {
+                    let mut stepped = 0;
+                    for (at, (key, service, op)) in steps.iter().enumerate() {
+                        let failed = |error| BatchFailed { at: Some(at), error };
+                        // Another step (a manual advance, a reset) may have moved it meanwhile.
+                        if tx.get(key).map_err(failed)?.is_some() {
+                            engine.advance_one(tx, service, op).map_err(failed)?;
+                            stepped += 1;
+                        }
                     }
-                    engine.advance_one(tx, &service, &op)?;
-                    Ok(true)
+                    Ok(stepped)
                 })
                 .await;
-            match stepped {
+            match together {
                 Ok(stepped) => {
-                    ran += usize::from(stepped);
-                    self.step_succeeded(&id);
+                    ran += stepped;
+                    for (_, service, op) in batch {
+                        self.step_succeeded(service, op);
+                    }
                 }
-                // The rest of the pass would fail the same way; the scheduler backs off as a whole.
-                Err(e @ StoreError::Unavailable(_)) => return Err(e),
-                Err(e) => self.step_failed(&id, &e),
+                Err(BatchFailed { error: e @ StoreError::Unavailable(_), .. }) => return Err(e),
+                Err(BatchFailed { at, error }) => {
+                    for (i, (key, service, op)) in batch.iter().enumerate() {
+                        if Some(i) == at {
+                            self.step_failed(&format!("{service}/{op}"), &error);
+                        } else {
+                            ran += usize::from(self.step_alone(key, service, op).await?);
+                        }
+                    }
+                }
             }
         }
         self.log_failures();
         Ok(ran)
+    }
+
+    /// Runs the due step of `op` in a transaction of its own; whether it ran. A store that refuses
+    /// it ends the pass with that error; any other failure backs `op` off.
+    async fn step_alone(&self, key: &str, service: &str, op: &str) -> Result<bool, StoreError> {
+        let (engine, key, s, o) = (self.clone(), key.to_string(), service.to_string(), op.to_string());
+        let stepped = self
+            .inner
+            .store
+            .write(move |tx| -> Result<bool, StoreError> {
+                if tx.get(&key)?.is_none() {
+                    return Ok(false);
+                }
+                engine.advance_one(tx, &s, &o)?;
+                Ok(true)
+            })
+            .await;
+        match stepped {
+            Ok(stepped) => {
+                self.step_succeeded(service, op);
+                Ok(stepped)
+            }
+            Err(e @ StoreError::Unavailable(_)) => Err(e),
+            Err(e) => {
+                self.step_failed(&format!("{service}/{op}"), &e);
+                Ok(false)
+            }
+        }
     }
 
     /// The operations whose last step failed on this replica, by `service/op`.
@@ -128,9 +186,13 @@ impl Engine {
         self.inner.failures.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn step_succeeded(&self, id: &str) {
+    fn step_succeeded(&self, service: &str, op: &str) {
         let mut f = self.failures();
-        if f.by_op.remove(id).is_some() {
+        if f.by_op.is_empty() {
+            return;
+        }
+        let id = format!("{service}/{op}");
+        if f.by_op.remove(&id).is_some() {
             tracing::info!(operation = id, "a step that kept failing went through; the operation moves on");
         }
     }
@@ -282,7 +344,12 @@ mod tests {
             Err(StoreError::Corrupt { key: op.to_string(), detail: "unreadable".into() })
         }
 
-        fn describe(&self, _: &mut dyn Tx, op: &str) -> Result<Option<crate::engine::OperationView>, StoreError> {
+        fn describe(
+            &self,
+            _: &mut dyn Tx,
+            op: &str,
+            _: i64,
+        ) -> Result<Option<crate::engine::OperationView>, StoreError> {
             Err(StoreError::Corrupt { key: op.to_string(), detail: "unreadable".into() })
         }
     }
@@ -317,5 +384,48 @@ mod tests {
         assert_eq!(listed[0].state, "UNREADABLE");
         assert_eq!(listed[0].stuck.as_ref().map(|s| s.attempts), Some(2));
         assert_eq!(backoff_ms(30), MAX_BACKOFF_MS);
+    }
+
+    /// A driver that ends every operation in one step, except those named `bad…`, whose step fails.
+    struct OneBad(Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl OperationDriver for OneBad {
+        fn advance(&self, tx: &mut dyn Tx, op: &str, _: i64, _: &Timing) -> Result<StepOutcome, StoreError> {
+            self.0.lock().unwrap().push(op.to_string());
+            tx.put(&format!("done/{op}"), b"")?;
+            if op.contains("bad") {
+                return Err(StoreError::Corrupt { key: op.to_string(), detail: "unreadable".into() });
+            }
+            Ok(StepOutcome::Done)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_step_in_a_batch_backs_off_alone_and_the_others_run_once() {
+        let clock = Arc::new(StoppedClock::at(1_000_000));
+        let store = Store::new(Arc::new(Memory::new()));
+        let engine = Engine::new(store, clock.clone(), Timing::new(TimingProfile::Fast));
+        let tries = Arc::new(std::sync::Mutex::new(Vec::new()));
+        engine.register(Service::ServiceDiscovery, Arc::new(OneBad(tries.clone())));
+        for op in ["a/r/op-1", "a/r/op-2", "a/r/op-3-bad", "a/r/op-4"] {
+            let e = engine.clone();
+            engine.store().write(move |tx| e.submit(tx, Service::ServiceDiscovery, op, Some(0))).await.unwrap();
+        }
+        assert_eq!(engine.advance_due_operations().await.unwrap(), 3);
+        let mut tried = tries.lock().unwrap().clone();
+        tried.sort();
+        // The batch ran the first two and failed on the third; then the other three ran alone.
+        assert_eq!(tried, ["a/r/op-1", "a/r/op-1", "a/r/op-2", "a/r/op-2", "a/r/op-3-bad", "a/r/op-4"]);
+        let kept = engine
+            .store()
+            .read(|tx| -> Result<Vec<String>, StoreError> {
+                Ok(tx.scan("done/", None, 10)?.into_iter().map(|(k, _)| k).collect())
+            })
+            .await
+            .unwrap();
+        assert_eq!(kept, ["done/a/r/op-1", "done/a/r/op-2", "done/a/r/op-4"], "the failed step changed nothing");
+        assert_eq!(engine.stuck_operations().keys().collect::<Vec<_>>(), ["servicediscovery/a/r/op-3-bad"]);
+        engine.advance_due_operations().await.unwrap();
+        assert_eq!(tries.lock().unwrap().len(), 6, "the failed one waits for its pause");
     }
 }

@@ -121,7 +121,7 @@ fn lifecycle_view(operation_type: &str, arn: &str, state: &str, since: i64, in_f
 }
 
 impl OperationDriver for MskConnectDriver {
-    fn describe(&self, tx: &mut dyn Tx, task_ref: &str) -> Result<Option<OperationView>, StoreError> {
+    fn describe(&self, tx: &mut dyn Tx, task_ref: &str, _now: i64) -> Result<Option<OperationView>, StoreError> {
         let Some((keys, task)) = Task::parse_ref(task_ref) else {
             return Ok(None);
         };

@@ -17,7 +17,7 @@ pub fn step_ms(timing: &Timing, kind: &TransitionKind) -> Option<i64> {
 }
 
 impl OperationDriver for RamDriver {
-    fn describe(&self, tx: &mut dyn Tx, op_ref: &str) -> Result<Option<OperationView>, StoreError> {
+    fn describe(&self, tx: &mut dyn Tx, op_ref: &str, _now: i64) -> Result<Option<OperationView>, StoreError> {
         let Some(op) = get_json::<TransitionRec>(tx, &transition_key(op_ref))? else { return Ok(None) };
         let terminal = op.state != "IN_PROGRESS";
         let resource = match op.entities.as_slice() {
