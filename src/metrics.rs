@@ -1,5 +1,6 @@
 //! Prometheus metrics at `GET /metrics`: requests by service, operation and status, request latency
-//! histograms, operations by service, type and state, and the store's size.
+//! histograms, unfinished operations by service, type and state, the operations that finished since
+//! the process started, and the store's size.
 
 use crate::app::App;
 use crate::model::Service;
@@ -73,20 +74,34 @@ pub fn record_request(service: Service, operation: Option<&'static OperationInfo
     });
 }
 
+/// (service, type, state) of every `localplane_operations` gauge set so far.
+static SHOWN: std::sync::Mutex<std::collections::BTreeSet<(String, String, String)>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
 /// The text exposition, with the gauges read fresh from the store.
 pub async fn render(app: &App) -> String {
     let Some(handle) = &app.metrics else {
         return String::from("# metrics recorder not installed\n");
     };
-    if let Ok(ops) = app.engine.list_operations(usize::MAX).await {
+    // The unfinished operations only (the in-flight set, however long the history is); the
+    // finished ones are the counter `localplane_operations_finished_total` (engine::count_finished).
+    if let Ok(ops) = app.engine.list_operations(0).await {
         let mut counts: BTreeMap<(String, String, String), u64> = BTreeMap::new();
-        for op in ops {
+        for op in ops.into_iter().filter(|op| !op.terminal) {
             *counts.entry((op.service, op.operation_type, op.state)).or_default() += 1;
         }
-        for ((service, op_type, state), n) in counts {
-            let labels = [("service", service), ("type", op_type), ("state", state)];
-            metrics::gauge!("localplane_operations", &labels).set(n as f64);
+        let mut shown = SHOWN.lock().unwrap_or_else(|e| e.into_inner());
+        // A state no operation is in any more reads 0, not the count it had at the last scrape.
+        for gone in shown.iter().filter(|k| !counts.contains_key(*k)) {
+            let (service, op_type, state) = gone.clone();
+            metrics::gauge!("localplane_operations", "service" => service, "type" => op_type, "state" => state)
+                .set(0.0);
         }
+        for ((service, op_type, state), n) in &counts {
+            let labels = [("service", service.clone()), ("type", op_type.clone()), ("state", state.clone())];
+            metrics::gauge!("localplane_operations", &labels).set(*n as f64);
+        }
+        shown.extend(counts.into_keys());
     }
     metrics::gauge!("localplane_store_bytes").set(app.engine.store().size_bytes() as f64);
     metrics::gauge!("localplane_operations_stuck").set(app.engine.stuck_operations().len() as f64);

@@ -210,6 +210,9 @@ fn step(
 
 /// Logs the state a step left `op` in, at info.
 fn log_step(op: &OperationRec) {
+    if op.is_terminal() {
+        crate::engine::count_finished(SERVICE.name(), op.op_type.as_str(), op.status.as_str());
+    }
     if step_log_enabled() {
         let step = match op.status {
             m::OperationStatus::Submitted => "SUBMITTED",

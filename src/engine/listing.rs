@@ -18,7 +18,8 @@ impl Engine {
             .store
             .read(move |tx| -> Result<Vec<OperationView>, StoreError> {
                 let mut refs: std::collections::BTreeMap<(String, String), String> = Default::default();
-                for service in &services {
+                // limit 0: the unfinished ones only, without a look at the index.
+                for service in services.iter().filter(|_| limit > 0) {
                     let prefix = format!("{OPS}{service}/");
                     for key in newest_index_keys(tx, &prefix, limit, now)? {
                         if let Some((s, op)) = parse_ops_key(&key) {

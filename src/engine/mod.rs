@@ -155,6 +155,31 @@ pub struct StepLog<'a> {
     pub finished: bool,
 }
 
+/// Counts an operation of `service` and `operation_type` that ended in `state`: the counter
+/// `localplane_operations_finished_total{service,type,state}` of `/metrics` (since the process
+/// started), so that metrics need not read the history. Drivers call it where an operation ends.
+pub fn count_finished(service: &'static str, operation_type: &'static str, state: &'static str) {
+    FINISHED.with(|handles| {
+        handles
+            .borrow_mut()
+            .entry((service, operation_type, state))
+            .or_insert_with(|| {
+                metrics::counter!("localplane_operations_finished_total",
+                    "service" => service, "type" => operation_type, "state" => state)
+            })
+            .increment(1);
+    });
+}
+
+/// (service, type, state) of a finished operation.
+type FinishedKey = (&'static str, &'static str, &'static str);
+
+thread_local! {
+    /// The finished-operation counters by label, so that an ending costs a lookup.
+    static FINISHED: std::cell::RefCell<std::collections::HashMap<FinishedKey, metrics::Counter>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// Whether step lines are logged (drivers build a [`StepLog`] only then).
 pub fn step_log_enabled() -> bool {
     tracing::enabled!(tracing::Level::INFO)
@@ -224,6 +249,9 @@ struct EngineInner {
     quotas: RwLock<crate::quotas::Quotas>,
     /// How long finished operations are kept, in ms (`i64::MAX`: forever).
     retention_ms: AtomicI64,
+    /// When the sleeping scheduler wakes by itself (engine clock, ms); `i64::MIN` while it runs a
+    /// pass. A step scheduled for that time or later needs no wake-up call.
+    planned_wake: AtomicI64,
 }
 
 /// A refresh read the store when the local copy had seen `changes` local changes; a local change
@@ -251,6 +279,7 @@ impl Engine {
                 failures: Default::default(),
                 quotas: RwLock::new(crate::quotas::Quotas::default()),
                 retention_ms: AtomicI64::new(i64::MAX),
+                planned_wake: AtomicI64::new(i64::MIN),
             }),
         }
     }
@@ -323,7 +352,8 @@ impl Engine {
         if timing.profile == TimingProfile::Instant {
             return self.run_to_end(tx, service, op, &timing);
         }
-        self.schedule(tx, service.name(), op, first_step_ms.map(|d| self.now_ms() + d))
+        // A new operation has no schedule entry to replace.
+        self.put_schedule(tx, service.name(), op, first_step_ms.map(|d| self.now_ms() + d))
     }
 
     /// Inside a request's transaction: files the new operation `op` of `service` in the engine's
@@ -353,6 +383,12 @@ impl Engine {
     /// Sets when `op`'s next step is due (`None`: unscheduled, waits for a manual advance).
     fn schedule(&self, tx: &mut dyn Tx, service: &str, op: &str, due: Option<i64>) -> Result<(), StoreError> {
         self.unschedule(tx, service, op)?;
+        self.put_schedule(tx, service, op, due)
+    }
+
+    /// Writes the schedule entries of `op`, which has none, and wakes the scheduler when the step
+    /// is due before it would wake by itself.
+    fn put_schedule(&self, tx: &mut dyn Tx, service: &str, op: &str, due: Option<i64>) -> Result<(), StoreError> {
         let of = format!("{SCHED_OF}{service}/{op}");
         let key = match due {
             Some(due) => sched_key(due, service, op),
@@ -363,7 +399,9 @@ impl Engine {
         }
         // The reverse entry exists for every unfinished operation, scheduled or waiting.
         tx.put(&of, key.as_bytes())?;
-        self.inner.wake.notify_one();
+        if due.is_some_and(|due| due < self.inner.planned_wake.load(Ordering::Acquire)) {
+            self.inner.wake.notify_one();
+        }
         Ok(())
     }
 

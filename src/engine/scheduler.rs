@@ -281,6 +281,7 @@ impl Engine {
         let mut failed_passes: u32 = 0;
         let mut swept: Option<tokio::time::Instant> = None;
         while !shutdown.is_stopped() {
+            self.inner.planned_wake.store(i64::MIN, std::sync::atomic::Ordering::Release);
             let mut pass: Result<(), StoreError> = Ok(());
             if refreshed.is_none_or(|t| t.elapsed() >= SETTINGS_REFRESH) {
                 pass = self.refresh_settings().await;
@@ -317,6 +318,10 @@ impl Engine {
                 }
                 _ => {}
             }
+            // A step scheduled from now on for this time or later wakes nobody (a pass would find
+            // nothing due); one scheduled between the look at the schedule and here found the
+            // scheduler awake and left a wake-up that ends the sleep at once.
+            self.inner.planned_wake.store(self.now_ms().saturating_add(wait), std::sync::atomic::Ordering::Release);
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
                 _ = self.inner.wake.notified() => {}

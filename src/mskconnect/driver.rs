@@ -331,7 +331,8 @@ fn finish_worker_configuration_delete(tx: &mut dyn Tx, keys: &Keys, id: &str) ->
 }
 
 /// Logs the end of a one-step task (a create or delete) on the resource `arn`.
-fn log_finished(task: &str, arn: &str, state: &str, error_code: Option<&str>) {
+fn log_finished(task: &'static str, arn: &str, state: &'static str, error_code: Option<&str>) {
+    crate::engine::count_finished(SERVICE.name(), task, state);
     if step_log_enabled() {
         let service = SERVICE.name();
         StepLog {
@@ -473,6 +474,9 @@ fn advance_operation(
     };
     put_json(tx, &op_key, &op)?;
     put_json(tx, &c_key, &c)?;
+    if op.is_terminal() {
+        crate::engine::count_finished(SERVICE.name(), op.op_type.as_str(), op.state.as_str());
+    }
     if step_log_enabled() {
         let step = op.steps.iter().find(|s| s.state == StepState::InProgress).map(|s| s.step_type.as_str());
         StepLog {

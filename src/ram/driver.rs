@@ -62,7 +62,9 @@ impl OperationDriver for RamDriver {
             settle(&mut share, &op, op_ref, now);
             save_share(tx, &share)?;
         }
-        op.state = if op.fault.is_some() { "FAILED" } else { "SUCCEEDED" }.into();
+        let state = if op.fault.is_some() { "FAILED" } else { "SUCCEEDED" };
+        crate::engine::count_finished(SERVICE.name(), op.kind.operation_type(), state);
+        op.state = state.into();
         op.ended = Some(now);
         put_json(tx, &key, &op)?;
         Ok(StepOutcome::Done)

@@ -275,10 +275,35 @@ async fn metrics_count_requests_and_operations() {
     assert!(text.contains(r#"operation="GetNamespace",status="404""#), "{text}");
     assert!(text.contains("localplane_request_duration_seconds_bucket"), "{text}");
     assert!(
-        text.contains(r#"localplane_operations{service="servicediscovery",type="CREATE_NAMESPACE",state="SUCCESS"} 1"#),
+        text.contains(
+            r#"localplane_operations_finished_total{service="servicediscovery",type="CREATE_NAMESPACE",state="SUCCESS"} 1"#
+        ),
         "{text}"
     );
     assert!(text.contains("localplane_store_bytes"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_show_unfinished_operations_by_state_and_count_the_finished() {
+    let server = Server::ephemeral("manual").await;
+    let c = cloudmap(&server, Wire::Json);
+    let op = c.create_http_namespace().name("m").send().await.unwrap().operation_id.unwrap();
+    let scrape =
+        || async { reqwest::get(format!("{}/metrics", server.endpoint())).await.unwrap().text().await.unwrap() };
+    let gauge = |state: &str| {
+        format!(r#"localplane_operations{{service="servicediscovery",type="CREATE_NAMESPACE",state="{state}"}}"#)
+    };
+    let finished =
+        r#"localplane_operations_finished_total{service="servicediscovery",type="CREATE_NAMESPACE",state="SUCCESS"}"#;
+    let text = scrape().await;
+    assert!(text.contains(&format!("{} 1\n", gauge("SUBMITTED"))), "{text}");
+    assert!(!text.contains(finished), "nothing has finished yet: {text}");
+    let path = format!("/_localplane/operations/{op}/advance?until=terminal");
+    let (status, body) = admin(&server, reqwest::Method::POST, &path, None).await;
+    assert_eq!(status, 200, "{body}");
+    let text = scrape().await;
+    assert!(text.contains(&format!("{} 0\n", gauge("SUBMITTED"))), "an ended operation leaves its state: {text}");
+    assert!(text.contains(&format!("{finished} 1\n")), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
