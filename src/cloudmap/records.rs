@@ -244,8 +244,10 @@ pub struct OperationRec {
     /// SUBMITTED, PENDING, SUCCESS or FAIL.
     pub status: m::OperationStatus,
     /// The ErrorCode of a failed operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     /// The ErrorMessage of a failed operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
     /// Creation time, ms since the epoch.
     pub create_date: i64,
@@ -260,6 +262,7 @@ pub struct OperationRec {
     /// The change it applies when it succeeds.
     pub change: Change,
     /// The in-flight lock key this operation holds, released when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub busy_key: Option<String>,
     /// When a SUBMITTED operation turns PENDING by itself (ms since the epoch): that step is a
     /// time, not a write. None once the record says PENDING, and while it waits for a manual
@@ -268,7 +271,7 @@ pub struct OperationRec {
     pub pending_at: Option<i64>,
     /// A failure injected by a fault rule: the operation ends FAIL with this code and message and
     /// its change is not applied.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<(String, String)>,
 }
 
@@ -514,14 +517,24 @@ mod tests {
         }
     }
 
-    /// The typed records write back exactly the documents an earlier build stored.
+    /// The typed records write back the documents an earlier build stored: the same members in
+    /// the same order, except that an operation's empty optional members (a `null` an earlier
+    /// build wrote) are left out, which reads back the same.
     #[test]
     fn stored_documents_round_trip_unchanged() {
         let snapshot: serde_json::Value =
             serde_json::from_str(include_str!("../../tests/fixtures/snapshot-v2.json")).expect("the fixture is JSON");
         fn same<T: serde::de::DeserializeOwned + Serialize>(key: &str, stored: &str) {
             let rec: T = serde_json::from_str(stored).unwrap_or_else(|e| panic!("{key}: {e}"));
-            assert_eq!(serde_json::to_string(&rec).expect("encodes"), stored, "{key}");
+            let mut want = stored.to_string();
+            if key.contains("/op/") {
+                for empty in
+                    [",\"error_code\":null", ",\"error_message\":null", ",\"busy_key\":null", ",\"fault\":null"]
+                {
+                    want = want.replace(empty, "");
+                }
+            }
+            assert_eq!(serde_json::to_string(&rec).expect("encodes"), want, "{key}");
         }
         let mut seen = 0;
         for (key, value) in snapshot["entries"].as_object().expect("entries") {
