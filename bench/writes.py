@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The write rows of bench/run: RegisterInstance (re-registrations cycling over a fixed set of ids),
-DeregisterInstance (alternating with the registration of the same id), CreateService and
-UpdateService and CreateConnector, at c=16 with plain `wrk -t2 -c16`, on three servers: `--ephemeral --timing instant`,
+DeregisterInstance (alternating with the registration of the same id), CreateService,
+UpdateService, CreateConnector and UpdateConnector (each after the DescribeConnector that reads
+its version), at c=16 with plain `wrk -t2 -c16`, on three servers: `--ephemeral --timing instant`,
 `--data-dir --timing instant` (every write durable before the answer) and `--ephemeral --timing fast`
 (the operation is scheduled, not applied inline). Each row is given as req/s and as its ratio to the
 floor (bench/floor) measured just before and after it in the same run. Appends a section to
@@ -124,6 +125,17 @@ def setup(port: int, nserv: int = 16) -> dict:
     return {"http_ns": http_ns, "http": http, "dns": dns, "connector_body": connector_body(port)}
 
 
+def connectors(port: int, body: str, n: int = 128) -> list[str]:
+    """`n` RUNNING connectors (the server runs `--timing instant`), for the UpdateConnector row."""
+    arns = [kc_call(port, "POST", "/v1/connectors", json.loads(body.replace("@N@", f"u{i}")))["connectorArn"]
+            for i in range(n)]
+    for arn in arns:
+        state = kc_call(port, "GET", "/v1/connectors/" + urllib.parse.quote(arn, safe=""))["connectorState"]
+        if state != "RUNNING":
+            raise RuntimeError(f"connector {arn} is {state}, not RUNNING")
+    return arns
+
+
 def kc_call(port: int, method: str, path: str, body: dict | None = None) -> dict:
     auth = AUTH.replace("/servicediscovery/", "/kafkaconnect/")
     req = urllib.request.Request(
@@ -176,6 +188,12 @@ def rows(ids: dict, tag: str, fast: bool) -> dict:
         # the row would measure the number of services, not the server.
         "UpdateService": {"BENCH_MODE": "update-service", "BENCH_SERVICES": sv(ids["dns"]), "BENCH_TAG": tag,
                           "BENCH_EXPECT": '"OperationId"'},
+        # Under `fast` an update takes its steps' time and a connector takes one at a time (as on
+        # AWS). Each update needs the connector's currentVersion: a DescribeConnector reads it.
+        "UpdateConnector (each after a DescribeConnector)": {
+            "BENCH_MODE": "update-connector", "BENCH_SERVICE": "kafkaconnect", "BENCH_TARGET": "",
+            "BENCH_KEY": ACCOUNT, "BENCH_CONNECTORS": ",".join(ids["connectors"]),
+            "BENCH_EXPECT": '"connectorArn"'},
     })
 
 
@@ -205,6 +223,7 @@ def main() -> int:
                    "--quota", "instances_per_service=100000", *flags]
             p = start(cmd, port, work / "localplane.log")
             ids = setup(port)
+            ids["connectors"] = [] if "fast" in flags else connectors(port, ids["connector_body"])
             for row, env in rows(ids, f"t{len(table)}", "fast" in flags).items():
                 f1 = wrk(args.wrk, floor_port, args.seconds, floor_env())["rps"]
                 r = wrk(args.wrk, port, args.seconds, env)

@@ -17,6 +17,10 @@
 --                  "update-service": UpdateService cycling over BENCH_SERVICES (ids in a DNS namespace)
 --                  "unique-body": BENCH_METHOD BENCH_PATH with BENCH_BODY, its "@N@" replaced by a name
 --                  new to every request (BENCH_TAG-thread-n): CreateConnector
+--                  "update-connector": UpdateConnector over the connectors of BENCH_CONNECTORS (ARNs,
+--                  comma-separated; thread t takes every BENCH_THREADS-th from the t-th), each after
+--                  a DescribeConnector that reads its currentVersion (every answer counts: about half
+--                  of the rate is describes)
 --   BENCH_IDS      register-cycle: instance ids per thread (default 4000)
 --   BENCH_NAMESPACE create-service: the namespace id
 --   BENCH_TAG      prefix of the generated instance ids (distinct per run)
@@ -147,6 +151,52 @@ end
 
 local unique_headers
 
+-- update-connector: this thread's connectors, by ARN: its escaped path and the version last read
+-- (nil: describe it next; false: a request on it is in flight).
+local connectors, connector_list, turn = {}, {}, 0
+
+local function connector_request()
+  unique_headers = unique_headers or headers_for(key)
+  if #connector_list == 0 then
+    local i = 0
+    for arn in string.gmatch(os.getenv("BENCH_CONNECTORS") or "", "[^,]+") do
+      if i % nthreads == tid - 1 then
+        local c = { arn = arn, path = "/v1/connectors/" .. arn:gsub("[:/]", function(ch)
+          return string.format("%%%02X", string.byte(ch)) end), version = nil }
+        connectors[arn] = c
+        table.insert(connector_list, c)
+      end
+      i = i + 1
+    end
+  end
+  for _ = 1, #connector_list do
+    turn = turn % #connector_list + 1
+    local c = connector_list[turn]
+    if c.version ~= false then
+      local v = c.version
+      c.version = false
+      sent = sent + 1
+      if v == nil then
+        return wrk.format("GET", c.path, unique_headers)
+      end
+      return wrk.format("PUT", c.path .. "?currentVersion=" .. v, unique_headers,
+        '{"connectorConfiguration":{"connector.class":"io.debezium.connector.postgresql.PostgresConnector",' ..
+        '"tasks.max":"1","bench.n":"' .. sent .. '"}}')
+    end
+  end
+  -- Every connector of this thread has a request in flight (more connections than connectors).
+  return wrk.format("GET", "/_localplane/health")
+end
+
+-- update-connector: a describe's answer gives the version, an update's answer asks for a describe.
+local function connector_answered(rbody)
+  local arn = string.match(rbody or "", '"connectorArn":"([^"]+)"')
+  local c = arn and connectors[arn]
+  if c then
+    c.version = string.match(rbody, '"currentVersion":"([^"]+)"')
+  end
+end
+
 function request()
   if mode == "fixed" then
     return fixed_request
@@ -157,6 +207,9 @@ function request()
     sent = sent + 1
     local name = tag .. "-" .. tid .. "-" .. n
     return wrk.format(method, path, unique_headers, (string.gsub(body, "@N@", name)))
+  end
+  if mode == "update-connector" then
+    return connector_request()
   end
   if mode ~= "register" then
     return cycle_request()
@@ -190,6 +243,9 @@ if pause_ms > 0 then
 end
 
 function response(status, headers, rbody)
+  if mode == "update-connector" then
+    connector_answered(rbody)
+  end
   if status == 200 then
     if expect == "" or string.find(rbody, expect, 1, true) then
       ok = ok + 1
