@@ -12,7 +12,6 @@ operation is read from /proc. Appends a section to bench/RESULTS.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
@@ -21,7 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from writes import ACCOUNT, BENCH, call, floor_env, free_port, log, start, stop, wait_op, wrk
+from writes import ACCOUNT, against_floor, arguments, call, free_port, log, start, stop, wait_op, wrk
 
 STORED = re.compile(r'^localplane_operations_finished_total\{[^}]*type="REGISTER_INSTANCE"[^}]*\} (\d+)', re.M)
 
@@ -71,23 +70,15 @@ def rows(ids: dict) -> dict:
 def measure(args, floor_port: int, port: int, ids: dict) -> dict:
     out = {}
     for row, env in rows(ids).items():
-        f1 = wrk(args.wrk, floor_port, args.seconds, floor_env())["rps"]
-        r = wrk(args.wrk, port, args.seconds, env)
-        f2 = wrk(args.wrk, floor_port, args.seconds, floor_env())["rps"]
-        fl = (f1 + f2) / 2
+        r, fl = against_floor(args.wrk, floor_port, port, args.seconds, env)
         out[row] = {"rps": r["rps"], "floor": fl, "ratio": r["rps"] / fl, "non2xx": r["non2xx"] + r["badbody"]}
         log(f"{row:30s} {r['rps']:8.0f}/s floor {fl:8.0f}/s ratio {r['rps'] / fl:.3f} non2xx {r['non2xx']}")
     return out
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--floor-bin", required=True)
-    ap.add_argument("--wrk", default="wrk")
-    ap.add_argument("--seconds", type=int, default=3)
+    ap = arguments()
     ap.add_argument("--ops", type=int, default=1_000_000)
-    ap.add_argument("--results", default=str(BENCH / "RESULTS.md"))
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lp-history-"))
     floor_port, port = free_port(), free_port()

@@ -102,6 +102,25 @@ def wrk(binary: str, port: int, seconds: int, env: dict) -> dict:
     raise RuntimeError(f"wrk printed no result: {out.stdout}\n{out.stderr}")
 
 
+def against_floor(binary: str, floor_port: int, port: int, seconds: int, env: dict) -> tuple[dict, float]:
+    """One row run by wrk, and the floor's req/s measured just before and after it (their mean)."""
+    f1 = wrk(binary, floor_port, seconds, floor_env())["rps"]
+    r = wrk(binary, port, seconds, env)
+    f2 = wrk(binary, floor_port, seconds, floor_env())["rps"]
+    return r, (f1 + f2) / 2
+
+
+def arguments() -> argparse.ArgumentParser:
+    """The options every bench script of bench/run takes."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--floor-bin", required=True)
+    ap.add_argument("--wrk", default="wrk")
+    ap.add_argument("--seconds", type=int, default=3)
+    ap.add_argument("--results", default=str(BENCH / "RESULTS.md"))
+    return ap
+
+
 def cpu_times() -> list[int]:
     """The machine's CPU time counters (/proc/stat, jiffies): user … steal."""
     return [int(x) for x in open("/proc/stat").readline().split()[1:9]]
@@ -198,13 +217,7 @@ def rows(ids: dict, tag: str, fast: bool) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--floor-bin", required=True)
-    ap.add_argument("--wrk", default="wrk")
-    ap.add_argument("--seconds", type=int, default=3)
-    ap.add_argument("--results", default=str(BENCH / "RESULTS.md"))
-    args = ap.parse_args()
+    args = arguments().parse_args()
     work = Path(tempfile.mkdtemp(prefix="lp-writes-"))
     floor_port = free_port()
     floor = start([args.floor_bin, f"127.0.0.1:{floor_port}"], floor_port, work / "floor.log")
@@ -225,10 +238,7 @@ def main() -> int:
             ids = setup(port)
             ids["connectors"] = [] if "fast" in flags else connectors(port, ids["connector_body"])
             for row, env in rows(ids, f"t{len(table)}", "fast" in flags).items():
-                f1 = wrk(args.wrk, floor_port, args.seconds, floor_env())["rps"]
-                r = wrk(args.wrk, port, args.seconds, env)
-                f2 = wrk(args.wrk, floor_port, args.seconds, floor_env())["rps"]
-                fl = (f1 + f2) / 2
+                r, fl = against_floor(args.wrk, floor_port, port, args.seconds, env)
                 table.append({"server": label, "row": row, "rps": r["rps"], "floor": fl, "ratio": r["rps"] / fl,
                               "p99_ms": r["p99"] / 1000, "non2xx": r["non2xx"] + r["badbody"],
                               "first_error": r.get("first_error")})
