@@ -157,7 +157,9 @@ pub struct StepLog<'a> {
 
 /// Counts an operation of `service` and `operation_type` that ended in `state`: the counter
 /// `localplane_operations_finished_total{service,type,state}` of `/metrics` (since the process
-/// started), so that metrics need not read the history. Drivers call it where an operation ends.
+/// started), so that metrics need not read the history. Drivers call it where an operation ends,
+/// inside its transaction: a step whose transaction is rolled back (a store failure, or another
+/// step of its scheduler batch failing) is counted again when it is retried.
 pub fn count_finished(service: &'static str, operation_type: &'static str, state: &'static str) {
     FINISHED.with(|handles| {
         handles
