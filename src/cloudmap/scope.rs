@@ -513,6 +513,8 @@ impl<'a> Scope<'a> {
             let message = rule.error_message.unwrap_or_else(|| format!("Injected fault {}", rule.id));
             (rule.error_code, message)
         });
+        // When it moves on by itself: PENDING at a time its record carries, then its end.
+        let times = if inline { None } else { driver::step_times(&timing, new.op_type) };
         let mut op = OperationRec {
             id: id.clone(),
             owner: self.partition.clone(),
@@ -530,12 +532,8 @@ impl<'a> Scope<'a> {
             change: new.change,
             busy_key: if inline { None } else { new.busy_key },
             fault,
-            pending_at: None,
+            pending_at: times.map(|(pending, _)| now + pending),
         };
-        let times = if inline { None } else { driver::step_times(&timing, new.op_type) };
-        if let Some((pending, _)) = times {
-            op.pending_at = Some(now + pending);
-        }
         if inline {
             driver::run_to_end(self.tx, self.cache, &self.keys, &mut op, now, &timing, new.service)?;
         }

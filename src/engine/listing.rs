@@ -19,7 +19,7 @@ impl Engine {
             .read(move |tx| -> Result<Vec<OperationView>, StoreError> {
                 let mut refs: std::collections::BTreeMap<(String, String), String> = Default::default();
                 // limit 0: the unfinished ones only, without a look at the index.
-                for service in services.iter().filter(|_| limit > 0) {
+                for service in if limit > 0 { services.as_slice() } else { &[] } {
                     let prefix = format!("{OPS}{service}/");
                     for key in newest_index_keys(tx, &prefix, limit, now)? {
                         if let Some((s, op)) = parse_ops_key(&key) {
@@ -36,7 +36,7 @@ impl Engine {
                 let mut stuck = engine.stuck_operations();
                 for ((service, op), key) in refs {
                     let Some(driver) = engine.driver(&service) else { continue };
-                    let view = match driver.describe(tx, &op, engine.now_ms()) {
+                    let view = match driver.describe(tx, &op, now) {
                         Ok(view) => view,
                         // An operation whose record cannot be read is shown as such, not hidden,
                         // and does not hide the others.

@@ -29,6 +29,9 @@ const STEP_BATCH: usize = 64;
 /// How many schedule entries one look at the schedule copies.
 const DUE_PIECE: usize = 16;
 
+/// A due step: its schedule key, service and operation.
+type DueStep = (String, String, String);
+
 /// Why a batch of steps was not kept: the error, and which step of the batch raised it (None when
 /// the transaction itself failed).
 struct BatchFailed {
@@ -100,33 +103,21 @@ impl Engine {
                 Ok(due)
             })
             .await?;
-        let due: Vec<(String, String, String)> = due
-            .into_iter()
-            .filter_map(|key| parse_sched_key(&key).map(|(service, op)| (key, service, op)))
-            .filter(|(_, service, op)| self.failures().backed_off(&format!("{service}/{op}"), now).is_none())
-            .collect();
-        let mut ran = 0;
-        for batch in due.chunks(STEP_BATCH) {
-            // The steps of a batch share one transaction (one commit). When one of them fails,
-            // none is kept: that one backs off and each of the others runs alone.
-            let (engine, steps) = (self.clone(), batch.to_vec());
-            let together = self
-                .inner
-                .store
-                .write(move |tx| -> Result<usize, BatchFailed> {
-                    let mut stepped = 0;
-                    for (at, (key, service, op)) in steps.iter().enumerate() {
-                        let failed = |error| BatchFailed { at: Some(at), error };
-                        // Another step (a manual advance, a reset) may have moved it meanwhile.
-                        if tx.get(key).map_err(failed)?.is_some() {
-                            engine.advance_one(tx, service, op).map_err(failed)?;
-                            stepped += 1;
-                        }
-                    }
-                    Ok(stepped)
+        let due: Vec<DueStep> = {
+            let f = self.failures();
+            due.into_iter()
+                .filter_map(|key| parse_sched_key(&key).map(|(service, op)| (key, service, op)))
+                .filter(|(_, service, op)| {
+                    f.by_op.is_empty() || f.backed_off(&format!("{service}/{op}"), now).is_none()
                 })
-                .await;
-            match together {
+                .collect()
+        };
+        let mut ran = 0;
+        // The steps of a batch share one transaction (one commit). When one of them fails, none
+        // is kept: that one backs off and each of the others goes back on the list alone.
+        let mut work: Vec<&[DueStep]> = due.chunks(STEP_BATCH).rev().collect();
+        while let Some(batch) = work.pop() {
+            match self.write_steps(batch).await {
                 Ok(stepped) => {
                     ran += stepped;
                     for (_, service, op) in batch {
@@ -135,11 +126,11 @@ impl Engine {
                 }
                 Err(BatchFailed { error: e @ StoreError::Unavailable(_), .. }) => return Err(e),
                 Err(BatchFailed { at, error }) => {
-                    for (i, (key, service, op)) in batch.iter().enumerate() {
-                        if Some(i) == at {
-                            self.step_failed(&format!("{service}/{op}"), &error);
+                    for (i, step) in batch.iter().enumerate().rev() {
+                        if Some(i) == at || batch.len() == 1 {
+                            self.step_failed(&step.1, &step.2, &error);
                         } else {
-                            ran += usize::from(self.step_alone(key, service, op).await?);
+                            work.push(std::slice::from_ref(step));
                         }
                     }
                 }
@@ -149,32 +140,24 @@ impl Engine {
         Ok(ran)
     }
 
-    /// Runs the due step of `op` in a transaction of its own; whether it ran. A store that refuses
-    /// it ends the pass with that error; any other failure backs `op` off.
-    async fn step_alone(&self, key: &str, service: &str, op: &str) -> Result<bool, StoreError> {
-        let (engine, key, s, o) = (self.clone(), key.to_string(), service.to_string(), op.to_string());
-        let stepped = self
-            .inner
+    /// Runs the due steps `steps` in one write transaction; how many ran (a step that another one,
+    /// a manual advance or a reset, moved meanwhile is passed over). When one fails, none is kept.
+    async fn write_steps(&self, steps: &[DueStep]) -> Result<usize, BatchFailed> {
+        let (engine, steps) = (self.clone(), steps.to_vec());
+        self.inner
             .store
-            .write(move |tx| -> Result<bool, StoreError> {
-                if tx.get(&key)?.is_none() {
-                    return Ok(false);
+            .write(move |tx| -> Result<usize, BatchFailed> {
+                let mut stepped = 0;
+                for (at, (key, service, op)) in steps.iter().enumerate() {
+                    let failed = |error| BatchFailed { at: Some(at), error };
+                    if tx.get(key).map_err(failed)?.is_some() {
+                        engine.advance_one(tx, service, op).map_err(failed)?;
+                        stepped += 1;
+                    }
                 }
-                engine.advance_one(tx, &s, &o)?;
-                Ok(true)
-            })
-            .await;
-        match stepped {
-            Ok(stepped) => {
-                self.step_succeeded(service, op);
                 Ok(stepped)
-            }
-            Err(e @ StoreError::Unavailable(_)) => Err(e),
-            Err(e) => {
-                self.step_failed(&format!("{service}/{op}"), &e);
-                Ok(false)
-            }
-        }
+            })
+            .await
     }
 
     /// The operations whose last step failed on this replica, by `service/op`.
@@ -197,10 +180,11 @@ impl Engine {
         }
     }
 
-    fn step_failed(&self, id: &str, error: &StoreError) {
+    fn step_failed(&self, service: &str, op: &str, error: &StoreError) {
         let now = self.now_ms();
         let mut f = self.failures();
-        let entry = f.by_op.entry(id.to_string()).or_insert_with(|| StepFailure {
+        let id = format!("{service}/{op}");
+        let entry = f.by_op.entry(id.clone()).or_insert_with(|| StepFailure {
             attempts: 0,
             error: String::new(),
             since_ms: now,

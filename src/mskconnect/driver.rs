@@ -330,7 +330,7 @@ fn finish_worker_configuration_delete(tx: &mut dyn Tx, keys: &Keys, id: &str) ->
     Ok(StepOutcome::Done)
 }
 
-/// Logs the end of a one-step task (a create or delete) on the resource `arn`.
+/// Counts and logs the end of a one-step task (a create or delete) on the resource `arn`.
 fn log_finished(task: &'static str, arn: &str, state: &'static str, error_code: Option<&str>) {
     crate::engine::count_finished(SERVICE.name(), task, state);
     if step_log_enabled() {
