@@ -197,6 +197,11 @@ impl Memory {
         f(&mut self.write_lock())
     }
 
+    /// Holds the shared lock (no write runs meanwhile) while `f` reads the map.
+    pub fn shared<R>(&self, f: impl FnOnce(&BTreeMap<String, Vec<u8>>) -> R) -> R {
+        f(&self.read_lock())
+    }
+
     /// Runs `body` in a snapshot; `then` runs while the snapshot still holds (nothing written since).
     pub fn read_then<R>(&self, body: TxBody, then: impl FnOnce() -> R) -> (Box<dyn Any + Send>, R) {
         let map = self.read_lock();

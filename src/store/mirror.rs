@@ -1,15 +1,16 @@
 //! The `--data-dir` backend: the whole key space in memory (the `--ephemeral` map of
 //! [`super::memory`]) with the SQLite database as its durable log. Transactions run against the
 //! map where they are asked for (reads under the shared lock, writes serialized under the exclusive
-//! one); a kept write's changes are handed, in commit order, to one log thread that writes the
-//! waiting groups to SQLite in one transaction each (one fsync for many writes). No answer leaves
+//! one); a kept write's changes are handed, in commit order, to one log thread that appends the
+//! waiting groups to the database's journal, one row and one fsync for many writes
+//! (`super::journal`). No answer leaves
 //! before what it saw is on disk: a write waits for its own group, and a read or a refused write
 //! for the group of the last write it could see — so a 2xx still means durable, and nothing a
 //! client was shown is lost in a crash. A group that cannot be written (a full disk) fails every
 //! write still waiting with a 503 and the map is reloaded from the database.
 
+use super::journal::Log;
 use super::memory::{Memory, WriteSet};
-use super::sqlite::Log;
 use super::{Backend, BoxFuture, StoreError, TxBody};
 use std::any::Any;
 use std::path::Path;
@@ -54,6 +55,10 @@ impl Mirror {
     /// Opens the database of `dir` and loads it into memory.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let (log, contents) = Log::open(dir)?;
+        Self::start(log, contents)
+    }
+
+    fn start(log: Log, contents: std::collections::BTreeMap<String, Vec<u8>>) -> Result<Self, StoreError> {
         let path = log.path().to_path_buf();
         let shared = Arc::new(Shared {
             mem: Memory::with_contents(contents),
@@ -163,35 +168,73 @@ impl Backend for Mirror {
     }
 }
 
-/// The log thread: writes the waiting entries in groups, then tells the waiters.
+/// The log thread: writes the waiting entries in groups, and the parts of a snapshot between
+/// them (see `super::journal`), then tells the waiters.
 fn log_loop(mut log: Log, rx: mpsc::Receiver<Entry>, shared: Arc<Shared>) {
-    while let Ok(first) = rx.recv() {
-        let mut group = vec![first];
+    // The number of the last entry received.
+    let mut received = 0;
+    loop {
+        let mut group = Vec::new();
+        // During a snapshot pass the thread writes parts while no write waits.
+        if !log.in_pass() {
+            match rx.recv() {
+                Ok(e) => group.push(e),
+                Err(_) => return,
+            }
+        }
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
                 Ok(e) => group.push(e),
-                Err(_) => break,
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) if group.is_empty() => return,
+                Err(mpsc::TryRecvError::Disconnected) => break,
             }
         }
-        let last = group.last().map_or(0, |e| e.seq);
-        match log.commit(group.iter().flat_map(|e| e.changes.iter())) {
-            Ok(()) => shared.durable.store(last, Ordering::Release),
+        received = group.last().map_or(received, |e| e.seq);
+        let part = match log.part_due(group.is_empty(), shared.mem.size_bytes()) {
+            Some(budget) => {
+                let (part, seen) =
+                    shared.mem.shared(|map| (log.read_part(map, budget), shared.applied.load(Ordering::Acquire)));
+                // The part goes to disk with every write it can show: each was handed over
+                // (under the exclusive lock) before the map could be read.
+                while received < seen {
+                    match rx.recv() {
+                        Ok(e) => {
+                            received = e.seq;
+                            group.push(e);
+                        }
+                        Err(_) => return,
+                    }
+                }
+                Some(part)
+            }
+            None if group.is_empty() => continue,
+            None => None,
+        };
+        match log.commit(group.iter().flat_map(|e| e.changes.iter()), part) {
+            Ok(()) => {
+                if !group.is_empty() {
+                    shared.durable.store(received, Ordering::Release);
+                }
+            }
             Err(e) => {
                 tracing::error!(error = %e, database = %log.path().display(),
                     "writing to the SQLite database failed; the writes waiting for it are refused (503) and the state is read back from the database");
+                log.pause_passes();
                 // No write runs while the map is read back; every write kept in memory but not
                 // on disk is dropped with it.
-                let first = group.first().map_or(0, |e| e.seq);
-                let mut last = last;
+                let first = group.first().map_or(received + 1, |e| e.seq);
                 // The drain and the reload under one exclusive lock.
                 let reloaded = shared.mem.exclusive(|map| {
                     while let Ok(e) = rx.try_recv() {
-                        last = e.seq;
+                        received = e.seq;
                     }
                     log.load().map(|fresh| *map = fresh)
                 });
-                if let Ok(mut lost) = shared.lost.lock() {
-                    lost.push((first, last, e.to_string()));
+                if first <= received {
+                    if let Ok(mut lost) = shared.lost.lock() {
+                        lost.push((first, received, e.to_string()));
+                    }
                 }
                 match reloaded {
                     Ok(()) => shared.mem.recount(),
@@ -202,7 +245,7 @@ fn log_loop(mut log: Log, rx: mpsc::Receiver<Entry>, shared: Arc<Shared>) {
                         }
                     }
                 }
-                shared.durable.store(last, Ordering::Release);
+                shared.durable.store(received, Ordering::Release);
                 shared.epoch.fetch_add(1, Ordering::AcqRel);
             }
         }
@@ -243,6 +286,48 @@ mod tests {
         let store = Store::new(Arc::new(Mirror::open(&dir).expect("reopen")));
         let seen = store.read(|tx: &mut dyn Tx| tx.scan("a/", None, 10)).await.expect("read");
         assert_eq!(seen, vec![("a/1".to_string(), b"uno".to_vec())], "the reopened database holds the kept write");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Writers on many tasks while the log thread writes snapshot parts between their groups (a
+    /// pass starts after every 2 KB of journal): the reopened database holds every acknowledged write.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_during_snapshot_passes_are_all_there_after_a_reopen() {
+        let dir = std::env::temp_dir().join(format!("lp-mirror-pass-{}-{}", std::process::id(), uuid::Uuid::new_v4()));
+        let (mut log, contents) = Log::open(&dir).expect("open");
+        log.set_pass_threshold(2_000);
+        let store = Store::new(Arc::new(Mirror::start(log, contents).expect("start")));
+        let tasks: Vec<_> = (0..8)
+            .map(|t| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for i in 0..150u32 {
+                        store
+                            .write(move |tx: &mut dyn Tx| -> Result<(), StoreError> {
+                                tx.put(&format!("k/{t}/{}", i % 40), format!("{t}-{i}").as_bytes())?;
+                                if i % 3 == 0 {
+                                    tx.delete(&format!("k/{t}/{}", (i + 7) % 40))?;
+                                }
+                                Ok(())
+                            })
+                            .await
+                            .expect("write");
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("writer");
+        }
+        let before = store.read(|tx: &mut dyn Tx| tx.scan("k/", None, 10_000)).await.expect("read");
+        assert!(before.len() > 100, "the writers left keys ({})", before.len());
+        drop(store);
+        // The log thread ends when the last handle to its channel is gone; the reopen waits for it.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let (log, contents) = Log::open(&dir).expect("reopen");
+        assert!(log.snapshot_gen() > 1, "several passes ended ({})", log.snapshot_gen());
+        let after: Vec<_> = contents.into_iter().filter(|(k, _)| k.starts_with("k/")).collect();
+        assert_eq!(after, before);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -2,6 +2,7 @@
 //! SQLite (embedded default) and PostgreSQL (shared by replicas) can both serve it. Everything above
 //! speaks keys and JSON documents; secondary indexes are more keys written in the same transaction.
 
+pub mod journal;
 pub mod memory;
 pub mod mirror;
 pub mod postgres;

@@ -1,5 +1,5 @@
-//! The embedded SQLite database. `--data-dir` uses it through [`Log`], the durable log of the
-//! in-memory mirror (`super::mirror`). [`Sqlite`] is the backend that runs transactions in SQLite
+//! The embedded SQLite database: opening a data directory's file (WAL, checkpoints, migrations),
+//! which `super::journal` writes for `--data-dir`. [`Sqlite`] is the backend that runs transactions in SQLite
 //! itself (the data directory's backend before the mirror; now what tests compare PostgreSQL
 //! with): one writer thread owns the write connection and commits several
 //! queued transactions together (group commit: one fsync for many acknowledged writes). Each job's
@@ -17,8 +17,16 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] =
-    &["CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID;"];
+/// The second is the journal and snapshots of a data directory (`super::journal`).
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID;",
+    "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, changes BLOB NOT NULL);
+     CREATE TABLE IF NOT EXISTS snapshot (gen INTEGER NOT NULL, part INTEGER NOT NULL, data BLOB NOT NULL,
+         PRIMARY KEY (gen, part));
+     CREATE TABLE IF NOT EXISTS snapshot_state (one INTEGER PRIMARY KEY CHECK (one = 1), gen INTEGER NOT NULL,
+         after INTEGER NOT NULL);
+     INSERT OR IGNORE INTO snapshot_state VALUES (1, 0, 0);",
+];
 
 /// How many queued write transactions one commit may carry.
 const MAX_GROUP: usize = 256;
@@ -47,7 +55,7 @@ pub struct Sqlite {
 
 /// A full disk and a database busy beyond the busy timeout pass (a retryable 503 for clients);
 /// anything else is a backend failure.
-fn backend_err(e: rusqlite::Error) -> StoreError {
+pub(super) fn backend_err(e: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode;
     match e.sqlite_error_code() {
         Some(ErrorCode::DiskFull) => {
@@ -107,7 +115,7 @@ pub fn check_integrity(dir: &Path) -> Result<(), StoreError> {
 
 /// Opens the write connection of the database in `dir` (WAL, full fsync, migrated) and starts its
 /// checkpoint thread.
-fn open_file(dir: &Path) -> Result<(Connection, Wal, PathBuf), StoreError> {
+pub(super) fn open_file(dir: &Path) -> Result<(Connection, Wal, PathBuf), StoreError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| StoreError::Backend(format!("cannot create data directory {}: {e}", dir.display())))?;
     let path = dir.join(DB_FILE);
@@ -130,62 +138,6 @@ fn open_file(dir: &Path) -> Result<(Connection, Wal, PathBuf), StoreError> {
     Ok((writer, Wal { committed, frames: wal_frames }, path))
 }
 
-/// The database file of a data directory used as the durable log of the in-memory mirror
-/// (`super::mirror`): each call of [`Log::commit`] writes a group of kept transactions' changes in
-/// one SQLite transaction and returns once it is on disk.
-pub struct Log {
-    conn: Connection,
-    wal: Wal,
-    path: PathBuf,
-}
-
-impl Log {
-    /// Opens (creating or migrating) the database in `dir`; returns it with everything it holds.
-    pub fn open(dir: &Path) -> Result<(Log, BTreeMap<String, Vec<u8>>), StoreError> {
-        let (conn, wal, path) = open_file(dir)?;
-        let log = Log { conn, wal, path };
-        let all = log.load()?;
-        Ok((log, all))
-    }
-
-    /// Every key and value of the database.
-    pub fn load(&self) -> Result<BTreeMap<String, Vec<u8>>, StoreError> {
-        let mut st = self.conn.prepare_cached("SELECT k, v FROM kv").map_err(backend_err)?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))).map_err(backend_err)?;
-        rows.collect::<Result<BTreeMap<_, _>, _>>().map_err(backend_err)
-    }
-
-    /// Writes `changes` (in order; `None` deletes) in one durable transaction.
-    pub fn commit<'a>(
-        &mut self,
-        changes: impl Iterator<Item = &'a (String, Option<Vec<u8>>)>,
-    ) -> Result<(), StoreError> {
-        run_cached(&self.conn, "BEGIN IMMEDIATE")?;
-        let written = (|| {
-            for (k, v) in changes {
-                match v {
-                    Some(v) => raw_put(&self.conn, k, v)?,
-                    None => {
-                        raw_delete(&self.conn, k)?;
-                    }
-                }
-            }
-            run_cached(&self.conn, "COMMIT")
-        })();
-        if let Err(e) = written {
-            let _ = self.conn.execute_batch("ROLLBACK");
-            return Err(e);
-        }
-        after_commit(&self.conn, &self.wal);
-        Ok(())
-    }
-
-    /// Where the database is.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
 /// Size of the database file `p` and its WAL in bytes.
 pub fn file_bytes(p: &Path) -> u64 {
     let wal = p.with_extension("db-wal");
@@ -193,7 +145,7 @@ pub fn file_bytes(p: &Path) -> u64 {
 }
 
 /// After a commit: tells the checkpointer, and restarts a WAL grown past [`WAL_RESTART_FRAMES`].
-fn after_commit(conn: &Connection, wal: &Wal) {
+pub(super) fn after_commit(conn: &Connection, wal: &Wal) {
     // Full means a checkpoint is already due.
     let _ = wal.committed.try_send(());
     if wal.frames.load(Ordering::Relaxed) > WAL_RESTART_FRAMES {
@@ -251,7 +203,7 @@ const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(1
 const WAL_RESTART_FRAMES: i64 = 16_384;
 
 /// What the writer and the checkpoint thread share about the WAL of a file database.
-struct Wal {
+pub(super) struct Wal {
     /// Told after each commit.
     committed: mpsc::SyncSender<()>,
     /// The WAL's length in frames at the last checkpoint.
@@ -457,7 +409,7 @@ impl Tx for JobTx<'_> {
 
 /// Runs a parameterless statement through the statement cache (the per-transaction savepoints are
 /// on the write path of every request; parsing them each time showed in profiles).
-fn run_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+pub(super) fn run_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
     conn.prepare_cached(sql).and_then(|mut st| st.execute([])).map(|_| ()).map_err(backend_err)
 }
 
