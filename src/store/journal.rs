@@ -423,6 +423,40 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
     }
 
+    /// A pass cut short (the process killed after some of its parts) leaves the last complete
+    /// snapshot in force; the next pass clears the parts it left.
+    #[test]
+    fn a_pass_cut_short_changes_nothing_and_the_next_one_clears_its_parts() {
+        let d = dir("cut");
+        let (mut log, _) = Log::open(&d).unwrap();
+        let mut mem = BTreeMap::new();
+        for i in 0..10 {
+            let c = put(&format!("k{i}"), "v");
+            mem.insert(c.0.clone(), c.1.clone().unwrap());
+            log.commit([c].iter(), None).unwrap();
+        }
+        log.journal_bytes = MIN_JOURNAL_BYTES + 1;
+        let budget = log.part_due(true, 0).unwrap().min(30);
+        let part = log.read_part(&mem, budget);
+        assert!(!part.done);
+        log.commit(std::iter::empty(), Some(part)).unwrap();
+        drop(log); // killed mid-pass
+        let (mut log, reopened) = Log::open(&d).unwrap();
+        assert_eq!(reopened, mem);
+        assert_eq!(log.snapshot_gen(), 0);
+        log.journal_bytes = MIN_JOURNAL_BYTES + 1;
+        while log.part_due(true, 0).is_some() {
+            let part = log.read_part(&mem, 30);
+            log.commit(std::iter::empty(), Some(part)).unwrap();
+        }
+        let parts: i64 = log.conn.query_row("SELECT COUNT(*) FROM snapshot WHERE gen = 1", [], |r| r.get(0)).unwrap();
+        // Ten keys of 12 encoded bytes, three to a part of 30: only the new pass's four are left.
+        assert_eq!(parts, 4);
+        drop(log);
+        assert_eq!(Log::open(&d).unwrap().1, mem);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
     /// A database of an earlier version (its rows in `kv`) opens with them, and the first pass
     /// moves them into a snapshot.
     #[test]
