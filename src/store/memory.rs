@@ -86,11 +86,12 @@ impl Tx for ReadTx<'_> {
 }
 
 /// A write transaction: changes go straight into the map, with what they replaced kept in `undo`
-/// until the body's result says to keep them.
+/// until the body's result says to keep them, and (for a mirrored store) each change in `redo`.
 struct WriteTx<'a, 'm> {
     map: &'a mut BTreeMap<String, Vec<u8>>,
     bytes: &'m AtomicU64,
     undo: Vec<(String, Option<Vec<u8>>)>,
+    redo: Option<WriteSet>,
     committed: bool,
 }
 
@@ -144,6 +145,9 @@ impl Tx for WriteTx<'_, '_> {
     }
     fn put_owned(&mut self, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
         let len = value.len();
+        if let Some(redo) = &mut self.redo {
+            redo.push((key.to_string(), Some(value.clone())));
+        }
         // A key already there keeps its allocation.
         let old = match self.map.get_mut(key) {
             Some(v) => Some(std::mem::replace(v, value)),
@@ -156,6 +160,9 @@ impl Tx for WriteTx<'_, '_> {
         match self.map.remove(key) {
             Some(old) => {
                 self.replaced(key, Some(old), None);
+                if let Some(redo) = &mut self.redo {
+                    redo.push((key.to_string(), None));
+                }
                 Ok(true)
             }
             None => Ok(false),
@@ -169,14 +176,17 @@ impl Tx for WriteTx<'_, '_> {
         for k in &keys {
             if let Some(old) = self.map.remove(k) {
                 self.replaced(k, Some(old), None);
+                if let Some(redo) = &mut self.redo {
+                    redo.push((k.clone(), None));
+                }
             }
         }
         Ok(keys.len())
     }
 }
 
-/// A kept write's changes, in the order they were first made: each key once, with its value
-/// afterwards (`None`: deleted).
+/// A kept write's changes in the order they were made, each a key and its value afterwards
+/// (`None`: deleted); a key changed twice is there twice, so they are applied in order.
 pub type WriteSet = Vec<(String, Option<Vec<u8>>)>;
 
 impl Memory {
@@ -218,23 +228,15 @@ impl Memory {
         done: impl FnOnce(Option<WriteSet>) -> R,
     ) -> (Box<dyn Any + Send>, R) {
         let mut map = self.write_lock();
-        let mut tx = WriteTx { map: &mut map, bytes: &self.bytes, undo: Vec::new(), committed: false };
+        let mut tx =
+            WriteTx { map: &mut map, bytes: &self.bytes, undo: Vec::new(), redo: Some(Vec::new()), committed: false };
         let out = body(&mut tx);
         if !keep(out.as_ref()) {
             drop(tx);
             return (out, done(None));
         }
         tx.committed = true;
-        let undo = std::mem::take(&mut tx.undo);
-        let mut seen = std::collections::HashSet::with_capacity(undo.len());
-        let mut set = Vec::with_capacity(undo.len());
-        for (key, _) in undo {
-            if !seen.contains(&key) {
-                let now = tx.map.get(&key).cloned();
-                seen.insert(key.clone());
-                set.push((key, now));
-            }
-        }
+        let set = tx.redo.take().unwrap_or_default();
         let r = done(Some(set));
         (out, r)
     }
@@ -256,7 +258,7 @@ impl Backend for Memory {
     ) -> BoxFuture<Result<Box<dyn Any + Send>, StoreError>> {
         let out = {
             let mut map = self.write_lock();
-            let mut tx = WriteTx { map: &mut map, bytes: &self.bytes, undo: Vec::new(), committed: false };
+            let mut tx = WriteTx { map: &mut map, bytes: &self.bytes, undo: Vec::new(), redo: None, committed: false };
             let out = body(&mut tx);
             if keep(out.as_ref()) {
                 tx.committed = true;
