@@ -123,7 +123,7 @@ impl OperationDriver for CloudMapDriver {
         let mut op = kept.value.rec.clone();
         op.settle(now);
         let outcome = step(tx, &self.cache, &keys, &mut op, now, timing, None)?;
-        log_step(&op);
+        log_step(tx, &op);
         write_operation(tx, &self.cache, &key, op)?;
         Ok(outcome)
     }
@@ -158,7 +158,7 @@ pub fn run_to_end(
         step(tx, cache, keys, op, now, timing, known)?;
     }
     // Its steps took no time: one line says where it ended.
-    log_step(op);
+    log_step(tx, op);
     Ok(())
 }
 
@@ -209,9 +209,9 @@ fn step(
 }
 
 /// Logs the state a step left `op` in, at info.
-fn log_step(op: &OperationRec) {
+fn log_step(tx: &mut dyn Tx, op: &OperationRec) {
     if op.is_terminal() {
-        crate::engine::count_finished(SERVICE.name(), op.op_type.as_str(), op.status.as_str());
+        crate::engine::count_finished(tx, SERVICE.name(), op.op_type.as_str(), op.status.as_str());
     }
     if step_log_enabled() {
         let step = match op.status {

@@ -155,22 +155,24 @@ pub struct StepLog<'a> {
     pub finished: bool,
 }
 
-/// Counts an operation of `service` and `operation_type` that ended in `state`: the counter
-/// `localplane_operations_finished_total{service,type,state}` of `/metrics` (since the process
-/// started), so that metrics need not read the history. Drivers call it where an operation ends,
-/// inside its transaction: a step whose transaction is rolled back (a store failure, or another
-/// step of its scheduler batch failing) is counted again when it is retried.
-pub fn count_finished(service: &'static str, operation_type: &'static str, state: &'static str) {
-    FINISHED.with(|handles| {
-        handles
-            .borrow_mut()
-            .entry((service, operation_type, state))
-            .or_insert_with(|| {
-                metrics::counter!("localplane_operations_finished_total",
-                    "service" => service, "type" => operation_type, "state" => state)
-            })
-            .increment(1);
-    });
+/// Counts an operation of `service` and `operation_type` that ended in `state` in transaction `tx`:
+/// the counter `localplane_operations_finished_total{service,type,state}` of `/metrics` (since the
+/// process started), so that metrics need not read the history. Drivers call it where an operation
+/// ends; it is counted once `tx` has committed, so a step rolled back (a store failure, or another
+/// step of its scheduler batch failing) and retried is counted once.
+pub fn count_finished(tx: &mut dyn Tx, service: &'static str, operation_type: &'static str, state: &'static str) {
+    tx.after_commit(Box::new(move || {
+        FINISHED.with(|handles| {
+            handles
+                .borrow_mut()
+                .entry((service, operation_type, state))
+                .or_insert_with(|| {
+                    metrics::counter!("localplane_operations_finished_total",
+                        "service" => service, "type" => operation_type, "state" => state)
+                })
+                .increment(1);
+        })
+    }));
 }
 
 /// (service, type, state) of a finished operation.

@@ -375,8 +375,9 @@ mod tests {
         assert_eq!(backoff_ms(30), MAX_BACKOFF_MS);
     }
 
-    /// A driver that ends every operation in one step, except those named `bad…`, whose step fails.
-    struct OneBad(Arc<std::sync::Mutex<Vec<String>>>);
+    /// A driver that ends every operation in one step, except those named `bad…`, whose step fails:
+    /// the steps it tried, and the ends that committed (as `engine::count_finished` counts them).
+    struct OneBad(Arc<std::sync::Mutex<Vec<String>>>, Arc<std::sync::Mutex<Vec<String>>>);
 
     impl OperationDriver for OneBad {
         fn advance(&self, tx: &mut dyn Tx, op: &str, _: i64, _: &Timing) -> Result<StepOutcome, StoreError> {
@@ -385,6 +386,8 @@ mod tests {
             if op.contains("bad") {
                 return Err(StoreError::Corrupt { key: op.to_string(), detail: "unreadable".into() });
             }
+            let (ended, op) = (self.1.clone(), op.to_string());
+            tx.after_commit(Box::new(move || ended.lock().unwrap().push(op)));
             Ok(StepOutcome::Done)
         }
     }
@@ -395,7 +398,8 @@ mod tests {
         let store = Store::new(Arc::new(Memory::new()));
         let engine = Engine::new(store, clock.clone(), Timing::new(TimingProfile::Fast));
         let tries = Arc::new(std::sync::Mutex::new(Vec::new()));
-        engine.register(Service::ServiceDiscovery, Arc::new(OneBad(tries.clone())));
+        let ended = Arc::new(std::sync::Mutex::new(Vec::new()));
+        engine.register(Service::ServiceDiscovery, Arc::new(OneBad(tries.clone(), ended.clone())));
         for op in ["a/r/op-1", "a/r/op-2", "a/r/op-3-bad", "a/r/op-4"] {
             let e = engine.clone();
             engine.store().write(move |tx| e.submit(tx, Service::ServiceDiscovery, op, Some(0))).await.unwrap();
@@ -413,6 +417,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(kept, ["done/a/r/op-1", "done/a/r/op-2", "done/a/r/op-4"], "the failed step changed nothing");
+        let mut ended = ended.lock().unwrap().clone();
+        ended.sort();
+        assert_eq!(ended, ["a/r/op-1", "a/r/op-2", "a/r/op-4"], "each end counted once, after its commit");
         assert_eq!(engine.stuck_operations().keys().collect::<Vec<_>>(), ["servicediscovery/a/r/op-3-bad"]);
         engine.advance_due_operations().await.unwrap();
         assert_eq!(tries.lock().unwrap().len(), 6, "the failed one waits for its pause");

@@ -245,7 +245,7 @@ fn finish_connector_create(tx: &mut dyn Tx, keys: &Keys, id: &str) -> Result<Ste
     }
     put_json(tx, &key, &c)?;
     let code = c.state_description.as_ref().filter(|_| c.state == m::ConnectorState::Failed).map(|p| p.code.as_str());
-    log_finished(CREATE_CONNECTOR.0, &c.arn, c.state.as_str(), code);
+    log_finished(tx, CREATE_CONNECTOR.0, &c.arn, c.state.as_str(), code);
     Ok(StepOutcome::Done)
 }
 
@@ -267,7 +267,7 @@ fn finish_connector_delete(tx: &mut dyn Tx, keys: &Keys, id: &str) -> Result<Ste
     if let Some(c) = get_json::<ConnectorRec>(tx, &keys.connector(id))? {
         if c.state == m::ConnectorState::Deleting {
             remove_connector(tx, keys, &c)?;
-            log_finished(DELETE_CONNECTOR.0, &c.arn, "DELETED", None);
+            log_finished(tx, DELETE_CONNECTOR.0, &c.arn, "DELETED", None);
         }
     }
     Ok(StepOutcome::Done)
@@ -294,7 +294,7 @@ fn finish_plugin_create(tx: &mut dyn Tx, keys: &Keys, id: &str) -> Result<StepOu
     put_json(tx, &key, &p)?;
     let code =
         p.state_description.as_ref().filter(|_| p.state != m::CustomPluginState::Active).map(|d| d.code.as_str());
-    log_finished(CREATE_CUSTOM_PLUGIN.0, &p.arn, p.state.as_str(), code);
+    log_finished(tx, CREATE_CUSTOM_PLUGIN.0, &p.arn, p.state.as_str(), code);
     Ok(StepOutcome::Done)
 }
 
@@ -308,7 +308,7 @@ fn finish_plugin_delete(tx: &mut dyn Tx, keys: &Keys, id: &str) -> Result<StepOu
                 tx.delete(&name_key)?;
             }
             tx.delete(&keys.tags(&p.arn))?;
-            log_finished(DELETE_CUSTOM_PLUGIN.0, &p.arn, "DELETED", None);
+            log_finished(tx, DELETE_CUSTOM_PLUGIN.0, &p.arn, "DELETED", None);
         }
     }
     Ok(StepOutcome::Done)
@@ -324,15 +324,15 @@ fn finish_worker_configuration_delete(tx: &mut dyn Tx, keys: &Keys, id: &str) ->
                 tx.delete(&name_key)?;
             }
             tx.delete(&keys.tags(&w.arn))?;
-            log_finished(DELETE_WORKER_CONFIGURATION.0, &w.arn, "DELETED", None);
+            log_finished(tx, DELETE_WORKER_CONFIGURATION.0, &w.arn, "DELETED", None);
         }
     }
     Ok(StepOutcome::Done)
 }
 
 /// Counts and logs the end of a one-step task (a create or delete) on the resource `arn`.
-fn log_finished(task: &'static str, arn: &str, state: &'static str, error_code: Option<&str>) {
-    crate::engine::count_finished(SERVICE.name(), task, state);
+fn log_finished(tx: &mut dyn Tx, task: &'static str, arn: &str, state: &'static str, error_code: Option<&str>) {
+    crate::engine::count_finished(tx, SERVICE.name(), task, state);
     if step_log_enabled() {
         let service = SERVICE.name();
         StepLog {
@@ -475,7 +475,7 @@ fn advance_operation(
     put_json(tx, &op_key, &op)?;
     put_json(tx, &c_key, &c)?;
     if op.is_terminal() {
-        crate::engine::count_finished(SERVICE.name(), op.op_type.as_str(), op.state.as_str());
+        crate::engine::count_finished(tx, SERVICE.name(), op.op_type.as_str(), op.state.as_str());
     }
     if step_log_enabled() {
         let step = op.steps.iter().find(|s| s.state == StepState::InProgress).map(|s| s.step_type.as_str());

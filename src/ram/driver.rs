@@ -63,7 +63,7 @@ impl OperationDriver for RamDriver {
             save_share(tx, &share)?;
         }
         let state = if op.fault.is_some() { "FAILED" } else { "SUCCEEDED" };
-        crate::engine::count_finished(SERVICE.name(), op.kind.operation_type(), state);
+        crate::engine::count_finished(tx, SERVICE.name(), op.kind.operation_type(), state);
         op.state = state.into();
         op.ended = Some(now);
         put_json(tx, &key, &op)?;

@@ -126,6 +126,48 @@ pub trait Tx {
     fn scan(&mut self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Removes every key that starts with `prefix`; returns how many.
     fn delete_prefix(&mut self, prefix: &str) -> Result<usize, StoreError>;
+    /// Runs `f` once this transaction has committed, and never when it is rolled back (or its body
+    /// runs again). The transactions of [`Store::write`] hold it until then; any other runs it now.
+    fn after_commit(&mut self, f: AfterCommit) {
+        f()
+    }
+}
+
+/// What runs after a transaction has committed (see [`Tx::after_commit`]).
+pub type AfterCommit = Box<dyn FnOnce() + Send>;
+
+/// The transaction a [`Store::write`] body sees: the backend's, holding what is to run after the
+/// commit.
+struct Hooked<'a> {
+    tx: &'a mut dyn Tx,
+    after: Vec<AfterCommit>,
+}
+
+impl Tx for Hooked<'_> {
+    fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.tx.get(key)
+    }
+    fn get_with(&mut self, key: &str, f: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StoreError> {
+        self.tx.get_with(key, f)
+    }
+    fn put(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.tx.put(key, value)
+    }
+    fn put_owned(&mut self, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
+        self.tx.put_owned(key, value)
+    }
+    fn delete(&mut self, key: &str) -> Result<bool, StoreError> {
+        self.tx.delete(key)
+    }
+    fn scan(&mut self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.tx.scan(prefix, after, limit)
+    }
+    fn delete_prefix(&mut self, prefix: &str) -> Result<usize, StoreError> {
+        self.tx.delete_prefix(prefix)
+    }
+    fn after_commit(&mut self, f: AfterCommit) {
+        self.after.push(f);
+    }
 }
 
 /// A type-erased transaction body (what crosses the trait boundary).
@@ -192,13 +234,24 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
     {
-        let body: TxBody = Box::new(move |tx| Box::new(f(tx)));
-        let out = self.backend.write_boxed(body, keep_ok::<T, E>).await?;
-        if keep_ok::<T, E>(out.as_ref()) {
+        let body: TxBody = Box::new(move |tx| {
+            let mut hooked = Hooked { tx, after: Vec::new() };
+            let out = f(&mut hooked);
+            Box::new((out, hooked.after))
+        });
+        let out = self.backend.write_boxed(body, keep_hooked::<T, E>).await?;
+        let Ok(done) = out.downcast::<(Result<T, E>, Vec<AfterCommit>)>() else {
+            return Err(E::from(StoreError::Backend("transaction result has an unexpected type".into())));
+        };
+        let (out, after) = *done;
+        if out.is_ok() {
             // One watch send per committed transaction: nothing more on the write path.
             self.changes.send_modify(|n| *n = n.wrapping_add(1));
+            for f in after {
+                f();
+            }
         }
-        unbox::<T, E>(out)
+        out
     }
 
     /// Size of the stored data in bytes.
@@ -207,8 +260,8 @@ impl Store {
     }
 }
 
-fn keep_ok<T: 'static, E: 'static>(out: &(dyn Any + Send)) -> bool {
-    matches!(out.downcast_ref::<Result<T, E>>(), Some(Ok(_)))
+fn keep_hooked<T: 'static, E: 'static>(out: &(dyn Any + Send)) -> bool {
+    matches!(out.downcast_ref::<(Result<T, E>, Vec<AfterCommit>)>(), Some((Ok(_), _)))
 }
 
 fn unbox<T: 'static, E: From<StoreError> + 'static>(out: Box<dyn Any + Send>) -> Result<T, E> {
@@ -318,6 +371,45 @@ mod tests {
         assert!(!feed.has_changed().unwrap(), "a rolled-back write or a read does not move the feed");
         store.write(|tx| -> Result<bool, StoreError> { tx.delete("a") }).await.unwrap();
         assert_eq!(*feed.borrow_and_update(), 2);
+    }
+
+    /// What a write body leaves to run after its commit runs once it committed (on every backend
+    /// the server uses), and never for a body whose result refused its changes.
+    #[tokio::test]
+    async fn after_commit_runs_for_committed_writes_only() {
+        let dir = std::env::temp_dir().join(format!("lp-after-{}-{}", std::process::id(), uuid::Uuid::new_v4()));
+        let backends: Vec<Arc<dyn Backend>> =
+            vec![Arc::new(memory::Memory::new()), Arc::new(mirror::Mirror::open(&dir).unwrap())];
+        for backend in backends {
+            let store = Store::new(backend);
+            let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let count = |ran: &Arc<std::sync::atomic::AtomicUsize>| -> AfterCommit {
+                let ran = ran.clone();
+                Box::new(move || {
+                    ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                })
+            };
+            let hook = count(&ran);
+            store
+                .write(move |tx| -> Result<(), StoreError> {
+                    tx.put("a", b"1")?;
+                    tx.after_commit(hook);
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 1);
+            let hook = count(&ran);
+            let refused: Result<(), StoreError> = store
+                .write(move |tx| {
+                    tx.after_commit(hook);
+                    Err(StoreError::Backend("refused".into()))
+                })
+                .await;
+            assert!(refused.is_err());
+            assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 1, "a refused write runs nothing");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
