@@ -63,22 +63,44 @@ impl Engine {
             .await
     }
 
-    /// Finds the (service, operation reference) of the operation clients know as `public_id`.
+    /// Finds the (service, operation reference) of the operation clients know as `public_id`:
+    /// among the unfinished ones first (what an advance is for), then through the operation index
+    /// a page at a time (a finished one: its view is shown as it is).
     pub async fn find_operation(&self, public_id: &str) -> Result<Option<(String, String)>, StoreError> {
         let engine = self.clone();
         let public_id = public_id.to_string();
         self.inner
             .store
             .read(move |tx| -> Result<Option<(String, String)>, StoreError> {
-                for (key, _) in tx.scan(OPS, None, usize::MAX)? {
-                    let Some((service, op)) = parse_ops_key(&key) else { continue };
-                    if op.rsplit('/').next() != public_id.rsplit('/').next() {
-                        continue;
+                let now = engine.now_ms();
+                // The last segment of a reference is the last segment of the id (an ARN's too).
+                let tail = public_id.rsplit('/').next().unwrap_or_default();
+                let is_it = |tx: &mut dyn Tx, service: &str, op: &str| -> Result<bool, StoreError> {
+                    if op.rsplit('/').next() != Some(tail) {
+                        return Ok(false);
                     }
-                    if let Some(driver) = engine.driver(service) {
-                        if driver.describe(tx, op, engine.now_ms())?.is_some_and(|v| v.id == public_id) {
-                            return Ok(Some((service.to_string(), op.to_string())));
+                    let Some(driver) = engine.driver(service) else { return Ok(false) };
+                    Ok(driver.describe(tx, op, now)?.is_some_and(|v| v.id == public_id))
+                };
+                for prefix in [SCHED_OF, OPS] {
+                    let mut after: Option<String> = None;
+                    loop {
+                        let page = tx.scan(prefix, after.as_deref(), FIND_PAGE)?;
+                        for (key, _) in &page {
+                            let found = if prefix == SCHED_OF {
+                                key.strip_prefix(SCHED_OF).and_then(|r| r.split_once('/'))
+                            } else {
+                                parse_ops_key(key)
+                            };
+                            let Some((service, op)) = found else { continue };
+                            if is_it(tx, service, op)? {
+                                return Ok(Some((service.to_string(), op.to_string())));
+                            }
                         }
+                        if page.len() < FIND_PAGE {
+                            break;
+                        }
+                        after = page.last().map(|(k, _)| k.clone());
                     }
                 }
                 Ok(None)
@@ -86,6 +108,9 @@ impl Engine {
             .await
     }
 }
+
+/// How many index keys the lookup by id holds at a time.
+const FIND_PAGE: usize = 4_096;
 
 /// The view of an operation whose record cannot be read.
 fn unreadable(service: &str, op: &str, key: &str, error: &StoreError) -> OperationView {
@@ -172,5 +197,61 @@ mod tests {
         assert_eq!(clock_behind, newest, "a clock behind the entries only costs more probes");
         assert_eq!(small, vec![format!("ops/y/{:016x}/other", 9_999)]);
         assert!(few.is_empty(), "three entries share the newest millisecond: none fits in two");
+    }
+
+    /// A driver whose operations all exist, each with its reference's last segment as its id.
+    struct Named;
+
+    impl super::super::OperationDriver for Named {
+        fn advance(
+            &self,
+            _: &mut dyn Tx,
+            _: &str,
+            _: i64,
+            _: &super::super::Timing,
+        ) -> Result<super::super::StepOutcome, StoreError> {
+            Ok(super::super::StepOutcome::Done)
+        }
+        fn describe(&self, _: &mut dyn Tx, op: &str, now: i64) -> Result<Option<OperationView>, StoreError> {
+            Ok(Some(OperationView {
+                service: "servicediscovery".into(),
+                id: op.rsplit('/').next().unwrap_or_default().to_string(),
+                operation_type: "REGISTER_INSTANCE".into(),
+                account: None,
+                acting_account: None,
+                resource: String::new(),
+                state: "SUCCESS".into(),
+                terminal: true,
+                steps: Vec::new(),
+                created_ms: now,
+                ended_ms: None,
+                error_code: None,
+                stuck: None,
+            }))
+        }
+    }
+
+    /// An unfinished operation is found in the in-flight set, a finished one past the first page
+    /// of the index, and an unknown id is not found.
+    #[tokio::test]
+    async fn operations_are_found_by_id_among_the_unfinished_then_page_by_page() {
+        let store = Store::new(Arc::new(crate::store::memory::Memory::new()));
+        let clock = Arc::new(super::super::StoppedClock::at(1_000_000));
+        let engine = Engine::new(store.clone(), clock, super::super::Timing::default());
+        engine.register(crate::model::Service::ServiceDiscovery, Arc::new(Named));
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                for t in 0..(FIND_PAGE as i64 * 2 + 10) {
+                    tx.put(&format!("ops/servicediscovery/{t:016x}/a/r/op-{t}"), b"")?;
+                }
+                tx.put("schedof/servicediscovery/a/r/op-running", b"")
+            })
+            .await
+            .unwrap();
+        let last = format!("op-{}", FIND_PAGE * 2 + 9);
+        for (id, found) in [("op-running", true), ("op-3", true), (last.as_str(), true), ("op-none", false)] {
+            let got = engine.find_operation(id).await.unwrap();
+            assert_eq!(got, found.then(|| ("servicediscovery".to_string(), format!("a/r/{id}"))), "{id}");
+        }
     }
 }
