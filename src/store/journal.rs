@@ -1,6 +1,7 @@
 //! The on-disk form of a data directory, the durable half of the in-memory mirror
 //! (`super::mirror`): each group of kept writes is appended as one row of the `journal` table (one
-//! insert and one fsync for many writes, not one B-tree update per changed key), and a snapshot of
+//! insert and one fsync for many writes, not one B-tree update per changed key; a group of more than
+//! 8 MiB, such as a snapshot import, as several rows of one transaction), and a snapshot of
 //! the whole key space, written in parts between groups while the server runs, lets the journal
 //! rows it covers be dropped. Opening reads the last complete snapshot and replays the journal
 //! after it.
@@ -31,6 +32,10 @@ const PART_BYTES: usize = 256 << 10;
 /// For each journal byte written during a pass, this many snapshot bytes may follow it, so that a
 /// pass ends before the journal it drops has doubled, even under a steady stream of writes.
 const PART_CREDIT: usize = 2;
+
+/// A group's changes go into journal rows of about this many bytes (a snapshot import or a reset is
+/// one group: its rows stay well under SQLite's 1 GB limit on a value).
+const ROW_BYTES: usize = 8 << 20;
 
 /// How long no pass starts after a failed write.
 const PASS_PAUSE: Duration = Duration::from_secs(10);
@@ -210,34 +215,31 @@ impl Log {
         Part { data, last_key: last_key.map(str::to_string), done }
     }
 
-    /// Writes `changes` (one journal row, if there are any) and `part` of the pass under way in
-    /// one durable transaction. The part must have been read after every write it can show was
+    /// Writes `changes` (journal rows of about [`ROW_BYTES`], if there are any) and `part` of the
+    /// pass under way in one durable transaction. The part must have been read after every write it can show was
     /// handed to the log; those writes are in this call or an earlier one.
     pub fn commit<'a>(
         &mut self,
         changes: impl Iterator<Item = &'a Change>,
         part: Option<Part>,
     ) -> Result<(), StoreError> {
-        let mut row = Vec::new();
-        for (k, v) in changes {
-            encode(&mut row, k, v.as_deref());
-        }
         run_cached(&self.conn, "BEGIN IMMEDIATE")?;
-        let written = self.write(&row, part.as_ref());
-        let written = written.and_then(|()| run_cached(&self.conn, "COMMIT"));
-        if let Err(e) = written {
-            let _ = self.conn.execute_batch("ROLLBACK");
-            return Err(e);
-        }
+        let written = self.write(changes, part.as_ref());
+        let written = written.and_then(|rows| run_cached(&self.conn, "COMMIT").map(|()| rows));
+        let (rows, bytes) = match written {
+            Ok(rows) => rows,
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
+        };
         after_commit(&self.conn, &self.wal);
         // What the transaction wrote is on disk: move on.
-        if !row.is_empty() {
-            self.next_seq += 1;
-            self.journal_bytes += row.len() as u64;
-        }
+        self.next_seq += rows;
+        self.journal_bytes += bytes as u64;
         if let Some(pass) = &mut self.pass {
-            pass.journal_bytes += row.len() as u64;
-            pass.credit = pass.credit.saturating_add(row.len() * PART_CREDIT);
+            pass.journal_bytes += bytes as u64;
+            pass.credit = pass.credit.saturating_add(bytes * PART_CREDIT);
             if let Some(part) = part {
                 pass.part += 1;
                 pass.credit = pass.credit.saturating_sub(part.data.len());
@@ -255,13 +257,28 @@ impl Log {
         Ok(())
     }
 
-    fn write(&self, row: &[u8], part: Option<&Part>) -> Result<(), StoreError> {
+    /// Writes `changes` as journal rows of about [`ROW_BYTES`] each and `part`; how many rows and
+    /// bytes.
+    fn write<'a>(
+        &self,
+        changes: impl Iterator<Item = &'a Change>,
+        part: Option<&Part>,
+    ) -> Result<(i64, usize), StoreError> {
         let c = &self.conn;
-        if !row.is_empty() {
-            let mut st = c.prepare_cached("INSERT INTO journal (seq, changes) VALUES (?1, ?2)").map_err(backend_err)?;
-            st.execute(params![self.next_seq, row]).map_err(backend_err)?;
+        let (mut rows, mut bytes, mut row) = (0, 0, Vec::new());
+        let mut changes = changes.peekable();
+        while let Some((k, v)) = changes.next() {
+            encode(&mut row, k, v.as_deref());
+            if row.len() >= ROW_BYTES || changes.peek().is_none() {
+                let mut st =
+                    c.prepare_cached("INSERT INTO journal (seq, changes) VALUES (?1, ?2)").map_err(backend_err)?;
+                st.execute(params![self.next_seq + rows, row]).map_err(backend_err)?;
+                rows += 1;
+                bytes += row.len();
+                row.clear();
+            }
         }
-        let (Some(part), Some(pass)) = (part, &self.pass) else { return Ok(()) };
+        let (Some(part), Some(pass)) = (part, &self.pass) else { return Ok((rows, bytes)) };
         if pass.part == 0 {
             // Parts left by a pass that a restart or a failed write interrupted.
             c.execute("DELETE FROM snapshot WHERE gen = ?1", [pass.gen]).map_err(backend_err)?;
@@ -278,7 +295,7 @@ impl Log {
                 c.execute("DELETE FROM kv", []).map_err(backend_err)?;
             }
         }
-        Ok(())
+        Ok((rows, bytes))
     }
 
     /// Where the database is.
@@ -420,6 +437,22 @@ mod tests {
         drop(log);
         let (_, reopened) = Log::open(&d).unwrap();
         assert_eq!(reopened, mem);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// A group larger than a row is split over several rows of one transaction, in order.
+    #[test]
+    fn a_large_group_is_written_as_several_rows() {
+        let d = dir("large");
+        let (mut log, _) = Log::open(&d).unwrap();
+        let big = "x".repeat(5 << 20);
+        let changes = [put("a", &big), put("b", &big), ("a".to_string(), None), put("c", "small")];
+        log.commit(changes.iter(), None).unwrap();
+        assert_eq!(log.journal_rows(), 2);
+        drop(log);
+        let (_, reopened) = Log::open(&d).unwrap();
+        assert_eq!(reopened.keys().collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(reopened["b"].len(), 5 << 20);
         let _ = std::fs::remove_dir_all(&d);
     }
 
