@@ -125,29 +125,31 @@ impl Log {
                 map.insert(k, v);
             }
         } else {
-            let mut st = self
-                .conn
-                .prepare_cached("SELECT part, data FROM snapshot WHERE gen = ?1 ORDER BY part")
-                .map_err(backend_err)?;
-            let mut rows = st.query([self.gen]).map_err(backend_err)?;
-            while let Some(row) = rows.next().map_err(backend_err)? {
-                let part: i64 = row.get(0).map_err(backend_err)?;
-                let data = row.get_ref(1).map_err(backend_err)?.as_blob().map_err(|e| backend_err(e.into()))?;
-                apply(&mut map, data)
-                    .map_err(|why| self.damaged(&format!("snapshot {} part {part}", self.gen), why))?;
-            }
+            let what = |part| format!("snapshot {} part {part}", self.gen);
+            self.apply_rows(&mut map, "SELECT part, data FROM snapshot WHERE gen = ?1 ORDER BY part", self.gen, what)?;
         }
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT seq, changes FROM journal WHERE seq > ?1 ORDER BY seq")
-            .map_err(backend_err)?;
-        let mut rows = st.query([self.after]).map_err(backend_err)?;
-        while let Some(row) = rows.next().map_err(backend_err)? {
-            let seq: i64 = row.get(0).map_err(backend_err)?;
-            let data = row.get_ref(1).map_err(backend_err)?.as_blob().map_err(|e| backend_err(e.into()))?;
-            apply(&mut map, data).map_err(|why| self.damaged(&format!("journal row {seq}"), why))?;
-        }
+        let what = |seq| format!("journal row {seq}");
+        self.apply_rows(&mut map, "SELECT seq, changes FROM journal WHERE seq > ?1 ORDER BY seq", self.after, what)?;
         Ok(map)
+    }
+
+    /// Applies to `map`, in order, the encoded changes of the rows `sql` selects with `param` as
+    /// (number, changes); a damaged row is an error naming `what(number)`.
+    fn apply_rows(
+        &self,
+        map: &mut BTreeMap<String, Vec<u8>>,
+        sql: &str,
+        param: i64,
+        what: impl Fn(i64) -> String,
+    ) -> Result<(), StoreError> {
+        let mut st = self.conn.prepare_cached(sql).map_err(backend_err)?;
+        let mut rows = st.query([param]).map_err(backend_err)?;
+        while let Some(row) = rows.next().map_err(backend_err)? {
+            let n: i64 = row.get(0).map_err(backend_err)?;
+            let data = row.get_ref(1).map_err(backend_err)?.as_blob().map_err(|e| backend_err(e.into()))?;
+            apply(map, data).map_err(|why| self.damaged(&what(n), why))?;
+        }
+        Ok(())
     }
 
     fn damaged(&self, what: &str, why: &str) -> StoreError {

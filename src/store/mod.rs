@@ -223,7 +223,7 @@ impl Store {
     {
         let body: TxBody = Box::new(move |tx| Box::new(f(tx)));
         let out = self.backend.read_boxed(body).await?;
-        unbox::<T, E>(out)
+        unbox::<Result<T, E>>(out).unwrap_or_else(|e| Err(E::from(e)))
     }
 
     /// Runs `f` in a read-write transaction: committed durably when `f` returns `Ok`, rolled back
@@ -240,10 +240,7 @@ impl Store {
             Box::new((out, hooked.after))
         });
         let out = self.backend.write_boxed(body, keep_hooked::<T, E>).await?;
-        let Ok(done) = out.downcast::<(Result<T, E>, Vec<AfterCommit>)>() else {
-            return Err(E::from(StoreError::Backend("transaction result has an unexpected type".into())));
-        };
-        let (out, after) = *done;
+        let (out, after) = unbox::<(Result<T, E>, Vec<AfterCommit>)>(out)?;
         if out.is_ok() {
             // One watch send per committed transaction: nothing more on the write path.
             self.changes.send_modify(|n| *n = n.wrapping_add(1));
@@ -264,10 +261,11 @@ fn keep_hooked<T: 'static, E: 'static>(out: &(dyn Any + Send)) -> bool {
     matches!(out.downcast_ref::<(Result<T, E>, Vec<AfterCommit>)>(), Some((Ok(_), _)))
 }
 
-fn unbox<T: 'static, E: From<StoreError> + 'static>(out: Box<dyn Any + Send>) -> Result<T, E> {
-    match out.downcast::<Result<T, E>>() {
-        Ok(r) => *r,
-        Err(_) => Err(E::from(StoreError::Backend("transaction result has an unexpected type".into()))),
+/// The result a body returned, as its type.
+fn unbox<R: 'static>(out: Box<dyn Any + Send>) -> Result<R, StoreError> {
+    match out.downcast::<R>() {
+        Ok(r) => Ok(*r),
+        Err(_) => Err(StoreError::Backend("transaction result has an unexpected type".into())),
     }
 }
 
